@@ -1,0 +1,169 @@
+"""Architecture as data: the elastic search space and one subnet configuration in it."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_CONFIG_KEYS = {"ks", "e", "d", "r", "image_size", "wid"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SubnetConfig:
+    """One subnet: per-block kernel sizes and expand ratios, per-stage depths, optional resolution.
+
+    `ks` and `e` always hold one entry per block (also for blocks beyond a stage's depth, which are
+    ignored), `d` one entry per stage, exactly as the reference's arch dicts.
+    """
+
+    ks: tuple[int, ...]
+    e: tuple[int, ...]
+    d: tuple[int, ...]
+    r: int | None = None
+
+    def __post_init__(self):
+        for name in ("ks", "e", "d"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.r is not None:
+            object.__setattr__(self, "r", int(self.r))
+
+    def to_dict(self) -> dict:
+        out = {"ks": list(self.ks), "e": list(self.e), "d": list(self.d)}
+        if self.r is not None:
+            out["r"] = self.r
+        return out
+
+    @classmethod
+    def from_dict(cls, config: dict) -> SubnetConfig:
+        """Reads `get_active_subnet_config()` output; also accepts the reference's `image_size` / `r: [int]`."""
+        unknown = set(config) - _CONFIG_KEYS
+        if unknown:
+            raise ValueError(
+                f"Unknown subnet config keys {sorted(unknown)}; allowed keys are {sorted(_CONFIG_KEYS)}."
+            )
+        missing = {"ks", "e", "d"} - set(config)
+        if missing:
+            raise ValueError(f"Subnet config is missing {sorted(missing)}; it needs 'ks', 'e' and 'd'.")
+        r = config.get("r", config.get("image_size"))
+        if isinstance(r, (list, tuple)):
+            if len(r) != 1:
+                raise ValueError(f"Resolution must be one int, received r={r}.")
+            r = r[0]
+        return cls(ks=config["ks"], e=config["e"], d=config["d"], r=r)
+
+    def with_resolution(self, r: int | None) -> SubnetConfig:
+        return dataclasses.replace(self, r=r)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> SubnetConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """The elastic dimensions of a supernet: choices per block/stage and the resolutions."""
+
+    ks_list: tuple[int, ...] = (3, 5, 7)
+    expand_list: tuple[int, ...] = (3, 4, 6)
+    depth_list: tuple[int, ...] = (2, 3, 4)
+    n_stages: int = 5
+    resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
+
+    def __post_init__(self):
+        for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
+            values = tuple(sorted(int(v) for v in getattr(self, name)))
+            if not values:
+                raise ValueError(f"`{name}` must not be empty.")
+            object.__setattr__(self, name, values)
+        bad_ks = [k for k in self.ks_list if k < 1 or k % 2 == 0]
+        if bad_ks:
+            raise ValueError(f"Kernel sizes must be odd and positive; received ks_list={list(self.ks_list)}.")
+        if min(self.depth_list) < 1:
+            raise ValueError(f"Depths must be >= 1; received depth_list={list(self.depth_list)}.")
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depth_list)
+
+    @property
+    def n_blocks(self) -> int:
+        return self.n_stages * self.max_depth
+
+    def size(self) -> int:
+        """Exact number of distinct subnets (ignoring resolution): skipped blocks' choices do not count."""
+        per_block = len(self.ks_list) * len(self.expand_list)
+        per_stage = sum(per_block**d for d in self.depth_list)
+        return per_stage**self.n_stages
+
+    def max_config(self, r: int | None = None) -> SubnetConfig:
+        n = self.n_blocks
+        return SubnetConfig(
+            (max(self.ks_list),) * n, (max(self.expand_list),) * n, (self.max_depth,) * self.n_stages, r
+        )
+
+    def min_config(self, r: int | None = None) -> SubnetConfig:
+        n = self.n_blocks
+        return SubnetConfig(
+            (min(self.ks_list),) * n, (min(self.expand_list),) * n, (min(self.depth_list),) * self.n_stages, r
+        )
+
+    def sample(self, rng: np.random.Generator | int | None = None, with_resolution: bool = False) -> SubnetConfig:
+        """A uniformly random subnet (ks, e per block, d per stage), as the reference samples."""
+        rng = np.random.default_rng(rng)
+        n = self.n_blocks
+        ks = rng.choice(self.ks_list, size=n)
+        e = rng.choice(self.expand_list, size=n)
+        d = rng.choice(self.depth_list, size=self.n_stages)
+        r = int(rng.choice(self.resolutions)) if with_resolution else None
+        return SubnetConfig(ks, e, d, r)
+
+    def expand(self, ks=None, e=None, d=None, r=None, base: SubnetConfig | None = None) -> SubnetConfig:
+        """Broadcasts ints to full lists, keeps `base` values where an argument (or list entry) is None."""
+        base = base or self.max_config()
+        config = SubnetConfig(
+            self._per_item("ks", ks, base.ks, self.n_blocks),
+            self._per_item("e", e, base.e, self.n_blocks),
+            self._per_item("d", d, base.d, self.n_stages),
+            base.r if r is None else r,
+        )
+        self.validate(config)
+        return config
+
+    @staticmethod
+    def _per_item(name, value, previous, length):
+        if value is None:
+            return previous
+        if isinstance(value, (int, np.integer)):
+            return (int(value),) * length
+        if not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
+            raise ValueError(f"`{name}` must be an int or a list of {length} ints; received {name}={value!r}.")
+        value = list(value)
+        if len(value) != length:
+            raise ValueError(
+                f"`{name}` must be an int or a list of length {length}; received a list of length {len(value)}."
+            )
+        return tuple(p if v is None else int(v) for v, p in zip(value, previous))
+
+    def validate(self, config: SubnetConfig) -> None:
+        """Raises ValueError naming the first value outside this space."""
+        checks = (
+            ("ks", config.ks, self.ks_list, self.n_blocks),
+            ("e", config.e, self.expand_list, self.n_blocks),
+            ("d", config.d, self.depth_list, self.n_stages),
+        )
+        for name, values, allowed, length in checks:
+            if len(values) != length:
+                raise ValueError(f"`{name}` must have {length} entries; received {len(values)}: {list(values)}.")
+            for i, v in enumerate(values):
+                if v not in allowed:
+                    raise ValueError(
+                        f"Invalid value for `{name}`[{i}]: expected one of {list(allowed)}. Received {name}={v}."
+                    )
+        if config.r is not None and config.r < 32:
+            raise ValueError(f"Invalid resolution r={config.r}: expected an image size >= 32.")

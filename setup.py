@@ -1,0 +1,36 @@
+from setuptools import find_packages
+from setuptools import setup
+
+setup(
+    name="ofa_tf",
+    version="0.1.0",
+    description="Once-for-All networks for TensorFlow/Keras 3, TFLite export and on-phone benchmarking",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ofa_tf", "ofa_tf.*", "tools", "tools.*", "android_bench", "android_bench.*"]),
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15",
+        "tf_keras>=2.21,<2.22",
+        "tensorflow-model-optimization>=0.8.1",
+        "tensorflow-datasets>=4.9",
+        "ai-edge-litert>=2.3",
+        "numpy",
+        "click>=8",
+        "scipy",
+        "matplotlib",
+        "pyyaml",
+        "scikit-learn",
+    ],
+    extras_require={
+        "torch": ["torch>=2.0,<2.14"],
+        "dev": ["pytest>=8", "pytest-timeout"],
+    },
+    entry_points={
+        "console_scripts": [
+            "ofa-tf=ofa_tf.cli:main",
+            "android-bench=android_bench.cli:main",
+        ]
+    },
+)
