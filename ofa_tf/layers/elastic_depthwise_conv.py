@@ -1,0 +1,90 @@
+import keras
+import tensorflow as tf
+
+
+def _centre(size, k):
+    start = size // 2 - k // 2
+    return start, start + k
+
+
+@keras.saving.register_keras_serializable(package="ofa_tf")
+class ElasticDepthwiseConv(keras.layers.Layer):
+    """Depthwise conv with elastic kernel size and width, OFA's kernel transformation.
+
+    One max-size kernel is kept. A smaller kernel is the centre crop of the next larger *active*
+    kernel passed through a learned matrix shared by all channels (`7to5_matrix` 25x25, `5to3_matrix`
+    9x9, initialised to identity), chained from the largest size down. Padding is symmetric k//2.
+
+    Args:
+        max_channels: largest number of channels.
+        kernel_sizes: the elastic kernel sizes (odd ints).
+        strides: spatial stride.
+    """
+
+    def __init__(self, max_channels, kernel_sizes=(3, 5, 7), strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_channels = int(max_channels)
+        self.kernel_sizes = tuple(sorted(int(k) for k in kernel_sizes))
+        bad = [k for k in self.kernel_sizes if k < 1 or k % 2 == 0]
+        if bad:
+            raise ValueError(f"Kernel sizes must be odd and positive. Received kernel_sizes={list(kernel_sizes)}.")
+        self.strides = int(strides)
+        self.max_kernel_size = self.kernel_sizes[-1]
+
+    def build(self, input_shape=None):
+        k = self.max_kernel_size
+        self.kernel = self.add_weight(
+            shape=(k, k, self.max_channels, 1),
+            initializer=keras.initializers.RandomNormal(stddev=(2.0 / (k * k * self.max_channels)) ** 0.5),
+            name="kernel",
+        )
+        self.transform_matrices = {}
+        for big, small in zip(self.kernel_sizes[:0:-1], self.kernel_sizes[-2::-1]):
+            name = f"{big}to{small}_matrix"
+            self.transform_matrices[name] = self.add_weight(
+                shape=(small * small, small * small), initializer="identity", name=name
+            )
+
+    def active_kernel(self, kernel_size, channels=None):
+        """The [k, k, C, 1] kernel for a static `kernel_size`, transforms applied."""
+        if kernel_size not in self.kernel_sizes:
+            raise ValueError(f"Invalid kernel size {kernel_size}: expected one of {list(self.kernel_sizes)}.")
+        kernel = self.kernel if channels is None else self.kernel[:, :, :channels, :]
+        size = self.max_kernel_size
+        for small in [k for k in reversed(self.kernel_sizes) if kernel_size <= k < self.max_kernel_size]:
+            start, end = _centre(size, small)
+            crop = kernel[start:end, start:end]
+            c = tf.shape(crop)[2]
+            flat = tf.reshape(crop, [small * small, c])
+            matrix = self.transform_matrices[f"{size}to{small}_matrix"]
+            kernel = tf.reshape(tf.matmul(matrix, flat), [small, small, c, 1])
+            size = small
+        return kernel
+
+    def _conv(self, inputs, kernel_size):
+        kernel = self.active_kernel(kernel_size, tf.shape(inputs)[-1])
+        p = kernel_size // 2
+        x = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]]) if p else inputs
+        return tf.nn.depthwise_conv2d(x, kernel, [1, self.strides, self.strides, 1], "VALID")
+
+    def call(self, inputs, kernel_size=None):
+        if kernel_size is None or len(self.kernel_sizes) == 1:
+            return self._conv(inputs, self.max_kernel_size)
+        index = tf.argmax(tf.cast(tf.equal(self.kernel_sizes, kernel_size), tf.int32), output_type=tf.int32)
+        branches = [lambda k=k: self._conv(inputs, k) for k in self.kernel_sizes]
+        return tf.switch_case(index, branches)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+
+        def out(n):
+            return None if n is None else (n - 1) // self.strides + 1
+
+        return (b, out(h), out(w), c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"max_channels": self.max_channels, "kernel_sizes": list(self.kernel_sizes), "strides": self.strides}
+        )
+        return config

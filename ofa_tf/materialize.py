@@ -1,0 +1,130 @@
+"""Turn a supernet's subnet into a standalone Keras model of stock layers (no ofa_tf classes)."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from ofa_tf.subnet_config import SubnetConfig
+
+_KERAS_ACTIVATION = {"relu": "relu", "hard_silu": "hard_silu"}
+
+
+def _bn_weights(bn, channels):
+    return [v.numpy()[:channels] for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)]
+
+
+class _Builder:
+    """Applies stock layers to a functional graph and records the weights to copy into each."""
+
+    def __init__(self, momentum, epsilon):
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.weights = []
+
+    def layer(self, layer, x, weights=None):
+        y = layer(x)
+        if weights is not None:
+            self.weights.append((layer, weights))
+        return y
+
+    def bn(self, x, bn, channels, name):
+        layer = keras.layers.BatchNormalization(momentum=self.momentum, epsilon=self.epsilon, name=name)
+        return self.layer(layer, x, _bn_weights(bn, channels))
+
+    def conv(self, x, kernel, strides, name, bias=None):
+        """Conv with symmetric k//2 padding (explicit ZeroPadding2D at stride > 1, "same" at stride 1)."""
+        k = kernel.shape[0]
+        padding = "same"
+        if strides > 1 and k > 1:
+            x = keras.layers.ZeroPadding2D(k // 2, name=f"{name}_pad")(x)
+            padding = "valid"
+        layer = keras.layers.Conv2D(kernel.shape[-1], k, strides=strides, padding=padding,
+                                    use_bias=bias is not None, name=name)
+        return self.layer(layer, x, [kernel] if bias is None else [kernel, bias])
+
+    def depthwise(self, x, kernel, strides, name):
+        k = kernel.shape[0]
+        padding = "same"
+        if strides > 1:
+            x = keras.layers.ZeroPadding2D(k // 2, name=f"{name}_pad")(x)
+            padding = "valid"
+        layer = keras.layers.DepthwiseConv2D(k, strides=strides, padding=padding, use_bias=False, name=name)
+        return self.layer(layer, x, [kernel])
+
+
+def _block(builder: _Builder, x, block, kernel_size, expand_ratio, name):
+    act = _KERAS_ACTIVATION[block.activation]
+    inputs = x
+    mid = block.middle_channels(expand_ratio)
+    if block.has_expansion:
+        kernel = block.expand_conv.kernel.numpy()[:, :, :, :mid]
+        x = builder.conv(x, kernel, 1, f"{name}_expand")
+        x = builder.bn(x, block.expand_bn, mid, f"{name}_expand_bn")
+        x = keras.layers.Activation(act, name=f"{name}_expand_act")(x)
+    kernel = block.depthwise_conv.active_kernel(kernel_size, mid).numpy()
+    x = builder.depthwise(x, kernel, block.strides, f"{name}_depthwise")
+    x = builder.bn(x, block.depthwise_bn, mid, f"{name}_depthwise_bn")
+    x = keras.layers.Activation(act, name=f"{name}_depthwise_act")(x)
+    if block.use_se:
+        se, hidden = block.se, block.se_channels(mid)
+        y = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_squeeze")(x)
+        y = builder.conv(y, se.reduce_kernel.numpy()[None, None, :mid, :hidden], 1, f"{name}_se_reduce",
+                         bias=se.reduce_bias.numpy()[:hidden])
+        y = keras.layers.ReLU(name=f"{name}_se_relu")(y)
+        y = builder.conv(y, se.expand_kernel.numpy()[None, None, :hidden, :mid], 1, f"{name}_se_expand",
+                         bias=se.expand_bias.numpy()[:mid])
+        y = keras.layers.Activation("hard_sigmoid", name=f"{name}_se_gate")(y)
+        x = keras.layers.Multiply(name=f"{name}_se_excite")([x, y])
+    kernel = block.project_conv.kernel.numpy()[:, :, :mid, :]
+    x = builder.conv(x, kernel, 1, f"{name}_project")
+    x = builder.bn(x, block.project_bn, block.out_channels, f"{name}_project_bn")
+    if block.has_shortcut:
+        x = keras.layers.Add(name=f"{name}_add")([x, inputs])
+    return x
+
+
+def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
+    """Builds `config` of `supernet` from stock Keras layers, weights copied (kernel transforms applied).
+
+    Args:
+        supernet: an `OFAMobileNetV3`.
+        config: the subnet; must belong to the supernet's search space.
+        resolution: fixed input size, or None for any size.
+        batch_size: fixed batch size, or None.
+        name: model name (default: the config's short id).
+    """
+    supernet.search_space.validate(config)
+    size = resolution or None
+    inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
+    builder = _Builder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
+
+    x = builder.conv(inputs, supernet.first_conv.kernel.numpy(), supernet.first_stride, "first_conv")
+    x = builder.bn(x, supernet.first_bn, supernet.stem_width, "first_conv_bn")
+    x = keras.layers.Activation("hard_silu", name="first_conv_act")(x)
+    for i, (b, k, e) in enumerate(supernet.active_blocks(config)):
+        x = _block(builder, x, supernet.blocks[b], k, e, f"blocks_{i}")
+    x = builder.conv(x, supernet.final_expand_conv.kernel.numpy(), 1, "final_expand")
+    x = builder.bn(x, supernet.final_expand_bn, supernet.final_expand_width, "final_expand_bn")
+    x = keras.layers.Activation("hard_silu", name="final_expand_act")(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
+    x = builder.conv(x, supernet.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
+    x = keras.layers.Activation("hard_silu", name="feature_mix_act")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    if supernet.dropout_rate > 0:
+        x = keras.layers.Dropout(supernet.dropout_rate, name="dropout")(x)
+    classifier = keras.layers.Dense(supernet.n_classes, name="classifier")
+    x = builder.layer(classifier, x, [v.numpy() for v in (supernet.classifier.kernel, supernet.classifier.bias)])
+
+    model = keras.Model(inputs, x, name=name or subnet_name(config))
+    for layer, weights in builder.weights:
+        layer.set_weights([np.asarray(w, np.float32) for w in weights])
+    return model
+
+
+def subnet_name(config: SubnetConfig) -> str:
+    """Short id, e.g. `ofa_d4-4-4-4-4_r224` plus a hash of ks/e."""
+    import hashlib
+
+    digest = hashlib.sha1(repr((config.ks, config.e, config.d)).encode()).hexdigest()[:8]
+    res = f"_r{config.r}" if config.r else ""
+    return f"ofa_subnet_d{''.join(map(str, config.d))}{res}_{digest}"

@@ -1,0 +1,279 @@
+"""OFA-MobileNetV3: the elastic supernet as a Keras 3 model."""
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
+from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
+from ofa_tf.layers.elastic_mbconv import ElasticMBConv
+from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.utils import make_divisible
+
+# MobileNetV3-Large widths of the reference: first conv, first block, 5 stages, final expand, feature mix.
+BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    """One elastic stage: output width, stride of its first block, activation, squeeze-excite."""
+
+    width: int
+    stride: int
+    activation: str
+    use_se: bool
+
+
+def mobilenet_v3_stages(width_mult: float, strides=(2, 2, 2, 1, 2)) -> tuple[StageSpec, ...]:
+    widths = [make_divisible(w * width_mult) for w in BASE_WIDTHS[2:7]]
+    acts = ("relu", "relu", "hard_silu", "hard_silu", "hard_silu")
+    se = (False, True, False, True, True)
+    return tuple(StageSpec(w, s, a, u) for w, s, a, u in zip(widths, strides, acts, se))
+
+
+def _he_fout(kernel_area, out_channels):
+    return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
+
+
+@keras.saving.register_keras_serializable(package="ofa_tf")
+class OFAMobileNetV3(keras.Model):
+    """Once-for-All MobileNetV3 supernet with elastic kernel size, expand ratio, depth and resolution.
+
+    The active subnet lives in int32 variables (`active_ks`, `active_e`, `active_d`) or is passed to
+    `call(..., subnet=(ks, e, d))` as tensors, so a single trace runs every subnet.
+
+    Args:
+        n_classes: classifier outputs.
+        width_mult: multiplier on all base widths (make_divisible by 8).
+        ks_list, expand_list, depth_list: elastic choices.
+        dropout_rate: dropout before the classifier.
+        first_stride: stride of the first conv (2 for ImageNet, 1 for small images).
+        stage_strides: stride of each stage's first block.
+        resolutions: input sizes of the search space (metadata for sampling and search).
+        bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-5).
+
+    Reference: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
+    Deployment", ICLR 2020.
+    """
+
+    def __init__(
+        self,
+        n_classes=1000,
+        width_mult=1.0,
+        ks_list=(3, 5, 7),
+        expand_list=(3, 4, 6),
+        depth_list=(2, 3, 4),
+        dropout_rate=0.1,
+        first_stride=2,
+        stage_strides=(2, 2, 2, 1, 2),
+        resolutions=tuple(range(128, 225, 4)),
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        net_id=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(n_classes) < 1:
+            raise ValueError(f"`n_classes` must be >= 1. Received n_classes={n_classes}.")
+        if len(stage_strides) != 5:
+            raise ValueError(f"`stage_strides` needs 5 entries; received {list(stage_strides)}.")
+        self.n_classes = int(n_classes)
+        self.width_mult = float(width_mult)
+        self.dropout_rate = float(dropout_rate)
+        self.first_stride = int(first_stride)
+        self.stage_strides = tuple(int(s) for s in stage_strides)
+        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = float(bn_epsilon)
+        self.net_id = net_id
+        self.search_space = SearchSpace(ks_list, expand_list, depth_list, 5, resolutions)
+        self.stages = mobilenet_v3_stages(self.width_mult, self.stage_strides)
+        self.stem_width = make_divisible(BASE_WIDTHS[0] * self.width_mult)
+        self.first_block_width = make_divisible(BASE_WIDTHS[1] * self.width_mult)
+        self.final_expand_width = make_divisible(BASE_WIDTHS[7] * self.width_mult)
+        self.feature_mix_width = make_divisible(BASE_WIDTHS[8] * self.width_mult)
+        self.active_resolution = None
+
+        bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+        self.first_conv = keras.layers.Conv2D(
+            self.stem_width, 3, strides=self.first_stride, use_bias=False,
+            kernel_initializer=_he_fout(9, self.stem_width), name="first_conv",
+        )
+        self.first_bn = ElasticBatchNorm(self.stem_width, name="first_bn", **bn)
+        self.blocks = [
+            ElasticMBConv(self.stem_width, self.first_block_width, 1, (3,), (1,), "relu", False,
+                          name="blocks_0", **self._bn_kwargs())
+        ]
+        in_ch = self.first_block_width
+        space = self.search_space
+        for s, stage in enumerate(self.stages):
+            for j in range(space.max_depth):
+                self.blocks.append(
+                    ElasticMBConv(
+                        in_ch, stage.width, stage.stride if j == 0 else 1, space.ks_list, space.expand_list,
+                        stage.activation, stage.use_se, name=f"blocks_{len(self.blocks)}", **self._bn_kwargs(),
+                    )
+                )
+                in_ch = stage.width
+        self.final_expand_conv = keras.layers.Conv2D(
+            self.final_expand_width, 1, use_bias=False,
+            kernel_initializer=_he_fout(1, self.final_expand_width), name="final_expand_conv",
+        )
+        self.final_expand_bn = ElasticBatchNorm(self.final_expand_width, name="final_expand_bn", **bn)
+        self.feature_mix_conv = keras.layers.Conv2D(
+            self.feature_mix_width, 1, use_bias=False,
+            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
+        )
+        self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
+        limit = 1.0 / self.feature_mix_width**0.5
+        self.classifier = keras.layers.Dense(
+            self.n_classes, kernel_initializer=keras.initializers.RandomUniform(-limit, limit), name="classifier"
+        )
+        self.build((None, None, None, 3))
+
+    def _bn_kwargs(self):
+        return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
+
+    # === Structure ===
+    @property
+    def block_group_info(self) -> list[list[int]]:
+        """Indices into `blocks` of each stage's blocks (blocks[0] is the fixed first block)."""
+        d = self.search_space.max_depth
+        return [list(range(1 + s * d, 1 + (s + 1) * d)) for s in range(len(self.stages))]
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.first_conv.build((None, None, None, 3))
+        self.first_bn.build(None)
+        for block in self.blocks:
+            block.build(None)
+        self.final_expand_conv.build((None, None, None, self.stages[-1].width))
+        self.final_expand_bn.build(None)
+        self.feature_mix_conv.build((None, 1, 1, self.final_expand_width))
+        self.classifier.build((None, self.feature_mix_width))
+        space = self.search_space
+        int_var = dict(dtype="int32", trainable=False, aggregation="only_first_replica")
+        self.active_ks = self.add_weight(
+            shape=(space.n_blocks,), initializer=keras.initializers.Constant(max(space.ks_list)),
+            name="active_ks", **int_var,
+        )
+        self.active_e = self.add_weight(
+            shape=(space.n_blocks,), initializer=keras.initializers.Constant(max(space.expand_list)),
+            name="active_e", **int_var,
+        )
+        self.active_d = self.add_weight(
+            shape=(space.n_stages,), initializer=keras.initializers.Constant(space.max_depth),
+            name="active_d", **int_var,
+        )
+        self.built = True
+
+    # === Forward ===
+    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
+        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
+        channels = inputs.shape[-1]
+        if channels is not None and channels != 3:
+            raise ValueError(f"Expected RGB inputs with 3 channels; received input shape {tuple(inputs.shape)}.")
+        ks, e, d = (self.active_ks, self.active_e, self.active_d) if subnet is None else subnet
+        ks, e, d = (tf.convert_to_tensor(v, tf.int32) for v in (ks, e, d))
+        bn = dict(training=training, calibration_weight=calibration_weight)
+        hswish = ACTIVATIONS["hard_silu"]
+
+        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        x = hswish(self.first_bn(self.first_conv(x), **bn))
+        x = self.blocks[0](x, **bn)
+        min_depth = min(self.search_space.depth_list)
+        for s, stage_blocks in enumerate(self.block_group_info):
+            for j, b in enumerate(stage_blocks):
+                block = self.blocks[b]
+
+                def run(x=x, block=block, b=b):
+                    return block(x, kernel_size=ks[b - 1], expand_ratio=e[b - 1], **bn)
+
+                x = run() if j < min_depth else tf.cond(d[s] > j, run, lambda x=x: x)
+        x = hswish(self.final_expand_bn(self.final_expand_conv(x), **bn))
+        x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+        x = hswish(self.feature_mix_conv(x))
+        x = tf.reshape(x, [-1, self.feature_mix_width])
+        return self.classifier(self.dropout(x, training=training))
+
+    # === Active subnet ===
+    def set_active_subnet(self, ks=None, e=None, d=None, r=None) -> None:
+        """Sets kernel sizes, expand ratios (int or per-block list), depths (int or per-stage list).
+
+        `None` (or a `None` list entry) keeps the current value, as in the reference.
+        """
+        current = self.get_active_config()
+        config = self.search_space.expand(ks, e, d, r, base=current)
+        self._assign(config)
+
+    def set_active_config(self, config: SubnetConfig | dict) -> None:
+        if isinstance(config, dict):
+            config = SubnetConfig.from_dict(config)
+        self.search_space.validate(config)
+        self._assign(config)
+
+    def _assign(self, config: SubnetConfig) -> None:
+        self.active_ks.assign(np.asarray(config.ks, np.int32))
+        self.active_e.assign(np.asarray(config.e, np.int32))
+        self.active_d.assign(np.asarray(config.d, np.int32))
+        self.active_resolution = config.r
+
+    def set_max_net(self) -> None:
+        self._assign(self.search_space.max_config(self.active_resolution))
+
+    def sample_active_subnet(self, rng=None, with_resolution=False) -> dict:
+        """Activates a uniformly random subnet and returns its config."""
+        config = self.search_space.sample(rng, with_resolution)
+        self._assign(config)
+        return config.to_dict()
+
+    def get_active_config(self) -> SubnetConfig:
+        return SubnetConfig(
+            self.active_ks.numpy(), self.active_e.numpy(), self.active_d.numpy(), self.active_resolution
+        )
+
+    def get_active_subnet_config(self) -> dict:
+        """JSON-serializable `{"ks", "e", "d"[, "r"]}` of the active subnet."""
+        return self.get_active_config().to_dict()
+
+    def get_active_subnet(self, resolution=None, batch_size=None, name=None) -> keras.Model:
+        """The active subnet as a plain Keras model of stock layers, with weights copied."""
+        from ofa_tf.materialize import materialize
+
+        config = self.get_active_config()
+        return materialize(self, config, resolution or config.r, batch_size=batch_size, name=name)
+
+    def active_blocks(self, config: SubnetConfig | None = None) -> list[tuple[int, int, int]]:
+        """(block index, kernel size, expand ratio) of the blocks a config runs, blocks[0] first."""
+        config = config or self.get_active_config()
+        out = [(0, 3, 1)]
+        for s, stage_blocks in enumerate(self.block_group_info):
+            for b in stage_blocks[: config.d[s]]:
+                out.append((b, config.ks[b - 1], config.e[b - 1]))
+        return out
+
+    def get_config(self):
+        space = self.search_space
+        return {
+            "name": self.name,
+            "n_classes": self.n_classes,
+            "width_mult": self.width_mult,
+            "ks_list": list(space.ks_list),
+            "expand_list": list(space.expand_list),
+            "depth_list": list(space.depth_list),
+            "dropout_rate": self.dropout_rate,
+            "first_stride": self.first_stride,
+            "stage_strides": list(self.stage_strides),
+            "resolutions": list(space.resolutions),
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "net_id": self.net_id,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

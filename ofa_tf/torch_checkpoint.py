@@ -1,0 +1,142 @@
+"""Read the reference's PyTorch OFA checkpoints into an `OFAMobileNetV3` (torch needed only here)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+
+
+def _conv(w):  # [out, in, kh, kw] -> [kh, kw, in, out]
+    return np.transpose(w, (2, 3, 1, 0))
+
+
+def _depthwise(w):  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+    return np.transpose(w, (2, 3, 0, 1))
+
+
+def _se(w):  # [out, in, 1, 1] -> [in, out]
+    return np.transpose(w[:, :, 0, 0])
+
+
+def _same(w):
+    return w
+
+
+def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """Loads a `.pth` file (`{"state_dict": ...}` or a bare state dict) as NumPy arrays."""
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError(
+            "Reading PyTorch checkpoints needs torch: `pip install 'ofa_tf[torch]'`. "
+            "Convert once, then save with `supernet.save_weights('net.weights.h5')` to drop the dependency."
+        ) from err
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint file not found: {path}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{path} holds no state dict: expected a dict (optionally under 'state_dict').")
+    return {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
+
+
+def weight_table(supernet) -> dict[str, tuple[object, Callable]]:
+    """`torch key -> (keras variable, layout transform)` for every tensor of the supernet."""
+    table = {}
+
+    def bn(prefix, layer):
+        for torch_name, keras_name in _BN.items():
+            table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), _same)
+
+    table["first_conv.conv.weight"] = (supernet.first_conv.kernel, _conv)
+    bn("first_conv.bn", supernet.first_bn)
+    first = supernet.blocks[0]
+    table["blocks.0.conv.depth_conv.conv.weight"] = (first.depthwise_conv.kernel, _depthwise)
+    bn("blocks.0.conv.depth_conv.bn", first.depthwise_bn)
+    table["blocks.0.conv.point_linear.conv.weight"] = (first.project_conv.kernel, _conv)
+    bn("blocks.0.conv.point_linear.bn", first.project_bn)
+    for i, block in enumerate(supernet.blocks[1:], start=1):
+        p = f"blocks.{i}.conv"
+        table[f"{p}.inverted_bottleneck.conv.conv.weight"] = (block.expand_conv.kernel, _conv)
+        bn(f"{p}.inverted_bottleneck.bn.bn", block.expand_bn)
+        for name, matrix in block.depthwise_conv.transform_matrices.items():
+            table[f"{p}.depth_conv.conv.{name}"] = (matrix, _same)
+        table[f"{p}.depth_conv.conv.conv.weight"] = (block.depthwise_conv.kernel, _depthwise)
+        bn(f"{p}.depth_conv.bn.bn", block.depthwise_bn)
+        if block.use_se:
+            se = block.se
+            table[f"{p}.depth_conv.se.fc.reduce.weight"] = (se.reduce_kernel, _se)
+            table[f"{p}.depth_conv.se.fc.reduce.bias"] = (se.reduce_bias, _same)
+            table[f"{p}.depth_conv.se.fc.expand.weight"] = (se.expand_kernel, _se)
+            table[f"{p}.depth_conv.se.fc.expand.bias"] = (se.expand_bias, _same)
+        table[f"{p}.point_linear.conv.conv.weight"] = (block.project_conv.kernel, _conv)
+        bn(f"{p}.point_linear.bn.bn", block.project_bn)
+    table["final_expand_layer.conv.weight"] = (supernet.final_expand_conv.kernel, _conv)
+    bn("final_expand_layer.bn", supernet.final_expand_bn)
+    table["feature_mix_layer.conv.weight"] = (supernet.feature_mix_conv.kernel, _conv)
+    table["classifier.linear.weight"] = (supernet.classifier.kernel, np.transpose)
+    table["classifier.linear.bias"] = (supernet.classifier.bias, _same)
+    return table
+
+
+def remap_key(key: str, known: set[str]) -> str:
+    """The reference's `OFAMobileNetV3.load_state_dict` renaming of older checkpoint keys."""
+    new = key.replace(".mobile_inverted_conv.", ".conv.")
+    if new in known:
+        return new
+    rules = [
+        (".bn.bn.", ".bn.bn.", ".bn."),
+        (".conv.conv.weight", ".conv.conv.weight", ".conv.weight"),
+        (".linear.linear.", ".linear.linear.", ".linear."),
+        (".linear.", ".linear.", ".linear.linear."),
+        ("bn.", "bn.", "bn.bn."),
+        ("conv.weight", "conv.weight", "conv.conv.weight"),
+    ]
+    for contains, old, replacement in rules:
+        if contains in new:
+            return new.replace(old, replacement)
+    return new
+
+
+def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
+    """Copies a reference state dict into `supernet`: every key used, every shape checked.
+
+    Transform matrices missing from the checkpoint (e.g. a full-net checkpoint) keep their identity
+    initialisation, as in the reference; any other missing, unexpected or mis-shaped key raises.
+    """
+    table = weight_table(supernet)
+    known = set(table)
+    assigned = {}
+    for key, value in state_dict.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        target = remap_key(key, known)
+        if target not in table:
+            raise ValueError(
+                f"Unexpected key {key!r} in checkpoint (no OFAMobileNetV3 tensor of that name"
+                f"{'' if target == key else f', also tried {target!r}'})."
+            )
+        variable, transform = table[target]
+        value = transform(np.asarray(value, np.float32))
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"Shape mismatch for checkpoint key {key!r}: got {tuple(value.shape)} (Keras layout), this "
+                f"supernet (width_mult={supernet.width_mult}, n_classes={supernet.n_classes}) expects "
+                f"{tuple(variable.shape)}. The checkpoint is probably for another width multiplier or class count."
+            )
+        assigned[target] = (variable, value)
+    missing = sorted(k for k in known - set(assigned) if not k.endswith("_matrix"))
+    if missing:
+        raise ValueError(f"Checkpoint is missing {len(missing)} key(s), first {missing[0]!r}; all: {missing}")
+    kept = sorted(k for k in known - set(assigned))
+    if kept:
+        logger.warning("%d transform matrices not in the checkpoint keep their identity init.", len(kept))
+    for variable, value in assigned.values():
+        variable.assign(value)

@@ -1,0 +1,106 @@
+"""Named supernets (`ofa_net`) and their official weights."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+
+from ofa_tf.supernet import OFAMobileNetV3
+
+WEIGHTS_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{net_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Constructor arguments of a named supernet; `url` when official weights exist."""
+
+    width_mult: float
+    first_stride: int = 2
+    stage_strides: tuple[int, ...] = (2, 2, 2, 1, 2)
+    resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
+    url: str | None = None
+
+
+_SMALL = dict(first_stride=1, stage_strides=(1, 2, 2, 1, 2), resolutions=(24, 28, 32))
+PRESETS = {
+    "ofa_mbv3_d234_e346_k357_w1.0": Preset(1.0, url=WEIGHTS_URL.format(net_id="ofa_mbv3_d234_e346_k357_w1.0")),
+    "ofa_mbv3_d234_e346_k357_w1.2": Preset(
+        1.2, resolutions=tuple(range(160, 225, 4)), url=WEIGHTS_URL.format(net_id="ofa_mbv3_d234_e346_k357_w1.2")
+    ),
+    # Small images (CIFAR-size): stride-1 stem and first stage, so 32x32 inputs end at 4x4.
+    "ofa_mbv3_small_d234_e346_k357_w1.0": Preset(1.0, **_SMALL),
+    "ofa_mbv3_small_d234_e346_k357_w0.5": Preset(0.5, **_SMALL),
+}
+
+
+def net_ids() -> list[str]:
+    return sorted(PRESETS)
+
+
+def ofa_net(
+    net_id: str,
+    pretrained: bool = False,
+    weights: str | Path | None = None,
+    n_classes: int = 1000,
+    dropout_rate: float = 0.1,
+) -> OFAMobileNetV3:
+    """Builds a named OFA supernet, optionally with weights.
+
+    Args:
+        net_id: one of `net_ids()`.
+        pretrained: download and convert the official checkpoint (ImageNet nets, n_classes=1000).
+        weights: a local PyTorch checkpoint (`.pth`) or Keras weights (`.weights.h5`).
+        n_classes: classifier outputs.
+        dropout_rate: dropout before the classifier (0.1 for supernet training, as the reference).
+    """
+    if net_id not in PRESETS:
+        raise ValueError(f"Unknown net_id {net_id!r}. Known ids: {', '.join(net_ids())}.")
+    if pretrained and weights is not None:
+        raise ValueError("Pass either pretrained=True or weights=..., not both.")
+    preset = PRESETS[net_id]
+    net = OFAMobileNetV3(
+        n_classes=n_classes,
+        width_mult=preset.width_mult,
+        dropout_rate=dropout_rate,
+        first_stride=preset.first_stride,
+        stage_strides=preset.stage_strides,
+        resolutions=preset.resolutions,
+        net_id=net_id,
+        name=net_id.replace(".", "_"),
+    )
+    if pretrained:
+        weights = download_weights(net_id)
+    if weights is not None:
+        load_weights(net, weights)
+    return net
+
+
+def load_weights(net: OFAMobileNetV3, path: str | Path) -> None:
+    """Loads a PyTorch `.pth` checkpoint (converted) or Keras `.weights.h5` / `.keras` weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    if path.name.endswith((".weights.h5", ".keras")):
+        net.load_weights(path)
+        return
+    from ofa_tf.torch_checkpoint import load_state_dict
+    from ofa_tf.torch_checkpoint import read_state_dict
+
+    load_state_dict(net, read_state_dict(path))
+
+
+def download_weights(net_id: str) -> Path:
+    """Fetches (and caches under ~/.keras/ofa_tf) the official checkpoint of `net_id`."""
+    url = PRESETS[net_id].url
+    if url is None:
+        raise ValueError(f"No official weights exist for {net_id!r}; official ones: "
+                         f"{', '.join(k for k, p in PRESETS.items() if p.url)}.")
+    try:
+        return Path(keras.utils.get_file(fname=net_id, origin=url, cache_subdir="ofa_tf"))
+    except Exception as err:  # urllib raises several types; all mean "could not fetch"
+        raise ConnectionError(
+            f"Could not download the official weights for {net_id} from {url} ({err}). "
+            f"Offline? Download that file on a machine with internet and pass it as "
+            f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
+        ) from err
