@@ -17,9 +17,12 @@ from android_bench.profiles import match_profile
 logger = logging.getLogger(__name__)
 
 HOST_SERIAL = "host"
-CPU_FREQ_COMMAND = "grep -H . /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq"
+CPU_FREQ_COMMAND = (
+    "cat /sys/devices/system/cpu/possible; grep -H . /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq"
+)
 _GETPROP_LINE = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
-_FREQ_LINE = re.compile(r"/cpu(\d+)/cpufreq/cpuinfo_max_freq:(\d+)\s*$")
+_FREQ_LINE = re.compile(r"/cpu(\d+)/cpufreq/cpuinfo_max_freq(?::(\d+)\s*$)?")
+_CPU_RANGES = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,15 +86,23 @@ def parse_getprop(text: str) -> dict[str, str]:
 
 
 def parse_cpu_freqs(text: str) -> tuple[int | None, ...]:
-    """Parse ``grep -H . .../cpuN/cpufreq/cpuinfo_max_freq`` output; missing cores become None."""
-    freqs: dict[int, int] = {}
+    """Parse ``CPU_FREQ_COMMAND`` output: the ``possible`` range list, then ``grep -H`` lines.
+
+    Cores that are possible but unreadable (offline, permission denied) become None.
+    """
+    freqs: dict[int, int | None] = {}
+    num_cores = 0
     for line in text.splitlines():
-        match = _FREQ_LINE.search(line.strip())
+        line = line.strip()
+        if _CPU_RANGES.match(line):
+            num_cores = max(int(part.split("-")[-1]) for part in line.split(",")) + 1
+            continue
+        match = _FREQ_LINE.search(line)
         if match:
-            freqs[int(match.group(1))] = int(match.group(2))
-    if not freqs:
-        return ()
-    return tuple(freqs.get(cpu) for cpu in range(max(freqs) + 1))
+            cpu = int(match.group(1))
+            freqs[cpu] = int(match.group(2)) if match.group(2) else freqs.get(cpu)
+    num_cores = max(num_cores, max(freqs, default=-1) + 1)
+    return tuple(freqs.get(cpu) for cpu in range(num_cores))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +182,7 @@ def host_device() -> DeviceInfo:
     lines = []
     for path in sorted(sysfs.glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq")):
         try:
-            lines.append(f"{path}:{path.read_text().strip()}")
+            lines.append(f"{path}:{path.read_text().strip()}")  # same shape as the adb grep output
         except OSError:
             continue
     freqs = parse_cpu_freqs("\n".join(lines))

@@ -28,6 +28,7 @@ _DELTA_MEMORY = re.compile(rf"Memory footprint delta from the start of the tool 
 _PEAK_MONITOR = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: ({_NUMBER})")
 _PEAK_OLD = re.compile(rf"Peak memory footprint \(MB\): init=({_NUMBER}) overall=({_NUMBER})")
 _MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({_NUMBER})")
+_RUN_PHASE = "Running benchmark for at least"
 _REGULAR_PROFILE = "Operator-wise Profiling Info for Regular Benchmark Runs"
 _SUMMARY_BY_TYPE = "Summary by node type"
 
@@ -167,6 +168,7 @@ def parse_benchmark_output(text: str) -> BenchmarkOutput:
     errors = []
     op_summary_starts = []
     regular_profile_at = None
+    phases_started = 0
     for index, (raw, line) in enumerate(zip(raw_lines, lines)):
         if raw.lstrip().startswith("ERROR:") or " E tflite" in raw or raw.startswith("E/tflite"):
             errors.append(line.strip().removeprefix("ERROR:").strip())
@@ -175,7 +177,9 @@ def parse_benchmark_output(text: str) -> BenchmarkOutput:
         if parsed_stats is not None:
             stats.append(parsed_stats)
             continue
-        if (match := _TIMINGS.search(line)) is not None:
+        if _RUN_PHASE in line:
+            phases_started += 1
+        elif (match := _TIMINGS.search(line)) is not None:
             fields.update(_parse_timings(match.group(1)))
         elif (match := _DELTA_MEMORY.search(line)) is not None:
             fields["memory_init_mb"], fields["memory_overall_mb"] = _number(match.group(1)), _number(match.group(2))
@@ -191,7 +195,9 @@ def parse_benchmark_output(text: str) -> BenchmarkOutput:
         elif _SUMMARY_BY_TYPE in line:
             op_summary_starts.append(index)
 
-    if stats:
+    # Each phase (warm-up, regular) announces itself, then prints its stats line when done; a
+    # regular phase that started but printed nothing was cut short (crash, disconnect).
+    if stats and not (phases_started >= 2 and len(stats) < 2):
         regular = stats[-1]
         warmup = stats[-2] if len(stats) > 1 else None
         fields.update(
