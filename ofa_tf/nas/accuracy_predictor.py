@@ -1,0 +1,210 @@
+"""MLP accuracy predictor over `ArchEncoder` features (reference `AccuracyPredictor`)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from scipy import stats
+
+from ofa_tf.nas.accuracy_dataset import AccuracyDataset
+from ofa_tf.nas.arch_encoding import ArchEncoder
+from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.subnet_config import SubnetConfig
+
+_WEIGHTS_FILE = "predictor.weights.h5"
+_CONFIG_FILE = "predictor.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictorTrainingConfig:
+    """Training hyper-parameters (reference: Adam, lr 1e-3, weight decay 1e-4; AdamW here)."""
+
+    epochs: int = 100
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"`epochs` and `batch_size` must be >= 1; received {self.epochs}, {self.batch_size}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictorReport:
+    """Held-out metrics of a fit; `baseline_rmse` is the RMSE of always predicting the training mean."""
+
+    n_train: int
+    n_val: int
+    train_rmse: float
+    rmse: float
+    baseline_rmse: float
+    kendall_tau: float
+    spearman: float
+
+
+class _BaseAccuracy(keras.layers.Layer):
+    """Adds a non-trainable scalar (the mean training accuracy) to its input."""
+
+    def build(self, input_shape):
+        self.base_acc = self.add_weight(name="base_acc", shape=(), initializer="zeros", trainable=False)
+
+    def call(self, inputs):
+        return inputs + self.base_acc
+
+
+class AccuracyPredictor:
+    """Predicts top-1 accuracy (0..1) of subnets: `n_layers` × (Dense(hidden) → ReLU) → Dense(1, no bias) + base_acc.
+
+    Args:
+        space: the search space the configs come from.
+        resolutions: resolutions one-hot encoded; defaults to `space.resolutions`.
+        hidden_size: width of the hidden layers.
+        n_layers: number of hidden layers.
+        seed: seed of the weight initialisation.
+
+    Example:
+    >>> predictor = AccuracyPredictor(SearchSpace(resolutions=[160, 224]))
+    >>> report = predictor.fit(AccuracyDataset.load("acc_cache.jsonl"))  # doctest: +SKIP
+    >>> predictor.predict([SearchSpace().max_config(r=224)])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        resolutions: Sequence[int] | None = None,
+        hidden_size: int = 400,
+        n_layers: int = 3,
+        seed: int = 0,
+    ):
+        if hidden_size < 1 or n_layers < 1:
+            raise ValueError(f"`hidden_size` and `n_layers` must be >= 1; received {hidden_size}, {n_layers}.")
+        self.encoder = ArchEncoder(space, resolutions)
+        self.space = space
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.seed = seed
+        inputs = keras.Input((self.encoder.n_dim,), dtype="float32")
+        x = inputs
+        for i in range(n_layers):
+            x = keras.layers.Dense(
+                hidden_size, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed + i),
+                name=f"dense_{i}",
+            )(x)
+        x = keras.layers.Dense(
+            1, use_bias=False, kernel_initializer=keras.initializers.GlorotUniform(seed + n_layers), name="head"
+        )(x)
+        self._base = _BaseAccuracy(name="base_acc")
+        outputs = self._base(x)
+        self.model = keras.Model(inputs, outputs, name="accuracy_predictor")
+        self._forward = tf.function(
+            lambda features: tf.reshape(self.model(features, training=False), [-1]),
+            input_signature=[tf.TensorSpec([None, self.encoder.n_dim], tf.float32)],
+            reduce_retracing=True,
+        )
+
+    @property
+    def base_acc(self) -> float:
+        return float(keras.ops.convert_to_numpy(self._base.base_acc))
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Predicted accuracy (float64, (N,)) of encoded configs, in one compiled call."""
+        features = np.asarray(features, dtype=np.float32)
+        return self._forward(tf.constant(features)).numpy().astype(np.float64)
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        return self.predict_features(self.encoder.encode(batch))
+
+    def predict(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
+        return self.predict_batch(ConfigBatch.coerce(configs))
+
+    __call__ = predict_batch
+
+    def fit(
+        self,
+        dataset: AccuracyDataset | tuple[Sequence[SubnetConfig], Sequence[float]],
+        config: PredictorTrainingConfig = PredictorTrainingConfig(),
+    ) -> PredictorReport:
+        """Trains on a shuffled split of `dataset` and reports RMSE and rank correlations on the held-out part."""
+        if not isinstance(dataset, AccuracyDataset):
+            dataset = AccuracyDataset(*dataset)
+        train, val = dataset.split(config.val_fraction, config.seed)
+        x_train = self.encoder.encode(train.configs)
+        y_train = train.accuracies.astype(np.float32)
+        x_val = self.encoder.encode(val.configs)
+        self._base.base_acc.assign(float(y_train.mean()))
+
+        optimizer = keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay)
+        variables = self.model.trainable_variables
+        optimizer.build(variables)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, self.encoder.n_dim], tf.float32),
+                tf.TensorSpec([None], tf.float32),
+            ],
+            reduce_retracing=True,
+        )
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(tf.reshape(self.model(x, training=True), [-1]) - y))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        rng = np.random.default_rng(config.seed)
+        for _ in range(config.epochs):
+            order = rng.permutation(len(y_train))
+            for start in range(0, len(order), config.batch_size):
+                idx = order[start : start + config.batch_size]
+                train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
+
+        pred_val = self.predict_features(x_val)
+        pred_train = self.predict_features(x_train)
+        return PredictorReport(
+            n_train=len(train),
+            n_val=len(val),
+            train_rmse=_rmse(pred_train, train.accuracies),
+            rmse=_rmse(pred_val, val.accuracies),
+            baseline_rmse=_rmse(np.full(len(val), y_train.mean()), val.accuracies),
+            kendall_tau=float(stats.kendalltau(pred_val, val.accuracies).statistic),
+            spearman=float(stats.spearmanr(pred_val, val.accuracies).statistic),
+        )
+
+    def save(self, directory: str | Path) -> None:
+        """Writes `predictor.weights.h5` and `predictor.json` (architecture + search space) into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save_weights(directory / _WEIGHTS_FILE)
+        space = dataclasses.asdict(self.space)
+        meta = {
+            "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
+            "resolutions": list(self.encoder.resolutions),
+            "hidden_size": self.hidden_size,
+            "n_layers": self.n_layers,
+            "seed": self.seed,
+        }
+        (directory / _CONFIG_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> AccuracyPredictor:
+        directory = Path(directory)
+        for name in (_CONFIG_FILE, _WEIGHTS_FILE):
+            if not (directory / name).exists():
+                raise FileNotFoundError(f"{directory / name} not found; save a predictor there with `save()`.")
+        meta = json.loads((directory / _CONFIG_FILE).read_text())
+        predictor = cls(
+            SearchSpace(**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"], meta["seed"]
+        )
+        predictor.model.load_weights(directory / _WEIGHTS_FILE)
+        return predictor
+
+
+def _rmse(pred: np.ndarray, target: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(pred) - np.asarray(target)) ** 2)))

@@ -1,0 +1,124 @@
+"""One-hot feature vectors of subnets, in the layout of the reference's `MobileNetArchEncoder`."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ofa_tf.nas.config_batch import NO_RESOLUTION
+from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.subnet_config import SubnetConfig
+
+
+class ArchEncoder:
+    """Encodes subnets as `[r one-hot | ks one-hot per block | e one-hot per block]`.
+
+    Blocks beyond the active depth of their stage are all zeros. With the default 5 stages × 4 blocks, 3 kernel
+    sizes and 3 expand ratios, n_dim is 121 for resolutions [224] and 124 for [128, 160, 192, 224].
+
+    Args:
+        space: the search space (ks/e choices and the number of blocks).
+        resolutions: the resolutions to one-hot encode; defaults to `space.resolutions`.
+
+    Example:
+    >>> encoder = ArchEncoder(SearchSpace(), resolutions=[128, 160, 192, 224])
+    >>> encoder.encode([SearchSpace().max_config(r=224)]).shape
+    (1, 124)
+    """
+
+    def __init__(self, space: SearchSpace, resolutions: Sequence[int] | None = None):
+        self.space = space
+        resolutions = space.resolutions if resolutions is None else resolutions
+        self.resolutions = tuple(sorted(int(r) for r in resolutions))
+        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
+            raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+        n_blocks = space.n_blocks
+        self.r_offset = 0
+        self.ks_offset = len(self.resolutions)
+        self.e_offset = self.ks_offset + n_blocks * len(space.ks_list)
+        self.n_dim = self.e_offset + n_blocks * len(space.expand_list)
+        self._r_lookup = _lookup(self.resolutions)
+        self._ks_lookup = _lookup(space.ks_list)
+        self._e_lookup = _lookup(space.expand_list)
+
+    def encode(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
+        """Float32 matrix (N, n_dim), one row per config."""
+        batch = ConfigBatch.coerce(configs)
+        space = self.space
+        if batch.ks.shape[1] != space.n_blocks or batch.n_stages != space.n_stages:
+            raise ValueError(
+                f"Configs have {batch.ks.shape[1]} blocks in {batch.n_stages} stages; this encoder expects "
+                f"{space.n_blocks} blocks in {space.n_stages} stages."
+            )
+        r_idx = _indices("r", batch.r, self._r_lookup, self.resolutions)
+        ks_idx = _indices("ks", batch.ks, self._ks_lookup, space.ks_list)
+        e_idx = _indices("e", batch.e, self._e_lookup, space.expand_list)
+        _indices("d", batch.d, _lookup(space.depth_list), space.depth_list)
+        n = len(batch)
+        rows = np.arange(n)
+        features = np.zeros((n, self.n_dim), dtype=np.float32)
+        features[rows, self.r_offset + r_idx] = 1.0
+        active = batch.active_mask()
+        row, block = np.nonzero(active)
+        features[row, self.ks_offset + block * len(space.ks_list) + ks_idx[row, block]] = 1.0
+        features[row, self.e_offset + block * len(space.expand_list) + e_idx[row, block]] = 1.0
+        return features
+
+    def decode_batch(self, features: np.ndarray) -> ConfigBatch:
+        """Inverse of `encode`; inactive blocks get the smallest ks and e of the space."""
+        features = np.asarray(features)
+        if features.ndim == 1:
+            features = features[None, :]
+        if features.ndim != 2 or features.shape[1] != self.n_dim:
+            raise ValueError(f"Expected features of shape (N, {self.n_dim}); received {features.shape}.")
+        space = self.space
+        hot = features > 0.5
+        r_part = hot[:, : self.ks_offset]
+        ks_part = hot[:, self.ks_offset : self.e_offset].reshape(len(hot), space.n_blocks, len(space.ks_list))
+        e_part = hot[:, self.e_offset :].reshape(len(hot), space.n_blocks, len(space.expand_list))
+        bad = np.flatnonzero(r_part.sum(axis=1) != 1)
+        if bad.size:
+            raise ValueError(f"Row {int(bad[0])} does not have exactly one resolution bit set.")
+        active = ks_part.any(axis=2)
+        if not np.array_equal(active, e_part.any(axis=2)) or ks_part.sum(axis=2).max() > 1 or e_part.sum(axis=2).max() > 1:
+            raise ValueError("Every block must have either no bits or exactly one ks bit and one e bit set.")
+        per_stage = active.reshape(len(hot), space.n_stages, space.max_depth)
+        d = per_stage.sum(axis=2)
+        prefix = np.arange(space.max_depth)[None, None, :] < d[:, :, None]
+        if not np.array_equal(per_stage, prefix):
+            raise ValueError("Active blocks must form a prefix of each stage (blocks beyond the depth are zeros).")
+        bad_d = ~np.isin(d, space.depth_list)
+        if bad_d.any():
+            row, stage = np.argwhere(bad_d)[0]
+            raise ValueError(
+                f"Row {row} decodes to depth {d[row, stage]} in stage {stage}; allowed depths are {list(space.depth_list)}."
+            )
+        ks = np.where(active, np.asarray(space.ks_list)[ks_part.argmax(axis=2)], min(space.ks_list))
+        e = np.where(active, np.asarray(space.expand_list)[e_part.argmax(axis=2)], min(space.expand_list))
+        r = np.asarray(self.resolutions)[r_part.argmax(axis=1)]
+        return ConfigBatch(ks, e, d, r)
+
+    def decode(self, features: np.ndarray) -> list[SubnetConfig]:
+        return self.decode_batch(features).to_configs()
+
+    def to_dict(self) -> dict:
+        return {"resolutions": list(self.resolutions)}
+
+
+def _lookup(values: Sequence[int]) -> np.ndarray:
+    """Dense table value -> index (-1 where not allowed)."""
+    table = np.full(max(values) + 1, -1, dtype=np.int64)
+    table[list(values)] = np.arange(len(values))
+    return table
+
+
+def _indices(name: str, values: np.ndarray, table: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
+    inside = (values >= 0) & (values < len(table))
+    idx = np.where(inside, table[np.clip(values, 0, len(table) - 1)], -1)
+    if (idx < 0).any():
+        value = int(values[idx < 0][0])
+        if name == "r" and value == NO_RESOLUTION:
+            raise ValueError(f"A config has no resolution (r=None); the encoder needs r in {list(allowed)}.")
+        raise ValueError(f"Invalid value for `{name}`: expected one of {list(allowed)}. Received {name}={value}.")
+    return idx

@@ -1,0 +1,129 @@
+"""Many subnet configs as integer arrays, the unit every vectorised predictor and search operator works on."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from ofa_tf.subnet_config import SubnetConfig
+
+NO_RESOLUTION = 0
+"""Value of `ConfigBatch.r` for a config whose resolution is None."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ConfigBatch:
+    """N subnet configs: `ks`, `e` of shape (N, n_blocks), `d` of shape (N, n_stages), `r` of shape (N,).
+
+    Rows are in the layout of `SubnetConfig`: block `j` of stage `s` is column `s * max_depth + j`.
+    A config without a resolution has `r == NO_RESOLUTION`.
+    """
+
+    ks: np.ndarray
+    e: np.ndarray
+    d: np.ndarray
+    r: np.ndarray
+
+    def __post_init__(self):
+        ks, e, d, r = (np.asarray(getattr(self, n), dtype=np.int64) for n in ("ks", "e", "d", "r"))
+        if ks.ndim != 2 or e.shape != ks.shape:
+            raise ValueError(f"`ks` and `e` must be 2-D arrays of one shape; received {ks.shape} and {e.shape}.")
+        if d.ndim != 2 or d.shape[0] != ks.shape[0] or r.shape != (ks.shape[0],):
+            raise ValueError(
+                f"`d` must have shape (N, n_stages) and `r` shape (N,) with N={ks.shape[0]}; "
+                f"received d {d.shape} and r {r.shape}."
+            )
+        if d.shape[1] == 0 or ks.shape[1] % d.shape[1]:
+            raise ValueError(
+                f"The number of blocks ({ks.shape[1]}) must be a multiple of the number of stages ({d.shape[1]})."
+            )
+        for name, value in zip(("ks", "e", "d", "r"), (ks, e, d, r)):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_configs(cls, configs: Sequence[SubnetConfig]) -> ConfigBatch:
+        configs = list(configs)
+        if not configs:
+            raise ValueError("Received an empty list of configs; at least one SubnetConfig is needed.")
+        lengths = {(len(c.ks), len(c.e), len(c.d)) for c in configs}
+        if len(lengths) != 1:
+            raise ValueError(f"All configs must have the same numbers of blocks and stages; received {sorted(lengths)}.")
+        return cls(
+            ks=np.array([c.ks for c in configs]),
+            e=np.array([c.e for c in configs]),
+            d=np.array([c.d for c in configs]),
+            r=np.array([NO_RESOLUTION if c.r is None else c.r for c in configs]),
+        )
+
+    @classmethod
+    def coerce(cls, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> ConfigBatch:
+        """Accepts a batch, a list of configs or a single config."""
+        if isinstance(configs, ConfigBatch):
+            return configs
+        if isinstance(configs, SubnetConfig):
+            return cls.from_configs([configs])
+        return cls.from_configs(configs)
+
+    def to_configs(self) -> list[SubnetConfig]:
+        return [
+            SubnetConfig(ks, e, d, None if r == NO_RESOLUTION else r)
+            for ks, e, d, r in zip(self.ks.tolist(), self.e.tolist(), self.d.tolist(), self.r.tolist())
+        ]
+
+    def __len__(self) -> int:
+        return self.ks.shape[0]
+
+    @property
+    def n_stages(self) -> int:
+        return self.d.shape[1]
+
+    @property
+    def max_depth(self) -> int:
+        return self.ks.shape[1] // self.d.shape[1]
+
+    def take(self, indices) -> ConfigBatch:
+        return ConfigBatch(self.ks[indices], self.e[indices], self.d[indices], self.r[indices])
+
+    @staticmethod
+    def concat(batches: Sequence[ConfigBatch]) -> ConfigBatch:
+        return ConfigBatch(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("ks", "e", "d", "r")))
+
+    def active_mask(self) -> np.ndarray:
+        """Boolean (N, n_blocks): True where the block lies within its stage's depth."""
+        position = np.tile(np.arange(self.max_depth), self.n_stages)
+        return position[None, :] < np.repeat(self.d, self.max_depth, axis=1)
+
+    def require_resolution(self) -> None:
+        missing = np.flatnonzero(self.r == NO_RESOLUTION)
+        if missing.size:
+            raise ValueError(
+                f"Config {int(missing[0])} of the batch has no resolution (r=None); "
+                "set one with `config.with_resolution(r)`."
+            )
+
+    def canonical_codes(self) -> np.ndarray:
+        """Integer rows that are equal exactly when two configs are the same subnet (inactive blocks ignored)."""
+        mask = self.active_mask()
+        return np.concatenate([np.where(mask, self.ks, 0), np.where(mask, self.e, 0), self.d, self.r[:, None]], axis=1)
+
+    def keys(self) -> list[bytes]:
+        """Hashable canonical key per config (see `canonical_codes`)."""
+        codes = np.ascontiguousarray(self.canonical_codes())
+        return [row.tobytes() for row in codes]
+
+    def unique_indices(self) -> np.ndarray:
+        """Sorted indices of the first occurrence of each distinct subnet."""
+        _, first = np.unique(self.canonical_codes(), axis=0, return_index=True)
+        return np.sort(first)
+
+
+def config_key(config: SubnetConfig) -> str:
+    """Canonical string of a config (inactive blocks ignored), e.g. for caches and JSON files."""
+    max_depth = len(config.ks) // len(config.d)
+    parts = []
+    for stage, depth in enumerate(config.d):
+        blocks = range(stage * max_depth, stage * max_depth + depth)
+        parts.append(",".join(f"k{config.ks[i]}e{config.e[i]}" for i in blocks))
+    return "|".join(parts) + f"@r{config.r}"

@@ -1,0 +1,341 @@
+"""Efficiency predictors: MACs, params, latency lookup tables and measured latency, all vectorised over configs."""
+from __future__ import annotations
+
+import abc
+import json
+import math
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.nas.config_batch import config_key
+from ofa_tf.nas.network_shape import NetworkShape
+from ofa_tf.subnet_config import SubnetConfig
+
+Configs = ConfigBatch | Sequence[SubnetConfig] | SubnetConfig
+
+_STEM_IN_CHANNELS = 3
+_STEM_KERNEL = 3
+
+
+class EfficiencyModel(abc.ABC):
+    """A cost of a subnet (lower is better), predicted for many configs at once.
+
+    Subclasses set `name` and `unit` and implement `predict_batch`.
+
+    Example:
+    >>> class BlockCount(EfficiencyModel):
+    ...     name, unit = "blocks", "blocks"
+    ...     def predict_batch(self, batch):
+    ...         return batch.d.sum(axis=1).astype(np.float64)
+    """
+
+    name: str
+    unit: str
+
+    def predict(self, configs: Configs) -> np.ndarray:
+        """Float64 array (N,), one value per config."""
+        return self.predict_batch(ConfigBatch.coerce(configs))
+
+    @abc.abstractmethod
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        """Float64 array (N,) for a `ConfigBatch`."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, unit={self.unit!r})"
+
+
+def _check_stages(shape: NetworkShape, batch: ConfigBatch) -> None:
+    if batch.n_stages != shape.n_stages:
+        raise ValueError(f"Configs have {batch.n_stages} stages but the network shape has {shape.n_stages}.")
+
+
+def _iter_blocks(shape: NetworkShape, batch: ConfigBatch, sizes: np.ndarray):
+    """Yields (column, in_ch, out_ch, stride, stage, active, f_in, f_out) for every elastic block position."""
+    active = batch.active_mask()
+    inputs = shape.stage_inputs()
+    for s, stage in enumerate(shape.stages):
+        for j in range(batch.max_depth):
+            col = s * batch.max_depth + j
+            in_ch = inputs[s] if j == 0 else stage.width
+            stride = stage.stride if j == 0 else 1
+            out_sizes = -(-sizes // stride)
+            yield col, in_ch, stage.width, stride, stage, active[:, col], sizes, out_sizes
+            if j == 0:
+                sizes = out_sizes
+
+
+def _block_columns(shape: NetworkShape, max_depth: int) -> dict[str, np.ndarray]:
+    """Per elastic block position: stage, position in stage, in/out channels, stride, SE flag."""
+    inputs = shape.stage_inputs()
+    rows = [
+        (s, j, inputs[s] if j == 0 else st.width, st.width, st.stride if j == 0 else 1, st.use_se)
+        for s, st in enumerate(shape.stages)
+        for j in range(max_depth)
+    ]
+    names = ("stage", "position", "in_ch", "out_ch", "stride", "use_se")
+    return {name: np.array(column, dtype=np.int64) for name, column in zip(names, zip(*rows))}
+
+
+def _block_costs(shape: NetworkShape, batch: ConfigBatch, with_macs: bool) -> dict[str, np.ndarray]:
+    """(N, n_blocks) matrices: mid and SE channels, feature sizes in/out (if `with_macs`), active mask."""
+    cols = _block_columns(shape, batch.max_depth)
+    mid = shape.mid_channels(cols["in_ch"][None, :], batch.e)
+    se = np.where(cols["use_se"][None, :] == 1, shape.se_channels(mid), 0)
+    out = {"cols": cols, "mid": mid, "se": se, "active": batch.active_mask()}
+    if with_macs:
+        f = shape.stem_size(batch.r)
+        before, after = [], []
+        for stage in shape.stages:
+            before.append(f)
+            f = -(-f // stage.stride)
+            after.append(f)
+        before, after = np.stack(before, axis=1), np.stack(after, axis=1)
+        out["f_out"] = after[:, cols["stage"]]
+        out["f_in"] = np.where(cols["position"][None, :] == 0, before[:, cols["stage"]], out["f_out"])
+        out["f_last"] = f
+    return out
+
+
+def count_macs(shape: NetworkShape, configs: Configs, float32_accumulation: bool = False) -> np.ndarray:
+    """Multiply-accumulates per config of convs, SE 1x1 convs on the pooled map and the classifier.
+
+    The default is the exact integer count (int64). With `float32_accumulation=True` the per-layer counts are summed
+    in float32 in module order, as the reference's `ofa.utils.flops_counter.profile` does; this reproduces its
+    published numbers bit for bit (e.g. 566,170,688 for the largest w1.0 subnet at 224, exact count 566,170,656).
+    """
+    batch = ConfigBatch.coerce(configs)
+    _check_stages(shape, batch)
+    batch.require_resolution()
+    c = _block_costs(shape, batch, with_macs=True)
+    cols, mid, active = c["cols"], c["mid"], c["active"]
+    f0, f_last = shape.stem_size(batch.r), c["f_last"]
+    stem, first = shape.stem_width, shape.first_block_width
+    head = [
+        _STEM_IN_CHANNELS * stem * _STEM_KERNEL**2 * f0**2,
+        stem * shape.first_block_kernel**2 * f0**2,
+        stem * first * f0**2,
+    ]
+    se_macs = mid * c["se"]
+    blocks = [  # per block, in module order: expand, depthwise, SE reduce, SE expand, project
+        cols["in_ch"] * mid * c["f_in"] ** 2,
+        mid * batch.ks**2 * c["f_out"] ** 2,
+        se_macs,
+        se_macs,
+        mid * cols["out_ch"] * c["f_out"] ** 2,
+    ]
+    blocks = [np.where(active, term, 0) for term in blocks]
+    tail = [
+        shape.stages[-1].width * shape.final_expand_width * f_last**2,
+        np.full(len(batch), shape.final_expand_width * shape.feature_mix_width),
+        np.full(len(batch), shape.feature_mix_width * shape.n_classes),
+    ]
+    if not float32_accumulation:
+        return (sum(head) + sum(term.sum(axis=1) for term in blocks) + sum(tail)).astype(np.int64)
+    per_block = np.stack(blocks, axis=2).reshape(len(batch), -1).astype(np.float32)
+    total = np.zeros(len(batch), dtype=np.float32)
+    for term in head + list(per_block.T) + tail:
+        total = total + np.asarray(term).astype(np.float32)
+    return total.astype(np.int64)
+
+
+def count_params(shape: NetworkShape, configs: Configs) -> np.ndarray:
+    """Exact parameters (int64, per config): conv kernels, SE biases, BN gamma/beta, classifier weight and bias."""
+    batch = ConfigBatch.coerce(configs)
+    _check_stages(shape, batch)
+    c = _block_costs(shape, batch, with_macs=False)
+    cols, mid, se = c["cols"], c["mid"], c["se"]
+    stem, first = shape.stem_width, shape.first_block_width
+    last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width
+    fixed = _STEM_IN_CHANNELS * stem * _STEM_KERNEL**2 + 2 * stem
+    fixed += stem * shape.first_block_kernel**2 + 2 * stem + stem * first + 2 * first
+    fixed += last * fe + 2 * fe + fe * fm + fm * shape.n_classes + shape.n_classes
+    block = (
+        cols["in_ch"] * mid + 2 * mid  # expand conv + BN
+        + mid * batch.ks**2 + 2 * mid  # depthwise conv + BN
+        + 2 * mid * se + se + np.where(se > 0, mid, 0)  # SE reduce/expand kernels and biases
+        + mid * cols["out_ch"] + 2 * cols["out_ch"]  # project conv + BN
+    )
+    return (fixed + np.where(c["active"], block, 0).sum(axis=1)).astype(np.int64)
+
+
+class MacsModel(EfficiencyModel):
+    """Analytic MACs of a subnet of `shape` (in millions unless `millions=False`)."""
+
+    name = "macs"
+
+    def __init__(self, shape: NetworkShape, millions: bool = True):
+        self.shape = shape
+        self.scale = 1e6 if millions else 1.0
+        self.unit = "M" if millions else "MACs"
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        return count_macs(self.shape, batch) / self.scale
+
+
+class ParamsModel(EfficiencyModel):
+    """Exact parameter count of a subnet of `shape` (in millions unless `millions=False`)."""
+
+    name = "params"
+
+    def __init__(self, shape: NetworkShape, millions: bool = True):
+        self.shape = shape
+        self.scale = 1e6 if millions else 1.0
+        self.unit = "M" if millions else "params"
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        return count_params(self.shape, batch) / self.scale
+
+
+def _hwc(*dims: int) -> str:
+    return "x".join(str(int(v)) for v in dims)
+
+
+def _block_key(f_in, f_out, in_ch, out_ch, mid, ks, stride, idskip, se, hs) -> str:
+    return (
+        f"expanded_conv-input:{_hwc(f_in, f_in, in_ch)}-output:{_hwc(f_out, f_out, out_ch)}-expand:{int(mid)}"
+        f"-kernel:{int(ks)}-stride:{stride}-idskip:{int(idskip)}-se:{int(se)}-hs:{int(hs)}"
+    )
+
+
+def _fixed_keys(shape: NetworkShape, r: int, f_last: int) -> list[str]:
+    f0 = int(shape.stem_size(r))
+    stem, first = shape.stem_width, shape.first_block_width
+    last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width
+    first_f_out = f0  # the fixed first block has stride 1
+    return [
+        f"Conv-input:{_hwc(r, r, _STEM_IN_CHANNELS)}-output:{_hwc(f0, f0, stem)}",
+        _block_key(f0, first_f_out, stem, first, stem, shape.first_block_kernel, 1, stem == first, False, False),
+        f"Conv_1-input:{_hwc(f_last, f_last, last)}-output:{_hwc(f_last, f_last, fe)}",
+        f"AvgPool2D-input:{_hwc(f_last, f_last, fe)}-output:{_hwc(1, 1, fe)}",
+        f"Conv_2-input:{_hwc(1, 1, fe)}-output:{_hwc(1, 1, fm)}",
+        f"Logits-input:{_hwc(1, 1, fm)}-output:{shape.n_classes}",
+    ]
+
+
+def latency_table_keys(shape: NetworkShape, config: SubnetConfig) -> list[str]:
+    """The lookup-table keys whose means sum to the latency of `config` (reference `MBv3LatencyTable` format)."""
+    batch = ConfigBatch.coerce(config)
+    _check_stages(shape, batch)
+    batch.require_resolution()
+    keys = []
+    f = shape.stem_size(batch.r)
+    for col, in_ch, out_ch, stride, stage, active, f_in, f_out in _iter_blocks(shape, batch, f):
+        if active[0]:
+            mid = int(shape.mid_channels(in_ch, batch.e[0, col]))
+            keys.append(
+                _block_key(f_in[0], f_out[0], in_ch, out_ch, mid, batch.ks[0, col], stride,
+                           stride == 1 and in_ch == out_ch, stage.use_se, stage.use_hswish)
+            )
+        f = f_out
+    fixed = _fixed_keys(shape, int(batch.r[0]), int(f[0]))
+    return fixed[:2] + keys + fixed[2:]
+
+
+class LatencyTableModel(EfficiencyModel):
+    """Latency as the sum of per-layer means from an OFA-style lookup table.
+
+    Args:
+        table: `key -> {"mean": ms, ...}` (or `key -> ms`); keys as in the reference's `MBv3LatencyTable`, e.g.
+            `expanded_conv-input:56x56x24-output:28x28x40-expand:72-kernel:5-stride:2-idskip:0-se:1-hs:0`.
+            Tables for several resolutions can be merged into one dict (keys include the input shape).
+        shape: block structure of the network the table was measured for.
+        name: reported name, e.g. "note10_latency".
+    """
+
+    unit = "ms"
+
+    def __init__(self, table: Mapping[str, Mapping | float], shape: NetworkShape, name: str = "latency"):
+        self.shape = shape
+        self.name = name
+        self.table = {}
+        for key, entry in table.items():
+            value = entry["mean"] if isinstance(entry, Mapping) else entry
+            self.table[str(key)] = float(value)
+        self._fixed: dict[int, float] = {}
+        self._blocks: dict[tuple[int, int, int, int], float] = {}
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path], shape: NetworkShape, name: str = "latency") -> LatencyTableModel:
+        """Merges YAML (`.yaml`/`.yml`) or JSON tables, e.g. the reference's per-resolution `<r>_lookup_table.yaml`."""
+        merged = {}
+        for path in paths:
+            path = Path(path)
+            text = path.read_text()
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                merged.update(yaml.safe_load(text))
+            elif path.suffix == ".json":
+                merged.update(json.loads(text))
+            else:
+                raise ValueError(f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json.")
+        return cls(merged, shape, name)
+
+    def _query(self, key: str) -> float:
+        if key not in self.table:
+            raise KeyError(f"Latency table {self.name!r} has no entry for key {key!r}.")
+        return self.table[key]
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        _check_stages(self.shape, batch)
+        batch.require_resolution()
+        shape = self.shape
+        total = np.zeros(len(batch), dtype=np.float64)
+        f = shape.stem_size(batch.r)
+        for col, in_ch, out_ch, stride, stage, active, f_in, f_out in _iter_blocks(shape, batch, f):
+            rows = np.flatnonzero(active)
+            if rows.size:
+                codes = np.stack([batch.r[rows], batch.ks[rows, col], batch.e[rows, col]], axis=1)
+                unique, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+                values = np.empty(len(unique))
+                for u, (r, ks, e) in enumerate(unique.tolist()):
+                    cached = self._blocks.get((r, col, ks, e))
+                    if cached is None:
+                        row = rows[first[u]]
+                        mid = int(shape.mid_channels(in_ch, e))
+                        key = _block_key(f_in[row], f_out[row], in_ch, out_ch, mid, ks, stride,
+                                         stride == 1 and in_ch == out_ch, stage.use_se, stage.use_hswish)
+                        cached = self._blocks[(r, col, ks, e)] = self._query(key)
+                    values[u] = cached
+                total[rows] += values[inverse.reshape(-1)]
+            f = f_out
+        for r in np.unique(batch.r).tolist():
+            if r not in self._fixed:
+                rows = np.flatnonzero(batch.r == r)
+                self._fixed[r] = sum(self._query(k) for k in _fixed_keys(shape, r, int(f[rows[0]])))
+            total[batch.r == r] += self._fixed[r]
+        return total
+
+
+class MeasuredLatencyModel(EfficiencyModel):
+    """Wraps a measurement `config -> ms` and caches it per distinct subnet (inactive blocks ignored).
+
+    Args:
+        measure_fn: returns the latency of one config (e.g. a timed forward pass on this host).
+        name: reported name.
+        unit: unit of `measure_fn`'s values.
+    """
+
+    def __init__(self, measure_fn: Callable[[SubnetConfig], float], name: str = "host_latency", unit: str = "ms"):
+        self.measure_fn = measure_fn
+        self.name = name
+        self.unit = unit
+        self.cache: dict[str, float] = {}
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        out = np.empty(len(batch), dtype=np.float64)
+        for i, config in enumerate(batch.to_configs()):
+            key = config_key(config)
+            if key not in self.cache:
+                value = float(self.measure_fn(config))
+                if not math.isfinite(value) or value < 0:
+                    raise ValueError(f"`measure_fn` returned {value} for {key}; expected a finite value >= 0.")
+                self.cache[key] = value
+            out[i] = self.cache[key]
+        return out

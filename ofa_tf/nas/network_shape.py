@@ -1,0 +1,103 @@
+"""The static block structure of a supernet: what MACs, params and latency-table keys are computed from."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+MBV3_BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
+"""Reference OFA-MobileNetV3 widths: stem, blocks.0, five stages, final expand, feature mix."""
+MBV3_STRIDES = (2, 2, 2, 1, 2)
+MBV3_USE_SE = (False, True, False, True, True)
+MBV3_USE_HSWISH = (False, False, True, True, True)
+
+
+def make_divisible(v, divisor: int = 8):
+    """The reference's channel rounding, on ints or integer arrays: nearest multiple (>= divisor), +divisor if < 0.9 v."""
+    v = np.asarray(v)
+    new_v = np.maximum(divisor, (v + divisor // 2).astype(np.int64) // divisor * divisor)
+    new_v = np.where(new_v < 0.9 * v, new_v + divisor, new_v)
+    return int(new_v) if new_v.ndim == 0 else new_v
+
+
+@dataclasses.dataclass(frozen=True)
+class StageShape:
+    """One elastic stage: output width, stride of its first block, squeeze-excite, h-swish (else ReLU)."""
+
+    width: int
+    stride: int
+    use_se: bool
+    use_hswish: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkShape:
+    """Block structure of an OFA-MobileNetV3-style supernet.
+
+    Layout: first conv (3x3, `stem_stride`) → fixed first block (depthwise `first_block_kernel`, expand 1, stride 1,
+    ReLU, no SE) → elastic stages (MBConv; the first block of a stage carries the stride) → final expand 1x1 conv →
+    global pool → feature mix 1x1 conv (no BN, no bias) → classifier (with bias).
+    Middle channels are `make_divisible(round(in * e), divisor)`, SE channels `make_divisible(mid // se_reduction)`.
+    """
+
+    stem_width: int
+    first_block_width: int
+    stages: tuple[StageShape, ...]
+    final_expand_width: int
+    feature_mix_width: int
+    n_classes: int = 1000
+    stem_stride: int = 2
+    first_block_kernel: int = 3
+    se_reduction: int = 4
+    channel_divisor: int = 8
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(self.stages))
+        if not self.stages:
+            raise ValueError("A NetworkShape needs at least one stage.")
+        bad = [s for s in self.stages if s.stride not in (1, 2)]
+        if bad or self.stem_stride not in (1, 2):
+            raise ValueError(f"Strides must be 1 or 2; received stem {self.stem_stride}, stages {[s.stride for s in self.stages]}.")
+
+    @classmethod
+    def mobilenet_v3(
+        cls,
+        width_mult: float = 1.0,
+        n_classes: int = 1000,
+        base_widths: Sequence[int] = MBV3_BASE_WIDTHS,
+        strides: Sequence[int] = MBV3_STRIDES,
+        use_se: Sequence[bool] = MBV3_USE_SE,
+        use_hswish: Sequence[bool] = MBV3_USE_HSWISH,
+    ) -> NetworkShape:
+        """The OFA-MobileNetV3 family: `make_divisible(width * width_mult, 8)` applied to all base widths."""
+        n_stages = len(strides)
+        if len(base_widths) != n_stages + 4 or len(use_se) != n_stages or len(use_hswish) != n_stages:
+            raise ValueError(
+                f"Expected {n_stages + 4} base widths (stem, first block, {n_stages} stages, final expand, feature mix) "
+                f"and {n_stages} SE / h-swish flags; received {len(base_widths)}, {len(use_se)}, {len(use_hswish)}."
+            )
+        widths = [make_divisible(w * width_mult, 8) for w in base_widths]
+        stages = tuple(
+            StageShape(w, int(s), bool(se), bool(hs))
+            for w, s, se, hs in zip(widths[2:-2], strides, use_se, use_hswish)
+        )
+        return cls(widths[0], widths[1], stages, widths[-2], widths[-1], n_classes)
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    def stem_size(self, r):
+        """Feature size after the first conv: ceil(r / stride), i.e. (r + 1) // 2 for stride 2."""
+        return -(-np.asarray(r) // self.stem_stride)
+
+    def mid_channels(self, in_channels: int, e):
+        return make_divisible(np.round(in_channels * np.asarray(e)), self.channel_divisor)
+
+    def se_channels(self, mid):
+        return make_divisible(np.asarray(mid) // self.se_reduction, self.channel_divisor)
+
+    def stage_inputs(self) -> list[int]:
+        """Input channels of each stage's first block."""
+        return [self.first_block_width] + [s.width for s in self.stages[:-1]]

@@ -1,0 +1,187 @@
+"""Multi-objective search (NSGA-II): the Pareto front of predicted accuracy vs efficiency metrics."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ofa_tf.nas.candidates import CandidateSampler
+from ofa_tf.nas.candidates import Constraint
+from ofa_tf.nas.candidates import Objective
+from ofa_tf.nas.candidates import score
+from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.nas.efficiency import EfficiencyModel
+from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.subnet_config import SubnetConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class NSGA2Config:
+    """Search hyper-parameters; operators and probabilities as in `EvolutionConfig`."""
+
+    population_size: int = 100
+    n_generations: int = 200
+    mutation_ratio: float = 0.5
+    arch_mutate_prob: float = 0.1
+    resolution_mutate_prob: float = 0.5
+    max_sampling_rounds: int = 100
+
+    def __post_init__(self):
+        if self.population_size < 4 or self.n_generations < 0:
+            raise ValueError(
+                f"Need population_size >= 4 and n_generations >= 0; received {self.population_size}, {self.n_generations}."
+            )
+        if not 0 <= self.mutation_ratio <= 1:
+            raise ValueError(f"`mutation_ratio` must be in [0, 1]; received mutation_ratio={self.mutation_ratio}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParetoFront:
+    """Non-dominated subnets, sorted by the first efficiency metric.
+
+    `accuracy[i]` is the objective (higher is better) and `efficiency[name][i]` each metric (lower is better).
+    """
+
+    configs: tuple[SubnetConfig, ...]
+    accuracy: np.ndarray
+    efficiency: dict[str, np.ndarray]
+    units: dict[str, str]
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def objectives(self) -> np.ndarray:
+        """(N, 1 + n_metrics) matrix to minimise: `[-accuracy, metric_1, ...]`."""
+        return np.column_stack([-self.accuracy, *self.efficiency.values()])
+
+
+def non_dominated_sort(objectives: np.ndarray) -> np.ndarray:
+    """Front index (0 = non-dominated) of each row of an (N, M) matrix to minimise."""
+    f = np.asarray(objectives, dtype=np.float64)
+    dominates = (f[:, None, :] <= f[None, :, :]).all(axis=2) & (f[:, None, :] < f[None, :, :]).any(axis=2)
+    n_dominators = dominates.sum(axis=0)
+    rank = np.full(len(f), -1)
+    current = np.flatnonzero(n_dominators == 0)
+    level = 0
+    while current.size:
+        rank[current] = level
+        n_dominators = n_dominators - dominates[current].sum(axis=0)
+        current = np.flatnonzero((n_dominators == 0) & (rank < 0))
+        level += 1
+    return rank
+
+
+def crowding_distance(objectives: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance within one front (boundary points get inf)."""
+    f = np.asarray(objectives, dtype=np.float64)
+    n = len(f)
+    distance = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for m in range(f.shape[1]):
+        order = np.argsort(f[:, m], kind="stable")
+        values = f[order, m]
+        span = values[-1] - values[0]
+        distance[order[[0, -1]]] = np.inf
+        if span > 0:
+            distance[order[1:-1]] += (values[2:] - values[:-2]) / span
+    return distance
+
+
+def _rank_and_crowding(objectives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rank = non_dominated_sort(objectives)
+    crowd = np.empty(len(objectives))
+    for level in range(rank.max() + 1):
+        members = np.flatnonzero(rank == level)
+        crowd[members] = crowding_distance(objectives[members])
+    return rank, crowd
+
+
+def _select(objectives: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` best rows: whole fronts first, the last front cut by crowding distance."""
+    rank, crowd = _rank_and_crowding(objectives)
+    order = np.lexsort((-crowd, rank))
+    return order[:n]
+
+
+def nsga2_search(
+    objective: Objective,
+    metrics: Sequence[EfficiencyModel],
+    space: SearchSpace,
+    constraints: Sequence[Constraint] = (),
+    config: NSGA2Config = NSGA2Config(),
+    seed: int | np.random.Generator = 0,
+) -> ParetoFront:
+    """Pareto front of `objective` (maximised) against every metric in `metrics` (minimised), under `constraints`.
+
+    Parents are chosen by binary tournament (front, then crowding distance); children are mutants and crossovers
+    (feasible by capped rejection sampling); duplicates are dropped before environmental selection.
+    """
+    if not metrics:
+        raise ValueError("`metrics` is empty; give at least one EfficiencyModel (use `evolution_search` otherwise).")
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Metric names must be distinct; received {names}.")
+    rng = np.random.default_rng(seed)
+    sampler = CandidateSampler(
+        space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
+    )
+
+    def evaluate(batch: ConfigBatch) -> np.ndarray:
+        return np.column_stack([-score(objective, batch), *(m.predict_batch(batch) for m in metrics)])
+
+    population, _ = sampler.random(config.population_size)
+    keep = population.unique_indices()
+    population = population.take(keep)
+    values = evaluate(population)
+    n_mutations = int(round(config.population_size * config.mutation_ratio))
+    for _ in range(config.n_generations):
+        rank, crowd = _rank_and_crowding(values)
+        a, b = rng.integers(len(population), size=(2, config.population_size))
+        a_wins = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
+        pool = population.take(np.where(a_wins, a, b))
+        mutants, _ = sampler.mutate(pool, n_mutations)
+        crossed, _ = sampler.crossover(pool, config.population_size - n_mutations)
+        merged = ConfigBatch.concat([population, mutants, crossed])
+        unique = merged.unique_indices()
+        is_new = unique >= len(population)
+        merged_values = np.concatenate([values[unique[~is_new]], evaluate(merged.take(unique[is_new]))])
+        merged = merged.take(unique)
+        chosen = _select(merged_values, config.population_size)
+        population, values = merged.take(chosen), merged_values[chosen]
+
+    front = np.flatnonzero(non_dominated_sort(values) == 0)
+    front = front[np.argsort(values[front, 1], kind="stable")]
+    return ParetoFront(
+        configs=tuple(population.take(front).to_configs()),
+        accuracy=-values[front, 0],
+        efficiency={name: values[front, 1 + i] for i, name in enumerate(names)},
+        units={m.name: m.unit for m in metrics},
+    )
+
+
+def pareto_plot(front: ParetoFront, path: str | Path, metric: str | None = None, title: str | None = None) -> Path:
+    """Writes a PNG of accuracy vs `metric` (default: the first) for the front; returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    metric = next(iter(front.efficiency)) if metric is None else metric
+    if metric not in front.efficiency:
+        raise ValueError(f"Unknown metric {metric!r}; the front has {list(front.efficiency)}.")
+    x = front.efficiency[metric]
+    order = np.argsort(x, kind="stable")
+    figure = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot(x[order], front.accuracy[order], "o-", markersize=4)
+    axes.set_xlabel(f"{metric} ({front.units[metric]})")
+    axes.set_ylabel("predicted accuracy")
+    axes.set_title(title or f"Pareto front ({len(front)} subnets)")
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
