@@ -79,10 +79,10 @@ class AndroidTarget:
                     f"device {self.serial} disconnected while benchmarking {model.name}",
                     args=[], returncode=result.returncode, stdout=result.stdout, stderr=result.stderr,
                 )
-            detail = output.errors[-1] if output.errors else (raw.strip().splitlines() or ["no output"])[-1]
+            detail = "; ".join(output.errors) if output.errors else (raw.strip().splitlines() or ["no output"])[-1]
             raise BenchmarkFailedError(f"benchmark_model exited with {result.returncode}: {detail}", raw)
         if not output.has_timings:
-            detail = output.errors[-1] if output.errors else "no inference timings in the output"
+            detail = "; ".join(output.errors) if output.errors else "no inference timings in the output"
             raise BenchmarkFailedError(f"benchmark_model gave no result for {model.name}: {detail}", raw)
         return output, raw
 

@@ -204,7 +204,7 @@ class HostBinaryTarget:
         raw = proc.stdout + ("\n" + proc.stderr if proc.stderr else "")
         output = parse_benchmark_output(raw)
         if proc.returncode != 0 or not output.has_timings:
-            detail = output.errors[-1] if output.errors else (raw.strip().splitlines() or ["no output"])[-1]
+            detail = "; ".join(output.errors) if output.errors else (raw.strip().splitlines() or ["no output"])[-1]
             raise BenchmarkFailedError(f"benchmark_model exited with {proc.returncode} on {model.name}: {detail}", raw)
         return output, raw
 

@@ -151,6 +151,8 @@ def _run_session(target: Target, models: list[Path], options: BenchmarkOptions, 
                 result.status, result.error = STATUS_FAILED, str(exc)
                 result.raw_output = exc.stdout + exc.stderr
                 results.append(store.add_result(result))
+                if on_result is not None:
+                    on_result(results[-1])
                 store.set_session_status(session.session_id, SESSION_INTERRUPTED)
                 measured = sum(1 for r in results if r.ok)
                 raise SessionInterruptedError(

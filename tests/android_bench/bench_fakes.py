@@ -15,7 +15,7 @@ TFLITE_HEADER = b"\x1c\x00\x00\x00TFL3"
 
 
 def write_executable(path: Path, source: str) -> Path:
-    path.write_text(f"#!{sys.executable}\n{source}")
+    path.write_text(f"#!{sys.executable} -IS\n{source}")
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 
@@ -46,6 +46,10 @@ class FakeAdb:
 
     def disconnect_on(self, model_name: str | None) -> None:
         self.scenario["disconnect_on"] = model_name
+        self.save()
+
+    def disconnect_on_push(self, model_name: str | None) -> None:
+        self.scenario["disconnect_on_push"] = model_name
         self.save()
 
     def reconnect(self, serial: str) -> None:

@@ -42,6 +42,10 @@ def push(serial, local, remote):
     if not os.path.exists(local):
         out(f"adb: error: cannot stat '{local}': No such file or directory\n", "stderr")
         return 1
+    if SCENARIO.get("disconnect_on_push") == os.path.basename(remote):
+        (STATE / f"disconnected_{serial}").touch()
+        out(f"adb: device '{serial}' not found\n", "stderr")
+        return 1
     target = device_path(serial, remote)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(local, target)
