@@ -149,11 +149,12 @@ def _read_cache(path: Path) -> dict[str, tuple[SubnetConfig, float]]:
             record = json.loads(line)
             config = SubnetConfig.from_dict(record["config"])
             acc = float(record["acc"])
-        except (ValueError, KeyError, TypeError) as error:
+            key = config_key(config)
+        except (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as error:
             raise ValueError(f"Malformed line {number} in accuracy cache {path}: {error}") from error
         if config.r is None or not math.isfinite(acc):
             raise ValueError(f"Line {number} of {path} needs a config with resolution and a finite 'acc'.")
-        entries[config_key(config)] = (config, acc)
+        entries[key] = (config, acc)
     return entries
 
 

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from ofa_tf.nas import AccuracyDataset
+from ofa_tf.nas import AccuracyPredictor
+from ofa_tf.nas import NetworkShape
+from ofa_tf.nas import PredictorTrainingConfig
+from ofa_tf.nas import count_macs
+from ofa_tf.subnet_config import SearchSpace
+
+SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
+
+
+def _synthetic_dataset(n, seed):
+    """Accuracy rising with log-MACs (a non-linear function of the encoding), plus noise."""
+    rng = np.random.default_rng(seed)
+    configs = [SPACE.sample(rng).with_resolution(int(rng.choice(SPACE.resolutions))) for _ in range(n)]
+    macs = count_macs(NetworkShape.mobilenet_v3(), configs) / 1e6
+    accs = 0.62 + 0.1 * np.log(macs / 100) + rng.normal(0, 0.003, n)
+    return AccuracyDataset(configs, np.clip(accs, 0, 1))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    predictor = AccuracyPredictor(SPACE, seed=0)
+    dataset = _synthetic_dataset(1000, seed=0)
+    report = predictor.fit(dataset, PredictorTrainingConfig(epochs=15, batch_size=128, seed=0))
+    return predictor, dataset, report
+
+
+def test_predictor_structure():
+    predictor = AccuracyPredictor(SPACE, resolutions=(224,))
+    dense = [layer for layer in predictor.model.layers if layer.name.startswith("dense")]
+    assert [layer.units for layer in dense] == [400, 400, 400]
+    head = predictor.model.get_layer("head")
+    assert head.units == 1 and not head.use_bias
+    assert predictor.encoder.n_dim == 121
+    assert len(predictor.model.non_trainable_weights) == 1  # base_acc
+    assert predictor.model.count_params() == 121 * 400 + 400 + 2 * (400 * 400 + 400) + 400 + 1
+
+
+def test_beats_the_mean_baseline_on_held_out_subnets(trained):
+    predictor, dataset, report = trained
+    assert (report.n_train, report.n_val) == (800, 200)
+    assert report.rmse < 0.35 * report.baseline_rmse, report
+    assert report.kendall_tau > 0.75 and report.spearman > 0.9, report
+    train, _ = dataset.split(0.2, seed=0)
+    assert predictor.base_acc == pytest.approx(train.accuracies.mean(), abs=1e-6)
+
+
+def test_predicts_many_configs_in_one_trace(trained):
+    predictor, dataset, _ = trained
+    tracing = predictor._forward.experimental_get_tracing_count()
+    for n in (1, 7, 100, 333):
+        assert predictor.predict(list(dataset.configs[:n])).shape == (n,)
+    assert predictor._forward.experimental_get_tracing_count() == max(tracing, 1)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    predictor, dataset, _ = trained
+    predictor.save(tmp_path / "predictor")
+    loaded = AccuracyPredictor.load(tmp_path / "predictor")
+    assert loaded.encoder.resolutions == predictor.encoder.resolutions and loaded.space == SPACE
+    configs = list(dataset.configs[:50])
+    np.testing.assert_allclose(loaded.predict(configs), predictor.predict(configs), atol=1e-6)
+    assert loaded.base_acc == pytest.approx(predictor.base_acc)
+    with pytest.raises(FileNotFoundError, match="predictor.json"):
+        AccuracyPredictor.load(tmp_path / "nowhere")
+
+
+def test_same_seed_same_training():
+    dataset = _synthetic_dataset(200, seed=1)
+    config = PredictorTrainingConfig(epochs=2, batch_size=64, seed=4)
+    reports = [AccuracyPredictor(SPACE, seed=2).fit(dataset, config) for _ in range(2)]
+    assert reports[0] == reports[1]
