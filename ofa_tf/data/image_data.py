@@ -179,10 +179,8 @@ class ImageData:
         key = res.seed_pair(seed, res.SALT_AUGMENT)
 
         def transform(position):
-            image = store.load(position)
-            return policy.train(image, resolution, res.fold_in(key, position)), labels[
-                position
-            ]
+            image = policy.train(store.load(position), resolution, res.fold_in(key, position))
+            return image, labels[position]
 
         ds = tf.data.Dataset.range(len(picked)).map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
         return ds.batch(batch_size).prefetch(AUTOTUNE)

@@ -17,11 +17,11 @@ EVAL_CROP_FRACTION = 0.875
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as torchvision's rgb_to_grayscale
 
 
-def normalize(image: tf.Tensor) -> tf.Tensor:
-    """uint8-range float image [0, 255] → `(x / 255 − mean) / std` with the ImageNet constants."""
-    mean = tf.constant(IMAGENET_MEAN, tf.float32)
-    std = tf.constant(IMAGENET_STD, tf.float32)
-    return (tf.cast(image, tf.float32) / 255.0 - mean) / std
+def normalize(image: tf.Tensor, max_value: float = 255.0) -> tf.Tensor:
+    """Image in [0, max_value] → `(x / max_value − mean) / std` with the ImageNet constants."""
+    scale = [1.0 / (max_value * s) for s in IMAGENET_STD]
+    shift = [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
+    return tf.cast(image, tf.float32) * tf.constant(scale) + tf.constant(shift)
 
 
 def denormalize(image: tf.Tensor) -> tf.Tensor:
@@ -30,8 +30,16 @@ def denormalize(image: tf.Tensor) -> tf.Tensor:
 
 
 def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
-    # antialias=True gives PIL's bilinear filter when downscaling; upscaling is plain half-pixel bilinear.
-    return tf.image.resize(tf.cast(image, tf.float32), tf.stack([height, width]), method="bilinear", antialias=True)
+    """Bilinear resize as PIL: antialiased (triangle filter) when shrinking, plain half-pixel when enlarging."""
+    image = tf.cast(image, tf.float32)
+    shape = tf.shape(image)
+    size = tf.stack([height, width])
+    shrinking = tf.logical_or(shape[0] > height, shape[1] > width)
+    return tf.cond(
+        shrinking,
+        lambda: tf.image.resize(image, size, method="bilinear", antialias=True),
+        lambda: tf.image.resize(image, size, method="bilinear", antialias=False),
+    )
 
 
 def eval_transform(image: tf.Tensor, size: int, crop_fraction: float = EVAL_CROP_FRACTION) -> tf.Tensor:
@@ -145,12 +153,13 @@ class ImageNetPolicy:
         s_crop, s_flip, s_color = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
         top, left, h, w = random_resized_crop_box(tf.shape(image), s_crop, self.scale, self.ratio)
         crop = image[top : top + h, left : left + w, :]
-        out = _resize(crop, size, size) / 255.0
+        out = _resize(crop, size, size)
         if self.flip:
             out = _random_flip(out, s_flip)
         if self.brightness or self.saturation:
-            out = _color_jitter(out, s_color, self.brightness, self.saturation)
-        return normalize(out * 255.0)
+            out = _color_jitter(out * (1.0 / 255.0), s_color, self.brightness, self.saturation)
+            return normalize(out, max_value=1.0)
+        return normalize(out)
 
     def eval(self, image: tf.Tensor, size: int) -> tf.Tensor:
         return eval_transform(image, size, self.eval_crop_fraction)
