@@ -49,12 +49,17 @@ class EvolutionConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
-    """Best subnet found, its objective, its value for each constraint model, and the best score per generation."""
+    """Best subnet found, its objective, its value for each constraint model, and the best score per generation.
+
+    `population` is the final population (all feasible) sorted by `population_scores`, best first.
+    """
 
     config: SubnetConfig
     score: float
     efficiency: dict[str, float]
     history: np.ndarray
+    population: tuple[SubnetConfig, ...]
+    population_scores: np.ndarray
 
 
 def evolution_search(
@@ -91,12 +96,15 @@ def evolution_search(
         population = ConfigBatch.concat([parents, children])
         scores = np.concatenate([parent_scores, score(objective, children)])
         efficiency = np.concatenate([parent_eff, mutant_eff, crossed_eff])
-    best = int(np.argmax(scores))
+    order = np.argsort(-scores, kind="stable")
+    best = int(order[0])
     history[-1] = scores[best]
     return SearchResult(
         config=population.take([best]).to_configs()[0],
         score=float(scores[best]),
         efficiency={c.model.name: float(efficiency[best, i]) for i, c in enumerate(constraints)},
         history=np.maximum.accumulate(history),
+        population=tuple(population.take(order).to_configs()),
+        population_scores=scores[order],
     )
 

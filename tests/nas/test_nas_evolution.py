@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from ofa_tf.nas import AccuracyPredictor
+from ofa_tf.nas import ArchEncoder
+from ofa_tf.nas import ConfigBatch
+from ofa_tf.nas import Constraint
+from ofa_tf.nas import EvolutionConfig
+from ofa_tf.nas import InfeasibleConstraintError
+from ofa_tf.nas import MacsModel
+from ofa_tf.nas import NetworkShape
+from ofa_tf.nas import ParamsModel
+from ofa_tf.nas import config_key
+from ofa_tf.nas import evolution_search
+from ofa_tf.nas.candidates import CandidateSampler
+from ofa_tf.subnet_config import SearchSpace
+
+SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
+SHAPE = NetworkShape.mobilenet_v3(1.0)
+FAST = EvolutionConfig(n_generations=60)
+
+
+def test_defaults_are_the_reference_ones():
+    config = EvolutionConfig()
+    assert (config.population_size, config.n_generations, config.n_parents, config.n_mutations) == (100, 500, 25, 50)
+    assert (config.arch_mutate_prob, config.resolution_mutate_prob) == (0.1, 0.5)
+
+
+def test_finds_a_target_config_when_the_constraint_is_inactive():
+    encoder = ArchEncoder(SPACE)
+    target = SPACE.sample(np.random.default_rng(42)).with_resolution(192)
+    target_x = encoder.encode([target])
+
+    def objective(batch):
+        return -np.abs(encoder.encode(batch) - target_x).sum(axis=1)
+
+    loose = [Constraint(MacsModel(SHAPE), 10_000.0)]
+    result = evolution_search(objective, SPACE, loose, EvolutionConfig(n_generations=250), seed=0)
+    assert result.score == 0.0
+    assert config_key(result.config) == config_key(target)
+    assert np.all(np.diff(result.history) >= 0) and result.history[-1] == 0.0
+
+
+def test_maximising_macs_ends_close_to_the_bound():
+    macs = MacsModel(SHAPE)
+    bound = 300.0
+    result = evolution_search(macs.predict_batch, SPACE, [Constraint(macs, bound)], EvolutionConfig(n_generations=150), seed=1)
+    assert bound * 0.99 <= result.score <= bound
+    assert result.efficiency == {"macs": pytest.approx(result.score)}
+
+
+def test_every_returned_candidate_satisfies_every_constraint():
+    predictor = AccuracyPredictor(SPACE, seed=3)
+    constraints = [Constraint(MacsModel(SHAPE), 250.0), Constraint(ParamsModel(SHAPE), 5.0)]
+    result = evolution_search(predictor.predict_batch, SPACE, constraints, FAST, seed=2)
+    assert len(result.population) == 125
+    for constraint in constraints:
+        values = constraint.model.predict(list(result.population))
+        assert (values <= constraint.bound).all(), constraint
+    assert result.efficiency["macs"] <= 250.0 and result.efficiency["params"] <= 5.0
+    np.testing.assert_allclose(result.population_scores, predictor.predict(list(result.population)), atol=1e-6)
+    assert result.score == result.population_scores[0] == result.population_scores.max()
+
+
+def test_infeasible_constraint_raises_a_clear_error():
+    macs = MacsModel(SHAPE)
+    constraints = [Constraint(ParamsModel(SHAPE), 100.0), Constraint(macs, 20.0)]
+    with pytest.raises(InfeasibleConstraintError, match=r"`macs <= 20 M`.*best macs reached was \d+.*gives 41\.47"):
+        evolution_search(macs.predict_batch, SPACE, constraints, EvolutionConfig(max_sampling_rounds=5), seed=0)
+
+
+def test_same_seed_same_result():
+    macs = MacsModel(SHAPE)
+    runs = [
+        evolution_search(lambda b: -macs.predict_batch(b), SPACE, [Constraint(ParamsModel(SHAPE), 5.0)], FAST, seed=s)
+        for s in (7, 7, 8)
+    ]
+    assert runs[0].population == runs[1].population
+    np.testing.assert_array_equal(runs[0].history, runs[1].history)
+    assert runs[0].population != runs[2].population
+
+
+def test_mutation_and_crossover_operators():
+    rng = np.random.default_rng(0)
+    parents = ConfigBatch.from_configs([SPACE.min_config(r=128), SPACE.max_config(r=224)])
+    frozen = CandidateSampler(SPACE, [], rng, arch_mutate_prob=0.0, resolution_mutate_prob=0.0, max_rounds=1)
+    mutants, _ = frozen.mutate(parents, 50)
+    assert {config_key(c) for c in mutants.to_configs()} <= {config_key(c) for c in parents.to_configs()}
+    wild = CandidateSampler(SPACE, [], rng, arch_mutate_prob=1.0, resolution_mutate_prob=1.0, max_rounds=1)
+    mutants, _ = wild.mutate(parents.take([0]), 400)
+    assert set(np.unique(mutants.ks)) == {3, 5, 7} and set(np.unique(mutants.r)) == set(SPACE.resolutions)
+    children, _ = frozen.crossover(parents, 400)
+    assert set(np.unique(children.ks)) == {3, 7} and set(np.unique(children.e)) == {3, 6}
+    mixed = (children.ks == 3).any(axis=1) & (children.ks == 7).any(axis=1)
+    assert mixed.mean() > 0.9  # elements are drawn independently from both parents
+
+
+def test_bad_hyper_parameters_are_rejected():
+    with pytest.raises(ValueError, match="parent_ratio"):
+        EvolutionConfig(parent_ratio=0)
+    with pytest.raises(TypeError):
+        EvolutionConfig(populaton_size=10)  # typos fail loudly
