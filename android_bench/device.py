@@ -11,7 +11,6 @@ from pathlib import Path
 
 from android_bench.adb import Adb
 from android_bench.adb import AdbError
-from android_bench.adb import DeviceDisconnectedError
 from android_bench.profiles import match_profile
 
 logger = logging.getLogger(__name__)
@@ -20,6 +19,8 @@ HOST_SERIAL = "host"
 CPU_FREQ_COMMAND = (
     "cat /sys/devices/system/cpu/possible; grep -H . /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq"
 )
+# One round trip: all properties, then the possible-CPU list and each core's max frequency (errors go to stderr).
+PROBE_COMMAND = f"getprop; {CPU_FREQ_COMMAND}"
 _GETPROP_LINE = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
 _FREQ_LINE = re.compile(r"/cpu(\d+)/cpufreq/cpuinfo_max_freq(?::(\d+)\s*$)?")
 _CPU_RANGES = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
@@ -145,16 +146,13 @@ def _soc_name(props: dict[str, str], profile_soc: str | None) -> str:
 
 def probe_device(adb: Adb, serial: str) -> DeviceInfo:
     """Read identity (getprop) and core layout (sysfs, else the device profile table) of one device."""
-    props = parse_getprop(adb.shell(serial, "getprop").stdout)
+    output = adb.shell(serial, PROBE_COMMAND, check=False).stdout
+    props = parse_getprop(output)
+    if not props:
+        raise AdbError(f"getprop on {serial} returned no properties: {output.strip()[:200]!r}", args=[], returncode=1)
     model = props.get("ro.product.model", "unknown")
     profile = match_profile(model)
-    try:
-        freqs = parse_cpu_freqs(adb.shell(serial, CPU_FREQ_COMMAND, check=False).stdout)
-    except DeviceDisconnectedError:
-        raise
-    except AdbError as exc:
-        logger.warning("could not read cpufreq on %s: %s", serial, exc)
-        freqs = ()
+    freqs = parse_cpu_freqs(output)
     if freqs and None not in freqs:
         cpu = CpuLayout(freqs, source="sysfs")
     elif profile is not None:

@@ -65,6 +65,8 @@ def make_target(target: str, binary: str | Path | None = None, adb: Adb | None =
         return HostBinaryTarget(binary) if binary else HostInterpreterTarget()
     if not binary:
         raise ValueError(f"A benchmark_model binary is required for device {target!r}: pass --binary PATH.")
+    if not Path(binary).is_file():
+        raise FileNotFoundError(f"benchmark_model binary not found: {binary}")
     return AndroidTarget(adb or Adb(), target, binary)
 
 

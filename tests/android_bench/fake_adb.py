@@ -80,10 +80,8 @@ def benchmark(serial, argv):
 def shell(serial, command):
     props = SCENARIO["serials"][serial]
     argv = shlex.split(command)
-    if argv == ["getprop"]:
+    if command.startswith("getprop; cat /sys/devices/system/cpu/possible; grep -H . "):
         out(transcript(props["getprop"]))
-        return 0
-    if command.startswith("cat /sys/devices/system/cpu/possible; grep -H . "):
         text = transcript(props["cpufreq"])
         out("".join(line for line in text.splitlines(True) if "grep:" not in line))
         out("".join(line for line in text.splitlines(True) if "grep:" in line), "stderr")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from android_bench.adb import Adb
 from android_bench.adb import parse_devices_output
 from android_bench.cli import main
-from android_bench.device import CPU_FREQ_COMMAND
+from android_bench.device import PROBE_COMMAND
 from android_bench.device import CpuLayout
 from android_bench.device import cores_to_mask
 from android_bench.device import probe_device
@@ -33,7 +33,10 @@ def test_probe_note8_reads_getprop_and_sysfs(fake_adb):
     assert info.fingerprint == "samsung/greatltexx/greatlte:9/PPR1.180610.011/N950FXXU6DTC1:user/release-keys"
     assert info.cpu.source == "sysfs"
     assert (info.cpu.big_mask, info.cpu.little_mask, info.cpu.describe()) == ("f0", "f", "4x1690MHz+4x2314MHz")
-    assert fake_adb.shell_commands(NOTE8) == ["getprop", CPU_FREQ_COMMAND]
+    assert fake_adb.shell_commands(NOTE8) == [
+        "getprop; cat /sys/devices/system/cpu/possible; "
+        "grep -H . /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq"
+    ] == [PROBE_COMMAND]
 
 
 def test_probe_pixel2_big_cores_4_to_7(fake_adb):

@@ -14,6 +14,7 @@ from android_bench import SessionInterruptedError
 from android_bench import benchmark
 from android_bench.cli import EXIT_INTERRUPTED
 from android_bench.cli import main
+from android_bench.device import PROBE_COMMAND
 from android_bench.session import NothingToResumeError
 from android_bench.target import sha256_file
 
@@ -25,9 +26,9 @@ def test_run_pushes_runs_and_cleans_up_with_exact_commands(fake_adb, android_bin
     fake_adb.set_bench("model b.tflite", "bench_no_percentiles.txt", stream="stdout")
     results = benchmark([a, b], NOTE8, binary=android_binary, db=tmp_path / "r.sqlite")
 
-    non_probe = [call for call in fake_adb.calls() if call[-1] not in ("getprop",) and "possible" not in call[-1]]
-    assert non_probe == [
+    assert fake_adb.calls() == [
         ["devices", "-l"],
+        ["-s", NOTE8, "shell", PROBE_COMMAND],
         ["-s", NOTE8, "push", str(android_binary), "/data/local/tmp/benchmark_model"],
         ["-s", NOTE8, "shell", "chmod 755 /data/local/tmp/benchmark_model"],
         ["-s", NOTE8, "push", str(a), "/data/local/tmp/model_a.tflite"],
@@ -57,24 +58,35 @@ def test_run_pushes_runs_and_cleans_up_with_exact_commands(fake_adb, android_bin
         assert store.session(first.session_id).status == "complete"
 
 
+def test_explicit_taskset_and_delegate_reach_the_device(fake_adb, android_binary, make_model):
+    options = BenchmarkOptions(threads=4, delegate="gpu", warmup=3, runs=20, taskset="0x30")
+    benchmark([make_model("m.tflite")], PIXEL2, binary=android_binary, options=options, db=None)
+    assert fake_adb.shell_commands(PIXEL2)[2] == (
+        "taskset 30 /data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite --num_threads=4 --warmup_runs=3 "
+        "--num_runs=20 --min_secs=0 --warmup_min_secs=0 --use_gpu=true"
+    )
+
+
 @pytest.mark.parametrize(
-    "options, expected_command",
+    "options, expected_flags",
     [
-        (BenchmarkOptions(threads=4, delegate="xnnpack", warmup=3, runs=20),
-         "taskset f0 /data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite --num_threads=4 --warmup_runs=3 "
-         "--num_runs=20 --min_secs=0 --warmup_min_secs=0 --use_xnnpack=true"),
-        (BenchmarkOptions(delegate="gpu", taskset="0x30"),
-         "taskset 30 /data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite --num_threads=1 --warmup_runs=10 "
-         "--num_runs=50 --min_secs=0 --warmup_min_secs=0 --use_gpu=true"),
-        (BenchmarkOptions(delegate="nnapi", taskset="none", op_profiling=True, peak_memory=True),
-         "/data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite --num_threads=1 --warmup_runs=10 "
-         "--num_runs=50 --min_secs=0 --warmup_min_secs=0 --use_nnapi=true --enable_op_profiling=true "
-         "--report_peak_memory_footprint=true"),
+        (BenchmarkOptions(), BASE_FLAGS),
+        (BenchmarkOptions(threads=2, delegate="xnnpack", warmup=0, runs=5),
+         "--num_threads=2 --warmup_runs=0 --num_runs=5 --min_secs=0 --warmup_min_secs=0 --use_xnnpack=true"),
+        (BenchmarkOptions(delegate="nnapi", op_profiling=True, peak_memory=True),
+         "--num_threads=1 --warmup_runs=10 --num_runs=50 --min_secs=0 --warmup_min_secs=0 --use_nnapi=true "
+         "--enable_op_profiling=true --report_peak_memory_footprint=true"),
     ],
 )
-def test_flags_for_delegates_threads_taskset_profiling(fake_adb, android_binary, make_model, options, expected_command):
-    benchmark([make_model("m.tflite")], PIXEL2, binary=android_binary, options=options, db=None)
-    assert expected_command in fake_adb.shell_commands(PIXEL2)
+def test_benchmark_model_flags(options, expected_flags):
+    assert " ".join(options.flags()) == expected_flags
+
+
+def test_taskset_none_runs_unpinned(fake_adb, android_binary, make_model):
+    [result] = benchmark([make_model("m.tflite")], PIXEL2, binary=android_binary, db=None,
+                         options=BenchmarkOptions(taskset="none"))
+    assert fake_adb.shell_commands(PIXEL2)[2].startswith("/data/local/tmp/benchmark_model --graph=")
+    assert result.flags.endswith("taskset=none")
 
 
 def test_op_profile_is_stored(fake_adb, android_binary, make_model, tmp_path):
