@@ -22,6 +22,7 @@ from android_bench.store import DEFAULT_DB
 from android_bench.store import SESSION_COMPLETE
 from android_bench.store import SESSION_INCOMPLETE
 from android_bench.store import SESSION_INTERRUPTED
+from android_bench.store import SESSION_RUNNING
 from android_bench.store import ResultStore
 from android_bench.store import now_iso
 from android_bench.target import BenchmarkFailedError
@@ -122,7 +123,7 @@ def _run_session(target: Target, models: list[Path], options: BenchmarkOptions, 
         done = {r.model_sha256: r for r in store.results(session_id=session.session_id, status=STATUS_OK)}
         if not models:
             models = [check_model(entry["path"]) for entry in session.models]
-        store.set_session_status(session.session_id, "running")
+        store.set_session_status(session.session_id, SESSION_RUNNING)
         logger.info("resuming session %s: %d model(s) already measured", session.session_id, len(done))
     hashes = [sha256_file(model) for model in models]
     if not resume:
@@ -131,9 +132,16 @@ def _run_session(target: Target, models: list[Path], options: BenchmarkOptions, 
         )
     results: list[Result] = []
     pending = [(model, sha) for model, sha in zip(models, hashes) if sha not in done]
-    if pending:
-        target.setup(options)
     try:
+        if pending:
+            try:
+                target.setup(options)
+            except DeviceDisconnectedError as exc:
+                store.set_session_status(session.session_id, SESSION_INTERRUPTED)
+                raise SessionInterruptedError(
+                    f"{exc}. Nothing was measured; reconnect and rerun the same command with --resume.",
+                    session.session_id, results,
+                ) from exc
         for model, sha in zip(models, hashes):
             if sha in done:
                 results.append(done[sha])

@@ -39,7 +39,7 @@ def test_file_that_is_not_tflite_is_named(fake_adb, android_binary, tmp_path):
     bogus.write_bytes(b"\x08\x07\x12\x04onnx" + b"\x00" * 16)
     result = invoke("run", "--serial", NOTE8, "--binary", str(android_binary), "--model", str(bogus),
                     "--db", str(tmp_path / "r.db"))
-    assert result.exit_code == 1 and f"Not a TFLite model" in result.output and str(bogus) in result.output
+    assert result.exit_code == 1 and "Not a TFLite model" in result.output and str(bogus) in result.output
 
 
 @pytest.mark.parametrize("mask", ["zz", "0x", "f0g", "0", ""])

@@ -185,7 +185,17 @@ def test_cli_run_json_lines_and_interrupted_exit_code(fake_adb, android_binary, 
 
     fake_adb.reconnect(NOTE8)
     fake_adb.disconnect_on(None)
-    resumed = CliRunner().invoke(main, args + ["--resume"])
+    # Without --model, --resume finishes the interrupted session's own model list.
+    no_models = ["run", "--serial", NOTE8, "--binary", str(android_binary), "--json", "--db", db, "--resume"]
+    resumed = CliRunner().invoke(main, no_models)
     assert resumed.exit_code == 0, resumed.output
     lines = [json.loads(line) for line in resumed.output.splitlines() if line.startswith("{")]
     assert [(line["model_path"], line["status"]) for line in lines] == [(str(b), "ok")]
+
+
+def test_disconnect_while_pushing_the_binary(fake_adb, android_binary, make_model, tmp_path):
+    fake_adb.disconnect_on_push("benchmark_model")
+    with pytest.raises(SessionInterruptedError, match="Nothing was measured") as info:
+        benchmark([make_model("m.tflite")], NOTE8, binary=android_binary, db=tmp_path / "r.db")
+    with ResultStore(tmp_path / "r.db") as store:
+        assert store.session(info.value.session_id).status == "interrupted"
