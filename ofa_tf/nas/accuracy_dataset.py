@@ -42,7 +42,9 @@ class AccuracyDataset:
         entries = _read_cache(Path(path))
         return cls(tuple(c for c, _ in entries.values()), np.array([a for _, a in entries.values()]))
 
-    def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[AccuracyDataset, AccuracyDataset]:
+    def split(
+        self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0
+    ) -> tuple[AccuracyDataset, AccuracyDataset]:
         """Shuffled (train, validation) split."""
         if not 0 < val_fraction < 1:
             raise ValueError(f"`val_fraction` must be in (0, 1); received {val_fraction}.")
@@ -109,7 +111,9 @@ def build_accuracy_dataset(
     return configs, accuracies
 
 
-def _sample_distinct(space: SearchSpace, n: int, resolutions: tuple[int, ...], rng: np.random.Generator) -> list[SubnetConfig]:
+def _sample_distinct(
+    space: SearchSpace, n: int, resolutions: tuple[int, ...], rng: np.random.Generator
+) -> list[SubnetConfig]:
     if n < 1:
         raise ValueError(f"`n_subnets` must be >= 1; received {n}.")
     available = space.size() * len(resolutions)

@@ -61,7 +61,7 @@ class _BaseAccuracy(keras.layers.Layer):
 
 
 class AccuracyPredictor:
-    """Predicts top-1 accuracy (0..1) of subnets: `n_layers` × (Dense(hidden) → ReLU) → Dense(1, no bias) + base_acc.
+    """Predicts top-1 accuracy (0..1): `n_layers` × (Dense(hidden) → ReLU) → Dense(1, no bias) + base_acc.
 
     Args:
         space: the search space the configs come from.

@@ -81,7 +81,8 @@ class ArchEncoder:
         if bad.size:
             raise ValueError(f"Row {int(bad[0])} does not have exactly one resolution bit set.")
         active = ks_part.any(axis=2)
-        if not np.array_equal(active, e_part.any(axis=2)) or ks_part.sum(axis=2).max() > 1 or e_part.sum(axis=2).max() > 1:
+        one_hot = ks_part.sum(axis=2).max() <= 1 and e_part.sum(axis=2).max() <= 1
+        if not one_hot or not np.array_equal(active, e_part.any(axis=2)):
             raise ValueError("Every block must have either no bits or exactly one ks bit and one e bit set.")
         per_stage = active.reshape(len(hot), space.n_stages, space.max_depth)
         d = per_stage.sum(axis=2)
@@ -92,7 +93,8 @@ class ArchEncoder:
         if bad_d.any():
             row, stage = np.argwhere(bad_d)[0]
             raise ValueError(
-                f"Row {row} decodes to depth {d[row, stage]} in stage {stage}; allowed depths are {list(space.depth_list)}."
+                f"Row {row} decodes to depth {d[row, stage]} in stage {stage}; "
+                f"allowed depths are {list(space.depth_list)}."
             )
         ks = np.where(active, np.asarray(space.ks_list)[ks_part.argmax(axis=2)], min(space.ks_list))
         e = np.where(active, np.asarray(space.expand_list)[e_part.argmax(axis=2)], min(space.expand_list))
@@ -101,9 +103,6 @@ class ArchEncoder:
 
     def decode(self, features: np.ndarray) -> list[SubnetConfig]:
         return self.decode_batch(features).to_configs()
-
-    def to_dict(self) -> dict:
-        return {"resolutions": list(self.resolutions)}
 
 
 def _lookup(values: Sequence[int]) -> np.ndarray:

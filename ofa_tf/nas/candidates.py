@@ -166,6 +166,7 @@ class CandidateSampler:
         return (
             f"Constraint `{constraint}` looks infeasible: {what} found {n_kept} of {n} feasible candidates in "
             f"{n_tried} tries ({self.max_rounds} rounds). The best {constraint.model.name} reached was "
-            f"{best[worst]:g} {constraint.model.unit} (the smallest subnet at r={smallest.r} gives {floor:g} {constraint.model.unit}); "
+            f"{best[worst]:g} {constraint.model.unit} (the smallest subnet at r={smallest.r} gives "
+            f"{floor:g} {constraint.model.unit}); "
             f"{int(n_ok[worst])} candidates met this constraint alone. Raise the bound above the reachable value."
         )

@@ -49,7 +49,9 @@ class ConfigBatch:
             raise ValueError("Received an empty list of configs; at least one SubnetConfig is needed.")
         lengths = {(len(c.ks), len(c.e), len(c.d)) for c in configs}
         if len(lengths) != 1:
-            raise ValueError(f"All configs must have the same numbers of blocks and stages; received {sorted(lengths)}.")
+            raise ValueError(
+                f"All configs must have the same numbers of blocks and stages; received {sorted(lengths)}."
+            )
         return cls(
             ks=np.array([c.ks for c in configs]),
             e=np.array([c.e for c in configs]),
@@ -107,11 +109,6 @@ class ConfigBatch:
         """Integer rows that are equal exactly when two configs are the same subnet (inactive blocks ignored)."""
         mask = self.active_mask()
         return np.concatenate([np.where(mask, self.ks, 0), np.where(mask, self.e, 0), self.d, self.r[:, None]], axis=1)
-
-    def keys(self) -> list[bytes]:
-        """Hashable canonical key per config (see `canonical_codes`)."""
-        codes = np.ascontiguousarray(self.canonical_codes())
-        return [row.tobytes() for row in codes]
 
     def unique_indices(self) -> np.ndarray:
         """Sorted indices of the first occurrence of each distinct subnet."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.config_batch import config_key
@@ -268,13 +269,13 @@ class LatencyTableModel(EfficiencyModel):
             path = Path(path)
             text = path.read_text()
             if path.suffix in (".yaml", ".yml"):
-                import yaml
-
                 merged.update(yaml.safe_load(text))
             elif path.suffix == ".json":
                 merged.update(json.loads(text))
             else:
-                raise ValueError(f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json.")
+                raise ValueError(
+                    f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json."
+                )
         return cls(merged, shape, name)
 
     def _query(self, key: str) -> float:

@@ -31,7 +31,8 @@ class EvolutionConfig:
     def __post_init__(self):
         if self.population_size < 2 or self.n_generations < 0:
             raise ValueError(
-                f"Need population_size >= 2 and n_generations >= 0; received {self.population_size}, {self.n_generations}."
+                "Need population_size >= 2 and n_generations >= 0; "
+                f"received {self.population_size}, {self.n_generations}."
             )
         for name in ("parent_ratio", "mutation_ratio"):
             value = getattr(self, name)

@@ -14,7 +14,7 @@ MBV3_USE_HSWISH = (False, False, True, True, True)
 
 
 def make_divisible(v, divisor: int = 8):
-    """The reference's channel rounding, on ints or integer arrays: nearest multiple (>= divisor), +divisor if < 0.9 v."""
+    """The reference's channel rounding on ints or arrays: nearest multiple (>= divisor), +divisor if < 0.9 v."""
     v = np.asarray(v)
     new_v = np.maximum(divisor, (v + divisor // 2).astype(np.int64) // divisor * divisor)
     new_v = np.where(new_v < 0.9 * v, new_v + divisor, new_v)
@@ -36,8 +36,8 @@ class NetworkShape:
     """Block structure of an OFA-MobileNetV3-style supernet.
 
     Layout: first conv (3x3, `stem_stride`) → fixed first block (depthwise `first_block_kernel`, expand 1, stride 1,
-    ReLU, no SE) → elastic stages (MBConv; the first block of a stage carries the stride) → final expand 1x1 conv →
-    global pool → feature mix 1x1 conv (no BN, no bias) → classifier (with bias).
+    ReLU, no SE) → elastic stages (MBConv; the first block of a stage carries the stride) → final expand 1x1
+    conv → global pool → feature mix 1x1 conv (no BN, no bias) → classifier (with bias).
     Middle channels are `make_divisible(round(in * e), divisor)`, SE channels `make_divisible(mid // se_reduction)`.
     """
 
@@ -58,7 +58,10 @@ class NetworkShape:
             raise ValueError("A NetworkShape needs at least one stage.")
         bad = [s for s in self.stages if s.stride not in (1, 2)]
         if bad or self.stem_stride not in (1, 2):
-            raise ValueError(f"Strides must be 1 or 2; received stem {self.stem_stride}, stages {[s.stride for s in self.stages]}.")
+            raise ValueError(
+                f"Strides must be 1 or 2; received stem {self.stem_stride}, "
+                f"stages {[s.stride for s in self.stages]}."
+            )
 
     @classmethod
     def mobilenet_v3(
@@ -74,7 +77,8 @@ class NetworkShape:
         n_stages = len(strides)
         if len(base_widths) != n_stages + 4 or len(use_se) != n_stages or len(use_hswish) != n_stages:
             raise ValueError(
-                f"Expected {n_stages + 4} base widths (stem, first block, {n_stages} stages, final expand, feature mix) "
+                f"Expected {n_stages + 4} base widths (stem, first block, {n_stages} stages, final expand, "
+                "feature mix) "
                 f"and {n_stages} SE / h-swish flags; received {len(base_widths)}, {len(use_se)}, {len(use_hswish)}."
             )
         widths = [make_divisible(w * width_mult, 8) for w in base_widths]

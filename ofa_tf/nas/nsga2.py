@@ -31,7 +31,8 @@ class NSGA2Config:
     def __post_init__(self):
         if self.population_size < 4 or self.n_generations < 0:
             raise ValueError(
-                f"Need population_size >= 4 and n_generations >= 0; received {self.population_size}, {self.n_generations}."
+                "Need population_size >= 4 and n_generations >= 0; "
+                f"received {self.population_size}, {self.n_generations}."
             )
         if not 0 <= self.mutation_ratio <= 1:
             raise ValueError(f"`mutation_ratio` must be in [0, 1]; received mutation_ratio={self.mutation_ratio}.")

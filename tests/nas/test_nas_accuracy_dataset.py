@@ -21,7 +21,8 @@ class Interrupted(Exception):
 
 
 def test_builds_distinct_subnets_with_resolutions_from_the_list(tmp_path):
-    configs, accs = build_accuracy_dataset(_accuracy, SPACE, 40, tmp_path / "acc.jsonl", RESOLUTIONS, seed=1, verbose=False)
+    cache = tmp_path / "acc.jsonl"
+    configs, accs = build_accuracy_dataset(_accuracy, SPACE, 40, cache, RESOLUTIONS, seed=1, verbose=False)
     assert len(configs) == 40 and len({config_key(c) for c in configs}) == 40
     assert {c.r for c in configs} <= set(RESOLUTIONS)
     np.testing.assert_allclose(accs, [_accuracy(c) for c in configs])

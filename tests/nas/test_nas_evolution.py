@@ -44,7 +44,8 @@ def test_finds_a_target_config_when_the_constraint_is_inactive():
 def test_maximising_macs_ends_close_to_the_bound():
     macs = MacsModel(SHAPE)
     bound = 300.0
-    result = evolution_search(macs.predict_batch, SPACE, [Constraint(macs, bound)], EvolutionConfig(n_generations=150), seed=1)
+    config = EvolutionConfig(n_generations=150)
+    result = evolution_search(macs.predict_batch, SPACE, [Constraint(macs, bound)], config, seed=1)
     assert bound * 0.99 <= result.score <= bound
     assert result.efficiency == {"macs": pytest.approx(result.score)}
 
