@@ -23,8 +23,10 @@ from android_bench.output_parser import parse_benchmark_output as parse_benchmar
 from android_bench.profiles import DEVICE_PROFILES as DEVICE_PROFILES
 from android_bench.profiles import match_profile as match_profile
 from android_bench.result import Result as Result
+from android_bench.session import NothingToResumeError as NothingToResumeError
 from android_bench.session import SessionInterruptedError as SessionInterruptedError
 from android_bench.session import benchmark as benchmark
+from android_bench.session import check_model as check_model
 from android_bench.session import make_target as make_target
 from android_bench.store import ResultStore as ResultStore
 from android_bench.target import BenchmarkFailedError as BenchmarkFailedError

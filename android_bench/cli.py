@@ -15,6 +15,7 @@ from android_bench.device import host_device
 from android_bench.device import probe_device
 from android_bench.options import DELEGATES
 from android_bench.options import BenchmarkOptions
+from android_bench.report import format_op_profile
 from android_bench.report import format_table
 from android_bench.report import result_record
 from android_bench.report import write_csv
@@ -125,7 +126,8 @@ def run(serial, binary, models, extra_models, threads, delegate, warmup, runs, t
 @click.option("--status", type=click.Choice(["ok", "failed"]), help="Only results with this status.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the results as CSV.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
-def report(db, serial, session_id, status, csv_path, json_path) -> None:
+@click.option("--ops", is_flag=True, help="Also print per-op-type average ms of op-profiled results.")
+def report(db, serial, session_id, status, csv_path, json_path, ops) -> None:
     """Print stored results as a table; optionally write CSV and/or JSON."""
     with ResultStore(db) as store:
         results = store.results(serial=serial, session_id=session_id, status=status)
@@ -133,6 +135,9 @@ def report(db, serial, session_id, status, csv_path, json_path) -> None:
         click.echo(f"No results in {db}" + (" matching the filters." if serial or session_id or status else "."))
     else:
         click.echo(format_table(results))
+        if ops:
+            click.echo("")
+            click.echo(format_op_profile(results))
     if csv_path:
         write_csv(results, csv_path)
         click.echo(f"Wrote {len(results)} result(s) to {csv_path}", err=True)

@@ -66,3 +66,18 @@ def write_json(results: Sequence[Result], path: str | Path) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump([result_record(result) for result in results], handle, indent=2)
         handle.write("\n")
+
+
+def format_op_profile(results: Sequence[Result]) -> str:
+    """Per-op-type average ms (rows) for each result with an op profile (columns: model name and result id)."""
+    profiled = [r for r in results if r.op_profile_ms]
+    if not profiled:
+        return "No op profiles (run with --op-profiling)."
+    op_types = sorted({op for r in profiled for op in r.op_profile_ms}, key=lambda op: -max(
+        r.op_profile_ms.get(op, 0.0) for r in profiled))
+    header = ["op type"] + [f"{Path(r.model_path).name}#{r.id}" for r in profiled]
+    rows = [[op] + [f"{r.op_profile_ms[op]:.3f}" if op in r.op_profile_ms else "-" for r in profiled]
+            for op in op_types]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header, *rows])

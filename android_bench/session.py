@@ -57,7 +57,7 @@ def check_model(path: str | Path) -> Path:
         header = handle.read(8)
     if header[4:8] != TFLITE_IDENTIFIER:
         raise ValueError(f"Not a TFLite model (no 'TFL3' identifier at byte 4): {model}")
-    return model
+    return model.resolve()
 
 
 def make_target(target: str, binary: str | Path | None = None, adb: Adb | None = None) -> Target:

@@ -97,6 +97,11 @@ def test_op_profile_is_stored(fake_adb, android_binary, make_model, tmp_path):
         [stored] = store.results()
     assert stored.op_profile_ms == result.op_profile_ms
     assert stored.op_profile_ms["CONV_2D"] == 21.405 and stored.op_profile_ms["LOGISTIC"] == 0.131
+    report = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--ops"]).output.splitlines()
+    ops_header = report.index(next(line for line in report if line.startswith("op type")))
+    assert report[ops_header].split() == ["op", "type", f"m.tflite#{stored.id}"]
+    assert report[ops_header + 1].split() == ["CONV_2D", "21.405"]
+    assert report[-1].split() == ["LOGISTIC", "0.131"]
 
 
 def test_default_taskset_from_profile_when_sysfs_is_unreadable(fake_adb, android_binary, make_model):
