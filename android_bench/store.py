@@ -142,9 +142,11 @@ class ResultStore:
         return dataclasses.replace(result, id=cursor.lastrowid, created_at=data["created_at"])
 
     def results(self, *, session_id: str | None = None, serial: str | None = None, status: str | None = None,
-                model_sha256: str | None = None) -> list[Result]:
-        """Results in insertion order, filtered by the given fields."""
-        filters = {"session_id": session_id, "serial": serial, "status": status, "model_sha256": model_sha256}
+                model_sha256: str | None = None, device_fingerprint: str | None = None, flags: str | None = None,
+                tool_version: str | None = None) -> list[Result]:
+        """Results in insertion order, filtered by the given fields (e.g. the full key to reuse a measurement)."""
+        filters = {"session_id": session_id, "serial": serial, "status": status, "model_sha256": model_sha256,
+                   "device_fingerprint": device_fingerprint, "flags": flags, "tool_version": tool_version}
         where = [f"{name} = ?" for name, value in filters.items() if value is not None]
         sql = "SELECT * FROM results" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         rows = self._conn.execute(sql, tuple(value for value in filters.values() if value is not None)).fetchall()

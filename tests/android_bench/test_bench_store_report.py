@@ -38,6 +38,9 @@ def test_store_round_trip_and_resumable_session(tmp_path):
         assert (ok.avg_us, ok.p95_us, ok.op_profile_ms, ok.count) == (1500.0, 2100.6, {"CONV_2D": 1.25}, None)
         assert failed.status == "failed" and failed.avg_us is None
         assert [r.model_sha256 for r in store.results(status="ok")] == ["a" * 64]
+        key = dict(device_fingerprint=ok.device_fingerprint, serial=ok.serial, flags=ok.flags, tool_version="sha256:abc")
+        assert [r.id for r in store.results(model_sha256="a" * 64, **key)] == [ok.id]
+        assert store.results(model_sha256="a" * 64, **{**key, "tool_version": "sha256:other"}) == []
         found = store.find_resumable_session(serial="HT7A11A01234", device_fingerprint="fp", flags="f",
                                              tool_version="sha256:abc")
         assert found.session_id == session.session_id and found.models == ({"path": "/m/a.tflite", "sha256": "a"},)
