@@ -165,5 +165,5 @@ class SearchSpace:
                     raise ValueError(
                         f"Invalid value for `{name}`[{i}]: expected one of {list(allowed)}. Received {name}={v}."
                     )
-        if config.r is not None and config.r < 32:
-            raise ValueError(f"Invalid resolution r={config.r}: expected an image size >= 32.")
+        if config.r is not None and config.r < 1:
+            raise ValueError(f"Invalid resolution r={config.r}: expected a positive image size.")
