@@ -1,11 +1,52 @@
-"""Once-for-All networks for TensorFlow/Keras 3."""
-from ofa_tf.subnet_config import SearchSpace as SearchSpace
-from ofa_tf.subnet_config import SubnetConfig as SubnetConfig
-from ofa_tf.supernet import OFAMobileNetV3 as OFAMobileNetV3
-from ofa_tf.zoo import net_ids as net_ids
-from ofa_tf.zoo import ofa_net as ofa_net
+"""Once-for-All networks for TensorFlow/Keras 3.
+
+The public API is re-exported here and imported on first use, so `import ofa_tf` stays cheap
+(TensorFlow loads only when a name that needs it is touched).
+"""
+import importlib
 
 __version__ = "0.1.0"
-from ofa_tf.calibrate import calibrate_bn as calibrate_bn  # noqa: E402
-from ofa_tf.profile import profile as profile  # noqa: E402
-from ofa_tf.profile import search_space_size as search_space_size  # noqa: E402
+
+_EXPORTS = {
+    # supernet, subnets, counting
+    "OFAMobileNetV3": "ofa_tf.supernet",
+    "ofa_net": "ofa_tf.zoo",
+    "net_ids": "ofa_tf.zoo",
+    "load_weights": "ofa_tf.zoo",
+    "SubnetConfig": "ofa_tf.subnet_config",
+    "SearchSpace": "ofa_tf.subnet_config",
+    "calibrate_bn": "ofa_tf.calibrate",
+    "profile": "ofa_tf.profile",
+    "search_space_size": "ofa_tf.profile",
+    # data
+    "load_dataset": "ofa_tf.data",
+    "ImageData": "ofa_tf.data",
+    "resolution_candidates": "ofa_tf.data",
+    # predictors and search
+    "AccuracyPredictor": "ofa_tf.nas",
+    "ArchEncoder": "ofa_tf.nas",
+    "NetworkShape": "ofa_tf.nas",
+    "MacsModel": "ofa_tf.nas",
+    "ParamsModel": "ofa_tf.nas",
+    "LatencyTableModel": "ofa_tf.nas",
+    "MeasuredLatencyModel": "ofa_tf.nas",
+    "Constraint": "ofa_tf.nas",
+    "evolution_search": "ofa_tf.nas",
+    "nsga2_search": "ofa_tf.nas",
+    "build_accuracy_dataset": "ofa_tf.nas",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ofa_tf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

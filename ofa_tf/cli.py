@@ -1,8 +1,24 @@
-"""`ofa-tf` command line: thin click wrappers over the library."""
+"""`ofa-tf` command line: thin click wrappers over the library, imported when a command runs."""
+import importlib
+
 import click
 
+# command name -> "module:attribute" of a click command
+COMMANDS = {}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="ofa_tf")
 def main():
     """Once-for-All networks for TensorFlow/Keras: train, evaluate, search, export."""
