@@ -83,6 +83,42 @@ def _block(builder: _Builder, x, block, kernel_size, expand_ratio, name):
     return x
 
 
+def _stem(builder: _Builder, x, supernet):
+    x = builder.conv(x, supernet.first_conv.kernel.numpy(), supernet.first_stride, "first_conv")
+    x = builder.bn(x, supernet.first_bn, supernet.stem_width, "first_conv_bn")
+    return keras.layers.Activation("hard_silu", name="first_conv_act")(x)
+
+
+def _final_expand(builder: _Builder, x, supernet):
+    x = builder.conv(x, supernet.final_expand_conv.kernel.numpy(), 1, "final_expand")
+    x = builder.bn(x, supernet.final_expand_bn, supernet.final_expand_width, "final_expand_bn")
+    return keras.layers.Activation("hard_silu", name="final_expand_act")(x)
+
+
+def _pool(builder: _Builder, x, supernet):
+    return keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
+
+
+def _feature_mix(builder: _Builder, x, supernet):
+    x = builder.conv(x, supernet.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
+    return keras.layers.Activation("hard_silu", name="feature_mix_act")(x)
+
+
+def _classifier(builder: _Builder, x, supernet):
+    x = keras.layers.Flatten(name="flatten")(x)
+    if supernet.dropout_rate > 0:
+        x = keras.layers.Dropout(supernet.dropout_rate, name="dropout")(x)
+    classifier = keras.layers.Dense(supernet.n_classes, name="classifier")
+    return builder.layer(classifier, x, [v.numpy() for v in (supernet.classifier.kernel, supernet.classifier.bias)])
+
+
+def _finish(builder: _Builder, inputs, outputs, name) -> keras.Model:
+    model = keras.Model(inputs, outputs, name=name)
+    for layer, weights in builder.weights:
+        layer.set_weights([np.asarray(w, np.float32) for w in weights])
+    return model
+
+
 def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
     """Builds `config` of `supernet` from stock Keras layers, weights copied (kernel transforms applied).
 
@@ -98,27 +134,56 @@ def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None
     inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
     builder = _Builder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
 
-    x = builder.conv(inputs, supernet.first_conv.kernel.numpy(), supernet.first_stride, "first_conv")
-    x = builder.bn(x, supernet.first_bn, supernet.stem_width, "first_conv_bn")
-    x = keras.layers.Activation("hard_silu", name="first_conv_act")(x)
+    x = _stem(builder, inputs, supernet)
     for i, (b, k, e) in enumerate(supernet.active_blocks(config)):
         x = _block(builder, x, supernet.blocks[b], k, e, f"blocks_{i}")
-    x = builder.conv(x, supernet.final_expand_conv.kernel.numpy(), 1, "final_expand")
-    x = builder.bn(x, supernet.final_expand_bn, supernet.final_expand_width, "final_expand_bn")
-    x = keras.layers.Activation("hard_silu", name="final_expand_act")(x)
-    x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
-    x = builder.conv(x, supernet.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
-    x = keras.layers.Activation("hard_silu", name="feature_mix_act")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    if supernet.dropout_rate > 0:
-        x = keras.layers.Dropout(supernet.dropout_rate, name="dropout")(x)
-    classifier = keras.layers.Dense(supernet.n_classes, name="classifier")
-    x = builder.layer(classifier, x, [v.numpy() for v in (supernet.classifier.kernel, supernet.classifier.bias)])
+    for part in (_final_expand, _pool, _feature_mix, _classifier):
+        x = part(builder, x, supernet)
+    return _finish(builder, inputs, x, name or subnet_name(config))
 
-    model = keras.Model(inputs, x, name=name or subnet_name(config))
-    for layer, weights in builder.weights:
-        layer.set_weights([np.asarray(w, np.float32) for w in weights])
-    return model
+
+_PARTS = {
+    "first_conv": _stem,
+    "final_expand": _final_expand,
+    "pool": _pool,
+    "feature_mix": _feature_mix,
+    "classifier": _classifier,
+}
+PARTS = ("first_conv", "block", *tuple(_PARTS)[1:])
+"""Pieces `materialize_part` builds, in network order (`classifier` includes the flatten)."""
+
+
+def materialize_part(supernet, part: str, input_shape, block=None, kernel_size=None, expand_ratio=None,
+                     batch_size=1, name=None) -> keras.Model:
+    """One piece of a subnet alone, from exactly the layers `materialize` uses (weights copied from `supernet`).
+
+    Used to time pieces in isolation (latency lookup tables).
+
+    Args:
+        supernet: an `OFAMobileNetV3`.
+        part: one of `PARTS`.
+        input_shape: (height, width, channels) of the piece's input.
+        block: index into `supernet.blocks` (only for `part="block"`), with its `kernel_size` and `expand_ratio`.
+        batch_size: fixed batch size, or None.
+        name: model name (default: the part's name).
+    """
+    if part not in PARTS:
+        raise ValueError(f"Unknown part {part!r}: expected one of {', '.join(PARTS)}.")
+    if len(tuple(input_shape)) != 3:
+        raise ValueError(f"`input_shape` must be (height, width, channels); received {tuple(input_shape)}.")
+    inputs = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="input")
+    builder = _Builder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
+    if part == "block":
+        if block is None or not 0 <= block < len(supernet.blocks):
+            raise ValueError(f"`block` must index supernet.blocks (0..{len(supernet.blocks) - 1}); received {block}.")
+        b = supernet.blocks[block]
+        if kernel_size not in b.kernel_sizes:
+            raise ValueError(f"Invalid kernel_size {kernel_size} for block {block}: expected one of "
+                             f"{list(b.kernel_sizes)}.")
+        x = _block(builder, inputs, b, kernel_size, expand_ratio, f"blocks_{block}")
+    else:
+        x = _PARTS[part](builder, inputs, supernet)
+    return _finish(builder, inputs, x, name or part)
 
 
 def subnet_name(config: SubnetConfig) -> str:
