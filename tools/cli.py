@@ -1,0 +1,157 @@
+"""`ofa-tf export` and `ofa-tf inspect`: thin click wrappers over `tools`."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from tools.quantize import IO_TYPES
+from tools.quantize import QUANTIZE_MODES
+
+logger = logging.getLogger(__name__)
+
+
+def infer_n_classes(weights: Path) -> int | None:
+    """Classifier outputs stored in a Keras `.weights.h5` file (the 1-D classifier bias), or None."""
+    if not weights.name.endswith(".weights.h5"):
+        return None
+    import h5py
+
+    found = []
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset) and "classifier" in name and item.ndim == 1:
+            found.append(int(item.shape[0]))
+
+    with h5py.File(weights, "r") as handle:
+        handle.visititems(visit)
+    return found[0] if len(found) == 1 else None
+
+
+@click.command("export")
+@click.option("--net", "net_id", required=True, help="Supernet id (see ofa_tf.net_ids()).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Supernet weights: PyTorch .pth or Keras .weights.h5.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="SUBNET.json written by SubnetConfig.save / get_active_subnet_config().")
+@click.option("--resolution", type=click.IntRange(min=1), default=None, help="Input size (default: the config's r).")
+@click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="none", show_default=True)
+@click.option("--data", default=None, help="TFDS name, image folder or 'digits' (int8, qat, --calibrate-bn).")
+@click.option("--calibrate-bn", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Recalibrate BN statistics on this many training images.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="MODEL.tflite to write.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--io-type", type=click.Choice(IO_TYPES), default="int8", show_default=True,
+              help="Input/output type of int8 and qat models.")
+@click.option("--n-classes", type=click.IntRange(min=1), default=None,
+              help="Classifier outputs (default: read from a .weights.h5 file, else 1000).")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Text file with one class name per line (default: the data's class names).")
+@click.option("--representative-images", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--qat-steps", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--qat-batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--qat-lr", type=click.FloatRange(min=0.0), default=1e-5, show_default=True)
+@click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def export_command(net_id, weights, config_path, resolution, quantize, data, calibrate_bn, out, batch_size, io_type,
+                   n_classes, labels_path, representative_images, qat_steps, qat_batch_size, qat_lr, validation_split,
+                   seed):
+    """Write one subnet of a supernet as a standalone TFLite model (builtin ops only) with embedded metadata."""
+    from ofa_tf.subnet_config import SubnetConfig
+    from ofa_tf.zoo import ofa_net
+    from tools.export import export_subnet
+    from tools.quantize import ConversionError
+
+    if quantize in ("int8", "qat") and data is None:
+        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
+    if calibrate_bn and data is None:
+        raise click.UsageError(f"--calibrate-bn {calibrate_bn} needs --data (a TFDS name, an image folder or 'digits').")
+    try:
+        config = SubnetConfig.load(config_path)
+    except (ValueError, KeyError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise click.BadParameter(f"{config_path}: {err}", param_hint="--config") from err
+    labels = None
+    if labels_path is not None:
+        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
+    n_classes = n_classes or infer_n_classes(weights) or 1000
+    qat = None
+    if quantize == "qat":
+        from tools.qat import QATOptions
+
+        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    try:
+        supernet = ofa_net(net_id, weights=weights, n_classes=n_classes)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--net / --weights") from err
+    try:
+        supernet.search_space.validate(config)
+    except ValueError as err:
+        raise click.BadParameter(f"{config_path} is outside the search space of {net_id}: {err}",
+                                 param_hint="--config") from err
+    try:
+        result = export_subnet(
+            supernet, config, out, quantize=quantize, data=data, calibrate_bn=calibrate_bn, resolution=resolution,
+            batch_size=batch_size, io_type=io_type, representative_images=representative_images, qat=qat,
+            labels=labels, validation_split=validation_split, seed=seed,
+        )
+    except (ValueError, FileNotFoundError, ConversionError) as err:
+        raise click.ClickException(str(err)) from err
+    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, "
+               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
+    click.echo(f"ops: {ops}")
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--benchmark", is_flag=True, help="Also time the model on this machine (ai_edge_litert interpreter).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True)
+def inspect_command(model, as_json, benchmark, threads, warmup, runs):
+    """Print a TFLite model's metadata, op histogram, inputs/outputs and size (optionally its host latency)."""
+    from tools.host_runner import run_tflite
+    from tools.inspect_model import inspect_tflite
+
+    try:
+        report = inspect_tflite(model)
+    except ValueError as err:
+        raise click.ClickException(f"{model}: {err}") from err
+    data = report.to_dict()
+    if benchmark:
+        run = run_tflite(model, threads=threads, warmup=warmup, runs=runs)
+        data["host_benchmark"] = {k: v for k, v in run.to_dict().items() if k not in ("outputs", "path")}
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    click.echo(f"{report.path}: {report.size_bytes} bytes ({report.size_bytes / 1024:.1f} KiB)")
+    meta = report.metadata
+    if meta is None:
+        click.echo(f"metadata: none from ofa_tf (entries: {', '.join(report.metadata_entries) or 'none'})")
+    else:
+        click.echo(f"net: {meta.net_id}  quantization: {meta.quantization}  resolution: {meta.resolution}  "
+                   f"batch: {meta.batch_size}")
+        click.echo(f"normalization: (pixel / {meta.pixel_scale:g} - mean) / std, mean={list(meta.mean)} "
+                   f"std={list(meta.std)}")
+        click.echo(f"subnet config: {json.dumps(meta.subnet_config)}")
+        if meta.labels is None:
+            click.echo("labels: none")
+        else:
+            more = ", ..." if len(meta.labels) > 10 else ""
+            click.echo(f"labels: {len(meta.labels)} ({', '.join(meta.labels[:10])}{more})")
+    for kind, tensors in (("input", report.inputs), ("output", report.outputs)):
+        for t in tensors:
+            quant = f" scale={t.scale:g} zero_point={t.zero_point}" if t.scale is not None else ""
+            click.echo(f"{kind}: {t.name} {list(t.shape)} {t.dtype}{quant}")
+    click.echo("ops: " + ", ".join(f"{k}×{v}" for k, v in report.op_histogram.items()))
+    floats = report.float_compute_ops
+    if floats and meta is not None and meta.quantization in ("int8", "qat"):
+        click.echo(f"float compute ops: {sorted({op.op for op in floats})}")
+    if benchmark:
+        b = data["host_benchmark"]
+        click.echo(f"host latency ({threads} thread(s), {runs} runs): mean {b['mean_us'] / 1e3:.3f} ms, "
+                   f"std {b['std_us'] / 1e3:.3f}, p5 {b['p5_us'] / 1e3:.3f}, p50 {b['p50_us'] / 1e3:.3f}, "
+                   f"p95 {b['p95_us'] / 1e3:.3f}")

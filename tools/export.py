@@ -1,0 +1,230 @@
+"""Supernet + subnet config → standalone TFLite model (optionally BN-recalibrated and quantized), written atomically."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ofa_tf.subnet_config import SubnetConfig
+from tools.inspect_model import io_tensors
+from tools.inspect_model import op_histogram
+from tools.quantize import QuantizeOptions
+from tools.quantize import check_mode
+from tools.quantize import convert
+from tools.tflite_metadata import ModelMetadata
+from tools.tflite_metadata import embed_metadata
+
+logger = logging.getLogger(__name__)
+
+_NEEDS_DATA = ("int8", "qat")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What `export_subnet` wrote.
+
+    Args:
+        path: the `.tflite` file.
+        size_bytes: its size.
+        metadata: the embedded `ModelMetadata`.
+        op_histogram: builtin op name → count.
+        calibrated_images: images used for BN recalibration (0: none).
+        seconds: wall time per step (`calibrate_bn`, `materialize`, `qat`, `convert`, `total`).
+        qat_loss: final training loss of the QAT fine-tuning, when run.
+    """
+
+    path: Path
+    size_bytes: int
+    metadata: ModelMetadata
+    op_histogram: dict[str, int]
+    calibrated_images: int
+    seconds: dict[str, float]
+    qat_loss: float | None = None
+
+
+def write_atomic(path: str | Path, payload: bytes) -> Path:
+    """Writes `payload` to a temporary file in `path`'s folder, then renames it over `path`.
+
+    A failure leaves `path` as it was (absent or the previous file) and removes the temporary file.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Output folder does not exist: {path.parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _load_data(data, validation_split: float, seed: int):
+    from ofa_tf.data import ImageData
+    from ofa_tf.data import load_dataset
+
+    if data is None or isinstance(data, ImageData):
+        return data
+    return load_dataset(data, validation_split=validation_split, seed=seed)
+
+
+def export_subnet(
+    supernet,
+    config: SubnetConfig | dict,
+    out: str | Path,
+    quantize: str = "none",
+    data=None,
+    calibrate_bn: int = 0,
+    resolution: int | None = None,
+    batch_size: int = 1,
+    io_type: str = "int8",
+    representative_images: int = 100,
+    qat=None,
+    labels: list[str] | None = None,
+    validation_split: float = 0.1,
+    seed: int = 0,
+) -> ExportResult:
+    """Materializes `config` of `supernet` at a fixed input size and writes it as a TFLite model with metadata.
+
+    The supernet's active subnet becomes `config`; with `calibrate_bn` its BN statistics for that subnet are
+    recalibrated in place (as `ofa_tf.calibrate.calibrate_bn`).
+
+    Args:
+        supernet: an `OFAMobileNetV3`.
+        config: the subnet (`get_active_subnet_config()` / `SubnetConfig`); must be in the search space.
+        out: the `.tflite` path (written atomically).
+        quantize: one of `tools.QUANTIZE_MODES`.
+        data: an `ofa_tf.data.ImageData` or a source for `ofa_tf.data.load_dataset` (TFDS name, image folder,
+            "digits"); needed for `int8`, `qat` and `calibrate_bn`.
+        calibrate_bn: number of training images for BN recalibration (0: keep the statistics).
+        resolution: input size; default the config's `r`.
+        batch_size: fixed batch dimension of the model input.
+        io_type: input/output type of the integer modes (`int8`, `uint8` or `float32`).
+        representative_images: validation images calibrating the activation ranges of `int8`.
+        qat: `tools.qat.QATOptions` for `qat` (default options when None).
+        labels: class names in output order; default the data's class names when their count matches.
+        validation_split, seed: how a data source given by name is split (the representative images come
+            from the validation part).
+    """
+    start = time.perf_counter()
+    check_mode(quantize)
+    options = QuantizeOptions(quantize, io_type)
+    if isinstance(config, dict):
+        config = SubnetConfig.from_dict(config)
+    supernet.search_space.validate(config)
+    resolution = resolution or config.r
+    if resolution is None:
+        raise ValueError(
+            "No input resolution: the subnet config has no 'r'; pass resolution= (--resolution) "
+            f"(the supernet was trained at {list(supernet.search_space.resolutions)})."
+        )
+    config = config.with_resolution(int(resolution))
+    supernet.search_space.validate(config)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid batch_size={batch_size!r}: expected a positive integer.")
+    if isinstance(calibrate_bn, bool) or not isinstance(calibrate_bn, int) or calibrate_bn < 0:
+        raise ValueError(f"Invalid calibrate_bn={calibrate_bn!r}: expected a number of images >= 0.")
+    if data is None and (quantize in _NEEDS_DATA or calibrate_bn):
+        needs = f"quantization mode {quantize!r}" if quantize in _NEEDS_DATA else f"calibrate_bn={calibrate_bn}"
+        raise ValueError(f"{needs} needs data: pass a TFDS name, an image folder or 'digits' (--data).")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"Output folder does not exist: {out.parent}")
+    if resolution not in supernet.search_space.resolutions:
+        logger.warning("Resolution %d is outside the supernet's trained resolutions %s.", resolution,
+                       list(supernet.search_space.resolutions))
+    data = _load_data(data, validation_split, seed)
+    if labels is None and data is not None:
+        if data.num_classes == supernet.n_classes:
+            labels = list(data.class_names)
+        else:
+            logger.warning("Not embedding labels: the data has %d classes, the model %d outputs.",
+                           data.num_classes, supernet.n_classes)
+    if labels is not None and len(labels) != supernet.n_classes:
+        raise ValueError(f"Received {len(labels)} labels for a model with {supernet.n_classes} outputs.")
+    if quantize == "qat" and data.num_classes != supernet.n_classes:
+        raise ValueError(
+            f"QAT trains on the data's labels: the data has {data.num_classes} classes but the model "
+            f"{supernet.n_classes} outputs."
+        )
+    seconds = {}
+
+    supernet.set_active_config(config)
+    calibrated = 0
+    if calibrate_bn:
+        from ofa_tf.calibrate import calibrate_bn as recalibrate
+
+        tick = time.perf_counter()
+        batches = data.calibration(resolution, n_images=calibrate_bn, batch_size=min(calibrate_bn, 200))
+        calibrated = recalibrate(supernet, batches, config)
+        seconds["calibrate_bn"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    model = supernet.get_active_subnet(resolution=resolution, batch_size=batch_size)
+    seconds["materialize"] = time.perf_counter() - tick
+
+    qat_loss = None
+    representative = None
+    if quantize == "int8":
+        representative = data.representative(resolution, n_images=representative_images)
+    if quantize == "qat":
+        from tools.qat import QATOptions
+        from tools.qat import qat_finetune
+
+        qat = qat or QATOptions()
+        tick = time.perf_counter()
+        train_model = supernet.get_active_subnet(resolution=resolution)
+        batches = data.train(qat.batch_size, resolution, seed=qat.seed, repeat=True)
+        model, qat_loss = qat_finetune(train_model, batches, qat, batch_size=batch_size)
+        seconds["qat"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    flatbuffer = convert(model, options, representative)
+    seconds["convert"] = time.perf_counter() - tick
+
+    inputs, outputs = io_tensors(flatbuffer)
+    from ofa_tf.data import IMAGENET_MEAN
+    from ofa_tf.data import IMAGENET_STD
+
+    extra = {"calibrate_bn_images": calibrated}
+    if quantize == "int8":
+        extra["representative_images"] = representative_images
+    if quantize == "qat":
+        extra.update(qat=dataclasses.asdict(qat), qat_loss=qat_loss)
+    metadata = ModelMetadata(
+        resolution=int(resolution),
+        batch_size=batch_size,
+        mean=tuple(IMAGENET_MEAN),
+        std=tuple(IMAGENET_STD),
+        subnet_config=config.to_dict(),
+        quantization=quantize,
+        input_dtype=inputs[0].dtype,
+        output_dtype=outputs[0].dtype,
+        n_classes=supernet.n_classes,
+        labels=None if labels is None else tuple(str(v) for v in labels),
+        net_id=supernet.net_id,
+        ofa_tf_version=_version(),
+        extra=extra,
+    )
+    flatbuffer = embed_metadata(flatbuffer, metadata)
+    write_atomic(out, flatbuffer)
+    seconds["total"] = time.perf_counter() - start
+    logger.info("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
+    return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), calibrated, seconds, qat_loss)
+
+
+def _version() -> str | None:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
+
+    try:
+        return version("ofa_tf")
+    except PackageNotFoundError:
+        return None

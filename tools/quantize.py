@@ -1,0 +1,106 @@
+"""Keras model → TFLite flatbuffer with builtin ops only, in one of the quantization modes."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "qat")
+IO_TYPES = ("int8", "uint8", "float32")
+_TF_IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}
+
+RepresentativeDataset = Callable[[], Iterator[list[np.ndarray]]]
+
+
+class ConversionError(RuntimeError):
+    """The TFLite converter could not produce a builtin-ops-only model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantizeOptions:
+    """How a Keras model is converted.
+
+    Args:
+        mode: one of `QUANTIZE_MODES`. `none` = float32; `float16` = fp16 weights (DEQUANTIZE to fp32 at load);
+            `dynamic` = int8 weights, float activations; `int8` = full integer (needs `representative`);
+            `qat` = full integer from a quantization-aware-trained model (see `tools.qat`).
+        io_type: input/output tensor type of the integer modes, one of `IO_TYPES` (`float32` keeps
+            QUANTIZE/DEQUANTIZE at the ends).
+    """
+
+    mode: str = "none"
+    io_type: str = "int8"
+
+    def __post_init__(self):
+        check_mode(self.mode)
+        if self.io_type not in IO_TYPES:
+            raise ValueError(f"Invalid io_type {self.io_type!r}: expected one of {', '.join(IO_TYPES)}.")
+
+    @property
+    def integer(self) -> bool:
+        return self.mode in ("int8", "qat")
+
+
+def check_mode(mode: str) -> str:
+    if mode not in QUANTIZE_MODES:
+        raise ValueError(f"Unknown quantization mode {mode!r}: expected one of {', '.join(QUANTIZE_MODES)}.")
+    return mode
+
+
+def convert(
+    model, options: QuantizeOptions, representative: RepresentativeDataset | None = None
+) -> bytes:
+    """Converts `model` (fixed input shape) to TFLite with builtin ops only.
+
+    Raises:
+        ValueError: `int8` without `representative`.
+        ConversionError: the converter failed, e.g. an op would need Flex (SELECT_TF_OPS).
+    """
+    if options.mode == "int8" and representative is None:
+        raise ValueError(
+            "Quantization mode 'int8' needs representative images to calibrate activation ranges: "
+            "pass data (a TFDS name, an image folder or 'digits')."
+        )
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = False
+    if options.mode != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if options.mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if options.mode == "int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if options.integer:
+        # (qat keeps TFLITE_BUILTINS: TF 2.21 asks for a representative dataset with the INT8 op set even for a
+        # quantization-aware-trained graph; integer-only compute is checked after conversion instead.)
+        converter.inference_input_type = _TF_IO_TYPES[options.io_type]
+        converter.inference_output_type = _TF_IO_TYPES[options.io_type]
+    if options.mode == "int8":
+        converter.representative_dataset = representative
+    try:
+        flatbuffer = converter.convert()
+    except Exception as err:  # ConverterError and the quantizer's RuntimeError/ValueError
+        raise ConversionError(
+            f"TFLite conversion ({options.mode}) failed with builtin ops only (Flex / SELECT_TF_OPS is not "
+            f"allowed, so a phone's stock LiteRT runtime can run the result): {err}"
+        ) from err
+    from tools.inspect_model import list_ops
+    from tools.inspect_model import op_histogram
+
+    non_builtin = sorted(name for name in op_histogram(flatbuffer) if name.startswith(("Flex", "CUSTOM:")))
+    if non_builtin:
+        raise ConversionError(f"The converted model contains non-builtin ops {non_builtin}; only builtins are allowed.")
+    if options.integer:
+        float_ops = sorted({op.op for op in list_ops(flatbuffer) if op.computes_in_float})
+        if float_ops:
+            raise ConversionError(
+                f"Quantization mode {options.mode!r} left float compute ops {float_ops} in the model; every op "
+                "except the QUANTIZE/DEQUANTIZE at the inputs and outputs must run in integer."
+            )
+    return bytes(flatbuffer)
