@@ -11,6 +11,7 @@ from ofa_tf.nas.config_batch import ConfigBatch as ConfigBatch
 from ofa_tf.nas.config_batch import config_key as config_key
 from ofa_tf.nas.efficiency import EfficiencyModel as EfficiencyModel
 from ofa_tf.nas.efficiency import LatencyTableModel as LatencyTableModel
+from ofa_tf.nas.efficiency import MacsLatencyModel as MacsLatencyModel
 from ofa_tf.nas.efficiency import MacsModel as MacsModel
 from ofa_tf.nas.efficiency import MeasuredLatencyModel as MeasuredLatencyModel
 from ofa_tf.nas.efficiency import ParamsModel as ParamsModel

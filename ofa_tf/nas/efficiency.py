@@ -340,3 +340,49 @@ class MeasuredLatencyModel(EfficiencyModel):
                 self.cache[key] = value
             out[i] = self.cache[key]
         return out
+
+
+class MacsLatencyModel(EfficiencyModel):
+    """Latency as a linear function of MACs, `intercept_ms + ms_per_mmac * MACs(M)`, fitted to measurements.
+
+    A fallback where no lookup table exists: it ranks subnets exactly as MACs do and maps them to milliseconds
+    with a least-squares fit to a few measured subnets (see `fit`).
+
+    Args:
+        shape: block structure of the network.
+        intercept_ms: latency of a network with no MACs (fixed overhead).
+        ms_per_mmac: milliseconds per million MACs.
+        name: reported name.
+    """
+
+    unit = "ms"
+
+    def __init__(self, shape: NetworkShape, intercept_ms: float, ms_per_mmac: float, name: str = "latency"):
+        if not (math.isfinite(intercept_ms) and math.isfinite(ms_per_mmac)) or ms_per_mmac <= 0:
+            raise ValueError(
+                f"Invalid linear latency model: expected finite values and ms_per_mmac > 0; received "
+                f"intercept_ms={intercept_ms}, ms_per_mmac={ms_per_mmac}."
+            )
+        self.shape = shape
+        self.intercept_ms = float(intercept_ms)
+        self.ms_per_mmac = float(ms_per_mmac)
+        self.name = name
+
+    @classmethod
+    def fit(
+        cls, shape: NetworkShape, configs: Configs, latencies_ms: Sequence[float], name: str = "latency"
+    ) -> MacsLatencyModel:
+        """Least-squares fit of `latencies_ms` against the configs' MACs (needs two distinct MACs values)."""
+        macs = count_macs(shape, configs) / 1e6
+        latencies = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
+        if latencies.shape != macs.shape:
+            raise ValueError(f"Received {len(macs)} configs but {len(latencies)} latencies.")
+        if len(np.unique(macs)) < 2:
+            raise ValueError("Fitting latency against MACs needs configs with at least two distinct MACs values.")
+        slope, intercept = np.polyfit(macs, latencies, 1)
+        if slope <= 0:  # measurement noise swamped the trend; keep the ranking by MACs through the mean rate
+            slope, intercept = float(np.mean(latencies) / np.mean(macs)), 0.0
+        return cls(shape, float(intercept), float(slope), name)
+
+    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+        return self.intercept_ms + self.ms_per_mmac * count_macs(self.shape, batch) / 1e6
