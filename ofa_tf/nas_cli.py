@@ -1,0 +1,353 @@
+"""`ofa-tf predictor | search | specialize | demo`: click wrappers over `ofa_tf.nas`, `ofa_tf.specialize` and
+`ofa_tf.demo`."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+from pathlib import Path
+
+import click
+
+QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+
+
+def _errors_as_click(fn):
+    """Library errors (bad values, missing files, infeasible budgets) become one-line click errors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, FileNotFoundError, KeyError) as err:
+            raise click.ClickException(str(err).strip("'\"")) from err
+
+    return wrapper
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("ofa_tf").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def infer_n_classes(weights: Path) -> int | None:
+    """Classes of a training run folder (its config.json) or of a Keras `.weights.h5` (classifier kernel)."""
+    run_config = weights / "config.json" if weights.is_dir() else weights.parent.parent / "config.json"
+    if run_config.is_file():
+        n = json.loads(run_config.read_text()).get("num_classes")
+        if n:
+            return int(n)
+    if weights.is_file() and weights.name.endswith(".weights.h5"):
+        import h5py
+
+        found = []
+
+        def visit(name, item):
+            if "classifier" in name and isinstance(item, h5py.Dataset) and item.ndim == 2:
+                found.append(int(item.shape[-1]))
+
+        with h5py.File(weights, "r") as f:
+            f.visititems(visit)
+        if found:
+            return found[0]
+    return None
+
+
+def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]:
+    """A weights file, or a training run folder (→ its final phase's weights and net id)."""
+    from ofa_tf.demo import FINAL_PHASE
+
+    path = Path(weights)
+    if path.is_dir():
+        run_config = path / "config.json"
+        if net_id is None and run_config.is_file():
+            net = json.loads(run_config.read_text()).get("net")
+            net_id = net if isinstance(net, str) else None
+        final = path / "weights" / f"{FINAL_PHASE}.weights.h5"
+        if not final.is_file():
+            raise FileNotFoundError(f"{path} is a folder without {final.relative_to(path)}; pass a weights file or "
+                                    "a finished training run folder.")
+        path = final
+    elif not path.is_file():
+        raise FileNotFoundError(f"Weights not found: {path}")
+    if net_id is None:
+        raise ValueError(f"Pass --net: the net id of {path} is not known (e.g. ofa_mbv3_small_d234_e346_k357_w0.5).")
+    return path, net_id
+
+
+def load_supernet(net_id: str | None, weights: str | Path | None, n_classes: int | None = None):
+    """`ofa_net` with weights (file or training folder); classes from `n_classes`, the run or the file."""
+    from ofa_tf.zoo import ofa_net
+
+    if weights is None:
+        if net_id is None:
+            raise ValueError("Pass --net (and usually --weights).")
+        return ofa_net(net_id, n_classes=n_classes or 1000, dropout_rate=0.0)
+    path, net_id = resolve_weights(weights, net_id)
+    n_classes = n_classes or infer_n_classes(Path(weights)) or infer_n_classes(path) or 1000
+    return ofa_net(net_id, weights=path, n_classes=n_classes, dropout_rate=0.0)
+
+
+def _load_data(source: str | None, validation_split: float, seed: int):
+    if source is None:
+        return None
+    from ofa_tf.data import load_dataset
+
+    return load_dataset(source, validation_split=validation_split, seed=seed)
+
+
+def _resolve_predictor(path: str | Path) -> Path:
+    path = Path(path)
+    return path.parent if path.is_file() else path
+
+
+# === predictor ===
+
+
+@click.command("predictor")
+@click.option("--net", "net_id", default=None, help="Supernet id (read from a training folder if omitted).")
+@click.option("--weights", required=True, help="Supernet weights (.weights.h5/.pth) or a training output folder.")
+@click.option("--data", "data_source", default="digits", show_default=True,
+              help="Validation data: 'digits', a TFDS name or an image folder root/<class>/<image>.")
+@click.option("--validation-split", default=0.2, show_default=True, type=float)
+@click.option("--n-subnets", default=1000, show_default=True, type=click.IntRange(10),
+              help="Subnets to sample, BN-recalibrate and evaluate.")
+@click.option("--calibration-images", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=300, show_default=True, type=click.IntRange(1), help="Predictor epochs.")
+@click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_errors_as_click
+def predictor(net_id, weights, data_source, validation_split, n_subnets, calibration_images, epochs, n_classes,
+              seed, out, quiet):
+    """Build the accuracy dataset (resumable, cached in OUT/acc_dataset.jsonl) and train the accuracy predictor.
+
+    Every sampled subnet is BN-recalibrated and evaluated on the validation split; the predictor (OUT/predictor.*)
+    is then trained and checked on held-out subnets (RMSE and rank correlation).
+    """
+    from ofa_tf.nas import AccuracyPredictor
+    from ofa_tf.nas import PredictorTrainingConfig
+    from ofa_tf.nas import build_accuracy_dataset
+    from ofa_tf.specialize import make_evaluate_fn
+
+    _logging(not quiet)
+    supernet = load_supernet(net_id, weights, n_classes)
+    data = _load_data(data_source, validation_split, seed)
+    out = Path(out)
+    evaluate_fn = make_evaluate_fn(supernet, data, calibration_images)
+    configs, accuracies = build_accuracy_dataset(
+        evaluate_fn, supernet.search_space, n_subnets, out / "acc_dataset.jsonl", seed=seed, verbose=not quiet
+    )
+    model = AccuracyPredictor(supernet.search_space, seed=seed)
+    report = model.fit((configs, accuracies), PredictorTrainingConfig(epochs=epochs, seed=seed))
+    model.save(out)
+    (out / "predictor_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=1) + "\n")
+    click.echo(
+        f"Predictor trained on {report.n_train} subnets; on {report.n_val} held-out: RMSE {100 * report.rmse:.2f} "
+        f"points (predicting the mean: {100 * report.baseline_rmse:.2f}), Kendall tau {report.kendall_tau:.3f}, "
+        f"Spearman {report.spearman:.3f}. Saved to {out}."
+    )
+
+
+# === search ===
+
+
+@click.command("search")
+@click.option("--net", "net_id", default=None, help="Supernet id (read from a training folder if omitted).")
+@click.option("--weights", default=None,
+              help="Supernet weights or training folder (for the class count and host latency measurements).")
+@click.option("--predictor", "predictor_path", required=True, help="Accuracy predictor folder (ofa-tf predictor).")
+@click.option("--constraint", "constraints", multiple=True, required=True,
+              help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
+@click.option("--lut", "luts", multiple=True,
+              help="Latency lookup table (.yaml/.json; repeatable, merged) for latency constraints; without one "
+                   "latency is measured on this host and fitted against MACs.")
+@click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights, else 1000).")
+@click.option("--generations", default=500, show_default=True, type=click.IntRange(0), help="Evolution generations.")
+@click.option("--population", default=100, show_default=True, type=click.IntRange(2))
+@click.option("--pareto-generations", default=200, show_default=True, type=click.IntRange(0),
+              help="NSGA-II generations for the Pareto front (0 = no front).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Subnet config JSON (the input of `ofa-tf export`).")
+@_errors_as_click
+def search(net_id, weights, predictor_path, constraints, luts, n_classes, generations, population,
+           pareto_generations, seed, out):
+    """Evolutionary search for the most accurate subnet under every --constraint.
+
+    Writes OUT (the subnet config), OUT's `.search.json` (predictions, Pareto front) and `.pareto.png`.
+    """
+    from ofa_tf.nas import AccuracyPredictor
+    from ofa_tf.nas import EvolutionConfig
+    from ofa_tf.latency import LatencyPredictor
+    from ofa_tf.latency import network_shape
+    from ofa_tf.nas import MacsModel
+    from ofa_tf.nas import NSGA2Config
+    from ofa_tf.nas import ParamsModel
+    from ofa_tf.nas import pareto_plot
+    from ofa_tf.specialize import HostLatency
+    from ofa_tf.specialize import budget_constraint
+    from ofa_tf.specialize import parse_constraint
+    from ofa_tf.specialize import search_subnet
+
+    budgets = [parse_constraint(c) for c in constraints]
+    for path in luts:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"Latency table not found: {path} (from --lut).")
+    predictor_dir = _resolve_predictor(predictor_path)
+    model = AccuracyPredictor.load(predictor_dir)
+    supernet = load_supernet(net_id, weights, n_classes) if (weights or net_id) else None
+    if supernet is None:
+        raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
+    if supernet.search_space.n_blocks != model.space.n_blocks:
+        raise ValueError(f"The predictor in {predictor_dir} was trained for another search space than {net_id}.")
+    shape = network_shape(supernet)
+    latency_model = None
+    out = Path(out)
+    if any(b.metric == "latency" for b in budgets):
+        if luts:
+            latency_model = LatencyPredictor.from_files(list(luts), shape, name="latency")
+        else:
+            if weights is None:
+                raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
+            host = HostLatency(supernet, out.parent / f"{out.stem}_host_measurements")
+            latency_model, points = host.calibrated_model(model.space, shape, name="host_latency")
+            click.echo(
+                f"Note: no --lut; latency is this host's, predicted from MACs by a linear fit to {len(points)} "
+                f"measured subnets ({latency_model.intercept_ms:.3f} ms + {latency_model.ms_per_mmac:.4f} ms/M MACs)."
+            )
+    constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
+    outcome = search_subnet(
+        model, constraint_list, report_models=[MacsModel(shape), ParamsModel(shape)],
+        evolution=EvolutionConfig(population_size=population, n_generations=generations),
+        nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
+        if pareto_generations else None,
+        seed=seed,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    outcome.config.save(out)
+    sidecar = out.with_name(out.stem + ".search.json")
+    sidecar.write_text(json.dumps({"constraints": [str(b) for b in budgets], **outcome.to_dict()}, indent=1) + "\n")
+    plot = None
+    if outcome.front is not None:
+        plot = pareto_plot(outcome.front, out.with_name(out.stem + ".pareto.png"),
+                           title=f"Pareto front under {', '.join(str(b) for b in budgets)}")
+    click.echo(f"Best subnet under {', '.join(str(b) for b in budgets)} (search {outcome.seconds:.1f} s):")
+    click.echo(f"  config: {json.dumps(outcome.config.to_dict())}")
+    click.echo(f"  predicted top-1: {100 * outcome.predicted_accuracy:.2f}%")
+    for name, value in outcome.efficiency.items():
+        click.echo(f"  {name}: {value:.4g} {outcome.units[name]}")
+    click.echo(f"Wrote {out}, {sidecar}" + (f", {plot}" if plot else "") + ".")
+
+
+# === specialize ===
+
+
+@click.command("specialize")
+@click.option("--supernet", "weights", required=True, help="Trained supernet weights or training output folder.")
+@click.option("--net", "net_id", default=None, help="Supernet id (read from a training folder if omitted).")
+@click.option("--predictor", "predictor_path", required=True, help="Accuracy predictor folder (ofa-tf predictor).")
+@click.option("--devices", required=True,
+              help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
+@click.option("--lut", "luts", multiple=True,
+              help="DEVICE=FILE latency lookup table (repeatable). Latency budgets of devices without one are "
+                   "searched by MACs with the host's linear latency fit (noted in the report).")
+@click.option("--constraint", "constraints", multiple=True, help="Extra macs=/params= bound for every device.")
+@click.option("--data", "data_source", default=None,
+              help="Data for BN recalibration, int8 export and accuracy ('digits', TFDS name, folder).")
+@click.option("--validation-split", default=0.2, show_default=True, type=float)
+@click.option("--quantize", default="none", show_default=True, type=click.Choice(QUANTIZE_CHOICES))
+@click.option("--calibration-images", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--no-host", is_flag=True, help="Do not measure on this machine.")
+@click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights).")
+@click.option("--generations", default=500, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
+@_errors_as_click
+def specialize(weights, net_id, predictor_path, devices, luts, constraints, data_source, validation_split,
+               quantize, calibration_images, no_host, n_classes, generations, seed, out):
+    """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
+    from ofa_tf import specialize as spec
+    from ofa_tf.nas import AccuracyPredictor
+    from ofa_tf.nas import EvolutionConfig
+
+    _logging(True)
+    device_list = spec.parse_devices(devices)
+    lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
+    budgets = [spec.parse_constraint(c) for c in constraints]
+    model = AccuracyPredictor.load(_resolve_predictor(predictor_path))
+    supernet = load_supernet(net_id, weights, n_classes)
+    data = _load_data(data_source, validation_split, seed)
+    if quantize == "int8" and data is None:
+        raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")
+    report = spec.specialize(
+        supernet, model, device_list, out, luts=lut_map, data=data, quantize=quantize, constraints=budgets,
+        measure_host=not no_host, calibration_images=calibration_images,
+        evolution=EvolutionConfig(n_generations=generations), seed=seed,
+    )
+    _echo_results(report)
+
+
+def _echo_results(report) -> None:
+    for r in report.results:
+        o = r.outcome
+        metric = next(iter(o.efficiency))
+        parts = [f"{r.device} ({r.budget}, {r.source}): predicted top-1 {100 * o.predicted_accuracy:.2f}%",
+                 f"{metric} {o.efficiency[metric]:.4g} {o.units[metric]}", f"MACs {o.efficiency['macs']:.3f}M"]
+        if r.top1 is not None:
+            parts.append(f"top-1 {100 * r.top1:.2f}%")
+        if r.tflite_top1 is not None:
+            parts.append(f".tflite top-1 {100 * r.tflite_top1:.2f}%")
+        if r.measured_host_ms is not None:
+            parts.append(f"host {r.measured_host_ms:.3f} ms")
+        click.echo(", ".join(parts) + f" -> {r.tflite_path}")
+        if r.note:
+            click.echo(f"  note: {r.note}")
+    click.echo(f"Report: {report.markdown_path} ({report.json_path.name}, {report.plot_path.name}).")
+
+
+# === demo ===
+
+
+@click.command("demo")
+@click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False))
+@click.option("--quick", is_flag=True, help="The reduced CI setting (also: OFA_TF_DEMO_QUICK=1).")
+@click.option("--data", "data_source", default=None, help="Instead of 'digits': a TFDS name or an image folder.")
+@click.option("--net", "net_id", default=None, help="Supernet preset (default: the small-image w0.5).")
+@click.option("--weights", default=None, help="Use these trained weights (file or training folder); no training.")
+@click.option("--pretrained", is_flag=True, help="Use the official ImageNet weights of --net; no training.")
+@click.option("--epochs", default=None, type=click.IntRange(1), help="Epochs per progressive-shrinking phase.")
+@click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
+@click.option("--quantize", default=None, type=click.Choice(QUANTIZE_CHOICES))
+@click.option("--seed", default=None, type=int)
+@_errors_as_click
+def demo(out, quick, data_source, net_id, weights, pretrained, epochs, n_subnets, quantize, seed):
+    """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
+    shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
+    `.tflite` files, run them here, and write OUT/report.md."""
+    from ofa_tf.demo import DemoSettings
+    from ofa_tf.demo import run_demo
+
+    _logging(True)
+    overrides = {k: v for k, v in dict(data=data_source, net_id=net_id, weights=weights, epochs=epochs,
+                                       n_subnets=n_subnets, quantize=quantize, seed=seed).items() if v is not None}
+    if pretrained:
+        overrides["pretrained"] = True
+    settings = DemoSettings.quick(**overrides) if quick else DemoSettings.from_env(**overrides)
+    result = run_demo(settings, out)
+    _echo_results(result.report)
+    p = result.predictor_report
+    click.echo(f"Predictor: held-out RMSE {100 * p.rmse:.2f} points (mean baseline {100 * p.baseline_rmse:.2f}), "
+               f"Kendall tau {p.kendall_tau:.3f}.")
+    click.echo("Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()) + ".")
+
+
+COMMANDS = {
+    "predictor": "ofa_tf.nas_cli:predictor",
+    "search": "ofa_tf.nas_cli:search",
+    "specialize": "ofa_tf.nas_cli:specialize",
+    "demo": "ofa_tf.nas_cli:demo",
+}
+"""Entries for `ofa_tf.cli.COMMANDS`."""

@@ -1,0 +1,144 @@
+"""`ofa-tf search` / `specialize` / `predictor` / `demo` through click (a local group, as the lead registers them)."""
+import json
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ofa_tf import nas_cli
+from ofa_tf.latency import LatencyPredictor
+from ofa_tf.latency import LatencyTable
+from ofa_tf.latency import network_shape
+from ofa_tf.latency import table_layers
+from ofa_tf.nas import AccuracyPredictor
+from ofa_tf.nas import MacsModel
+from ofa_tf.nas import ParamsModel
+from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.zoo import ofa_net
+
+NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"
+
+
+@click.group()
+def cli():
+    pass
+
+
+for _name, _target in nas_cli.COMMANDS.items():
+    cli.add_command(getattr(nas_cli, _target.split(":")[1]), _name)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return ofa_net(NET_ID, n_classes=10, dropout_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def predictor_dir(net, tmp_path_factory):
+    path = tmp_path_factory.mktemp("predictor")
+    AccuracyPredictor(net.search_space, seed=2).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def weights(net, tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "net.weights.h5"
+    net.save_weights(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lut_file(net, tmp_path_factory):
+    rng = np.random.default_rng(1)
+    entries = {layer.key: {"mean": float(rng.uniform(0.05, 1.0))} for layer in table_layers(net, overhead=False)}
+    path = tmp_path_factory.mktemp("lut") / "phone.json"
+    LatencyTable({}, entries).save(path)
+    return path
+
+
+def _run(args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_commands_are_named_for_registration():
+    assert nas_cli.COMMANDS == {
+        "predictor": "ofa_tf.nas_cli:predictor", "search": "ofa_tf.nas_cli:search",
+        "specialize": "ofa_tf.nas_cli:specialize", "demo": "ofa_tf.nas_cli:demo",
+    }
+
+
+def test_search_writes_the_config_export_reads_and_respects_every_constraint(net, weights, predictor_dir,
+                                                                             lut_file, tmp_path):
+    out = tmp_path / "subnet.json"
+    shape = network_shape(net)
+    lut = LatencyPredictor.from_files(lut_file, shape)
+    mid = net.search_space.sample(np.random.default_rng(5)).with_resolution(28)  # bounds every model can meet
+    bound = {"macs": np.ceil(MacsModel(shape).predict(mid)[0] * 1e3) / 1e3,
+             "params": np.ceil(ParamsModel(shape).predict(mid)[0] * 1e3) / 1e3,
+             "latency": np.ceil(lut.predict(mid)[0] * 1e3) / 1e3}
+    result = _run(["search", "--net", NET_ID, "--weights", weights, "--predictor", predictor_dir,
+                   "--constraint", f"macs={bound['macs']:g}M", "--constraint", f"params={bound['params']:g}M",
+                   "--constraint", f"latency={bound['latency']:g}ms",
+                   "--lut", lut_file, "--generations", 40, "--pareto-generations", 15, "--seed", 3, "--out", out])
+    assert result.exit_code == 0, result.output
+    config = SubnetConfig.load(out)  # plain {ks, e, d, r}: what `ofa-tf export` takes
+    net.search_space.validate(config)
+    macs = MacsModel(shape).predict(config)[0]
+    params = ParamsModel(shape).predict(config)[0]
+    latency = lut.predict(config)[0]
+    assert macs <= bound["macs"] and params <= bound["params"] and latency <= bound["latency"]
+    assert "predicted top-1" in result.output and f"macs: {macs:.4g} M" in result.output  # 10 classes, from weights
+    sidecar = json.loads((tmp_path / "subnet.search.json").read_text())
+    assert sidecar["constraints"] == [f"macs<={bound['macs']:g}M", f"params<={bound['params']:g}M",
+                                      f"latency<={bound['latency']:g}ms"]
+    assert sidecar["efficiency"]["latency"] == pytest.approx(latency)
+    assert (tmp_path / "subnet.pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "constraint, message",
+    [("macs=300", None), ("flops=3M", "METRIC one of macs, params, latency"), ("latency=20", "needs a unit"),
+     ("macs=20Q", "Invalid unit 'Q'"), ("macs=0.0001M", "looks infeasible")],
+)
+def test_search_errors(weights, predictor_dir, tmp_path, constraint, message):
+    result = _run(["search", "--net", NET_ID, "--weights", weights, "--predictor", predictor_dir,
+                   "--constraint", constraint, "--generations", 2, "--pareto-generations", 0,
+                   "--out", tmp_path / "s.json"])
+    if message is None:  # a bare count is valid: 300 MACs is below every subnet → infeasible, not a syntax error
+        assert result.exit_code != 0 and "looks infeasible" in result.output
+    else:
+        assert result.exit_code != 0
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_search_latency_without_lut_or_weights_is_a_clear_error(predictor_dir, tmp_path):
+    result = _run(["search", "--net", NET_ID, "--n-classes", 10, "--predictor", predictor_dir,
+                   "--constraint", "latency=5ms", "--out", tmp_path / "s.json"])
+    assert result.exit_code != 0
+    assert "needs --lut FILE, or --weights" in result.output
+
+
+def test_specialize_rejects_unknown_lut_device_and_missing_predictor(weights, predictor_dir, lut_file, tmp_path):
+    result = _run(["specialize", "--supernet", weights, "--net", NET_ID, "--predictor", predictor_dir,
+                   "--devices", "note8:30ms,pixel1:20ms", "--lut", f"pixel9={lut_file}", "--out", tmp_path])
+    assert result.exit_code != 0
+    assert "Unknown device 'pixel9'" in result.output and "note8, pixel1" in result.output
+    result = _run(["specialize", "--supernet", weights, "--net", NET_ID, "--predictor", tmp_path / "nothing",
+                   "--devices", "note8:30ms", "--out", tmp_path])
+    assert result.exit_code != 0 and "predictor.json not found" in result.output
+    result = _run(["specialize", "--supernet", weights, "--net", NET_ID, "--predictor", predictor_dir,
+                   "--devices", "note8=30ms", "--out", tmp_path])
+    assert result.exit_code != 0 and "expected NAME:BUDGET" in result.output
+
+
+def test_specialize_with_a_lut_device(weights, predictor_dir, lut_file, tmp_path):
+    result = _run(["specialize", "--supernet", weights, "--net", NET_ID, "--predictor", predictor_dir,
+                   "--devices", "phone:12ms", "--lut", f"phone={lut_file}", "--no-host", "--generations", 20,
+                   "--out", tmp_path])
+    assert result.exit_code == 0, result.output
+    assert "phone (latency<=12ms, LUT" in result.output
+    assert (tmp_path / "phone.tflite").stat().st_size > 10_000
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["devices"][0]["outcome"]["efficiency"]["phone_latency"] <= 12
