@@ -1,0 +1,245 @@
+"""The whole OFA pipeline in one call: train a supernet, build an accuracy predictor, specialize for two budgets.
+
+The default runs offline on CPU in minutes: the small-image supernet trained with progressive shrinking on
+scikit-learn's handwritten digits (8x8, upscaled), ~80 evaluated subnets for the predictor, a MACs budget and a
+host-latency budget, two `.tflite` files exported and run on this machine. Every stage takes real data (a TFDS
+name or an image folder) and the official ImageNet supernets instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from ofa_tf.latency import network_shape
+from ofa_tf.nas import AccuracyPredictor
+from ofa_tf.nas import EvolutionConfig
+from ofa_tf.nas import NetworkShape
+from ofa_tf.nas import NSGA2Config
+from ofa_tf.nas import PredictorReport
+from ofa_tf.nas import PredictorTrainingConfig
+from ofa_tf.nas import build_accuracy_dataset
+from ofa_tf.nas import count_macs
+from ofa_tf.specialize import Budget
+from ofa_tf.specialize import HostLatency
+from ofa_tf.specialize import SpecializeReport
+from ofa_tf.specialize import make_evaluate_fn
+from ofa_tf.specialize import specialize
+
+logger = logging.getLogger(__name__)
+
+QUICK_ENV = "OFA_TF_DEMO_QUICK"
+"""Set to 1 to make `ofa-tf demo` use `DemoSettings.quick()` (the CI setting)."""
+FINAL_PHASE = "expand_2"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSettings:
+    """Everything the demo does; the defaults finish in a few minutes on 2 CPU cores.
+
+    Args:
+        net_id: supernet preset (`ofa_tf.zoo.net_ids()`).
+        data: `ofa_tf.data.load_dataset` source: "digits", a TFDS name or an image folder.
+        validation_split: held-out images (accuracy of subnets and of the `.tflite` files).
+        weights: trained supernet weights (`.weights.h5` / `.pth`) or a training output folder; skips training.
+        pretrained: use the official ImageNet weights of `net_id` (skips training; needs internet once).
+        epochs: epochs of every progressive-shrinking phase.
+        batch_size: training batch size.
+        steps_per_epoch: cap on training steps per epoch (None = the whole training split).
+        image_sizes: training resolutions (None = the supernet's).
+        n_subnets: subnets evaluated (BN recalibrated) for the predictor's dataset.
+        calibration_images: BN-recalibration images per subnet.
+        predictor_epochs: predictor training epochs.
+        budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
+            MACs budget, the second as a host-latency budget.
+        host_points, host_runs: subnets measured for the host latency fit, and timed runs per measurement.
+        quantize: export mode of the `.tflite` files.
+        search_generations, nsga2_generations: evolution / NSGA-II generations (reference: 500 / ours: 200).
+        seed: seed of everything.
+    """
+
+    net_id: str = "ofa_mbv3_small_d234_e346_k357_w0.5"
+    data: str = "digits"
+    validation_split: float = 0.2
+    weights: str | None = None
+    pretrained: bool = False
+    epochs: int = 2
+    batch_size: int = 64
+    steps_per_epoch: int | None = None
+    image_sizes: tuple[int, ...] | None = None
+    n_subnets: int = 80
+    calibration_images: int = 500
+    predictor_epochs: int = 300
+    budget_fractions: tuple[float, float] = (0.35, 0.75)
+    host_points: int = 5
+    host_runs: int = 30
+    quantize: str = "none"
+    search_generations: int = 500
+    nsga2_generations: int = 200
+    seed: int = 0
+
+    def __post_init__(self):
+        if len(self.budget_fractions) != 2 or not all(0 < f <= 1 for f in self.budget_fractions):
+            raise ValueError(
+                f"`budget_fractions` must be two values in (0, 1]; received {list(self.budget_fractions)}."
+            )
+        if self.weights is not None and self.pretrained:
+            raise ValueError("Pass either `weights` or `pretrained`, not both.")
+        if self.n_subnets < 10:
+            raise ValueError(f"`n_subnets` must be >= 10 to train and check a predictor; received {self.n_subnets}.")
+
+    @classmethod
+    def quick(cls, **overrides) -> DemoSettings:
+        """The reduced CI setting: one short epoch per phase, fewer subnets, shorter searches."""
+        values = dict(epochs=1, steps_per_epoch=8, n_subnets=40, calibration_images=200, predictor_epochs=200,
+                      host_points=3, host_runs=10, search_generations=100, nsga2_generations=40)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, **overrides) -> DemoSettings:
+        """`quick()` when `$OFA_TF_DEMO_QUICK` is set to a true value, else the defaults."""
+        quick = os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        return cls.quick(**overrides) if quick else cls(**overrides)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclasses.dataclass
+class DemoResult:
+    """Where the demo put things and how long each stage took."""
+
+    out: Path
+    weights: Path | None
+    predictor_dir: Path
+    predictor_report: PredictorReport
+    report: SpecializeReport
+    seconds: dict[str, float]
+
+
+def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
+    from ofa_tf.zoo import ofa_net
+
+    if settings.pretrained:
+        return ofa_net(settings.net_id, pretrained=True), None
+    if settings.weights is not None:
+        path = Path(settings.weights)
+        run_config = path / "config.json"
+        if path.is_dir():
+            path = path / "weights" / f"{FINAL_PHASE}.weights.h5"
+        n_classes = data.num_classes
+        if run_config.is_file():
+            n_classes = json.loads(run_config.read_text()).get("num_classes", n_classes)
+        return ofa_net(settings.net_id, weights=path, n_classes=n_classes, dropout_rate=0.0), path
+    from ofa_tf.training import train
+
+    train_dir = out / "train"
+    final = train_dir / "weights" / f"{FINAL_PHASE}.weights.h5"
+    if not final.is_file():
+        start = time.perf_counter()
+        train(
+            settings.net_id, data, train_dir, epochs=settings.epochs, batch_size=settings.batch_size,
+            steps_per_epoch=settings.steps_per_epoch, image_sizes=settings.image_sizes, seed=settings.seed,
+            calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
+        )
+        seconds["train"] = time.perf_counter() - start
+    else:
+        logger.info("Using the trained supernet in %s.", final)
+    return ofa_net(settings.net_id, weights=final, n_classes=data.num_classes, dropout_rate=0.0), final
+
+
+def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_out") -> DemoResult:
+    """Train (or load) → accuracy dataset → predictor → two budgets → search, export, measure → report.
+
+    Re-running with the same `out` reuses the trained weights and the cached accuracy dataset.
+    Writes `out/report.md`, `out/report.json`, `out/pareto.png`, one `.tflite` + config JSON per budget,
+    `out/predictor/` (model, dataset, metrics) and `out/train/` (the training run).
+    """
+    from ofa_tf.data import load_dataset
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    total = time.perf_counter()
+    data = load_dataset(settings.data, validation_split=settings.validation_split, seed=settings.seed)
+    supernet, weights = _load_supernet(settings, data, out, seconds)
+    space = supernet.search_space
+
+    start = time.perf_counter()
+    predictor_dir = out / "predictor"
+    evaluate_fn = make_evaluate_fn(supernet, data, settings.calibration_images)
+    configs, accuracies = build_accuracy_dataset(
+        evaluate_fn, space, settings.n_subnets, predictor_dir / "acc_dataset.jsonl", seed=settings.seed
+    )
+    seconds["accuracy_dataset"] = time.perf_counter() - start
+    start = time.perf_counter()
+    predictor = AccuracyPredictor(space, seed=settings.seed)
+    predictor_report = predictor.fit(
+        (configs, accuracies), PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
+    )
+    predictor.save(predictor_dir)
+    (predictor_dir / "predictor_report.json").write_text(
+        json.dumps(dataclasses.asdict(predictor_report), indent=1) + "\n"
+    )
+    seconds["predictor"] = time.perf_counter() - start
+    logger.info("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
+                predictor_report.baseline_rmse, predictor_report.kendall_tau)
+
+    start = time.perf_counter()
+    shape = network_shape(supernet)
+    host = HostLatency(supernet, out / "host_measurements", runs=settings.host_runs, quantize=settings.quantize)
+    host_model, points = host.calibrated_model(space, shape, settings.host_points, settings.seed)
+    seconds["host_fit"] = time.perf_counter() - start
+    devices = demo_budgets(settings, shape, space, host_model)
+
+    summary = _summary_markdown(settings, data, predictor_report, accuracies, seconds)
+    start = time.perf_counter()
+    report = specialize(
+        supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_fit=(host_model, points),
+        host_runs=settings.host_runs, calibration_images=settings.calibration_images,
+        evolution=EvolutionConfig(n_generations=settings.search_generations),
+        nsga2=NSGA2Config(n_generations=settings.nsga2_generations), seed=settings.seed,
+        title=f"OFA demo: {settings.net_id} on {settings.data}",
+        extra={"settings": settings.to_dict(), "predictor": dataclasses.asdict(predictor_report),
+               "seconds": seconds, "summary_markdown": summary},
+    )
+    seconds["specialize"] = time.perf_counter() - start
+    seconds["total"] = time.perf_counter() - total
+    payload = json.loads(report.json_path.read_text())
+    payload["seconds"] = seconds
+    report.json_path.write_text(json.dumps(payload, indent=1) + "\n")
+    timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    report.markdown_path.write_text(report.markdown_path.read_text() + f"Stage times: {timing}.\n")
+    return DemoResult(out, weights, predictor_dir, predictor_report, report, seconds)
+
+
+def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:
+    """The two budgets: a MACs budget and a host-latency budget at `settings.budget_fractions` of the way from
+    the smallest subnet (at the smallest resolution) to the largest (at the largest)."""
+    smallest = space.min_config(r=min(space.resolutions))
+    largest = space.max_config(r=max(space.resolutions))
+    macs_lo, macs_hi = (float(v) / 1e6 for v in count_macs(shape, [smallest, largest]))
+    ms_lo, ms_hi = (float(v) for v in host_model.predict([smallest, largest]))
+    f_macs, f_ms = settings.budget_fractions
+    return [
+        ("macs_budget", Budget("macs", round(macs_lo + f_macs * (macs_hi - macs_lo), 3))),
+        ("host", Budget("latency", round(ms_lo + f_ms * (ms_hi - ms_lo), 4))),
+    ]
+
+
+def _summary_markdown(settings, data, predictor_report: PredictorReport, accuracies, seconds) -> str:
+    p = predictor_report
+    return "\n".join([
+        f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
+        f"validation images, {data.num_classes} classes), progressive shrinking with {settings.epochs} epoch(s) "
+        f"per phase" + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
+        "",
+        f"Accuracy predictor: {len(accuracies)} subnets evaluated after BN recalibration (top-1 from "
+        f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); on {p.n_val} held-out subnets RMSE "
+        f"{100 * p.rmse:.2f} points vs {100 * p.baseline_rmse:.2f} for always predicting the mean, "
+        f"Kendall tau {p.kendall_tau:.3f}, Spearman {p.spearman:.3f}.",
+    ])

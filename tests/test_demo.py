@@ -1,0 +1,55 @@
+"""The end-to-end demo on its reduced (CI) setting: train → predictor → two budgets → two `.tflite` → report."""
+import json
+
+import pytest
+
+from ofa_tf.demo import QUICK_ENV
+from ofa_tf.demo import DemoSettings
+from ofa_tf.demo import run_demo
+from ofa_tf.latency import network_shape
+from ofa_tf.nas import MacsLatencyModel
+from ofa_tf.nas import MacsModel
+from ofa_tf.subnet_config import SubnetConfig
+
+
+def test_settings_validate_and_quick_env(monkeypatch):
+    with pytest.raises(ValueError, match="budget_fractions"):
+        DemoSettings(budget_fractions=(0.5, 1.5))
+    with pytest.raises(ValueError, match="either `weights` or `pretrained`"):
+        DemoSettings(weights="w.h5", pretrained=True)
+    monkeypatch.setenv(QUICK_ENV, "1")
+    assert DemoSettings.from_env() == DemoSettings.quick()
+    monkeypatch.setenv(QUICK_ENV, "0")
+    assert DemoSettings.from_env(seed=3) == DemoSettings(seed=3)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    from ofa_tf.zoo import ofa_net
+
+    result = run_demo(DemoSettings.quick(), tmp_path)
+    report = result.report
+    assert [r.device for r in report.results] == ["macs_budget", "host"]
+    payload = json.loads(report.json_path.read_text())
+    supernet = ofa_net(DemoSettings().net_id, weights=result.weights, n_classes=10)
+    shape = network_shape(supernet)
+    fit = payload["host_fit"]
+    host_model = MacsLatencyModel(shape, fit["intercept_ms"], fit["ms_per_mmac"])
+    macs_result, host_result = report.results
+    macs_bound = float(macs_result.budget.split("<=")[1].rstrip("M"))
+    host_bound = float(host_result.budget.split("<=")[1].rstrip("ms"))
+    assert MacsModel(shape).predict(SubnetConfig.load(macs_result.config_path))[0] <= macs_bound
+    assert host_model.predict(SubnetConfig.load(host_result.config_path))[0] <= host_bound
+    for r in report.results:
+        assert r.tflite_bytes > 10_000 and r.measured_host_ms > 0
+        assert 0 <= r.top1 <= 1 and 0 <= r.tflite_top1 <= 1
+        # the float .tflite computes what the BN-recalibrated supernet computes
+        assert r.tflite_top1 == pytest.approx(r.top1, abs=0.05)
+    # the predictor, trained on subnets evaluated for real, beats predicting the mean on held-out subnets
+    p = result.predictor_report
+    assert p.n_val >= 8
+    assert p.rmse < p.baseline_rmse
+    text = report.markdown_path.read_text()
+    assert "| macs_budget |" in text and "| host |" in text and "Stage times" in text
+    assert report.plot_path.stat().st_size > 1000
+    assert (result.predictor_dir / "predictor.weights.h5").is_file()
