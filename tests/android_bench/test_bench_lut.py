@@ -1,0 +1,197 @@
+"""`android-bench lut`: latency tables of a tiny search space on the host and on a fake phone, resume, accuracy."""
+import shutil
+
+import numpy as np
+import pytest
+from bench_fakes import NOTE8
+from click.testing import CliRunner
+
+from android_bench import BenchmarkOptions
+from android_bench import SessionInterruptedError
+from android_bench import benchmark
+from android_bench import host_device
+from android_bench import make_target
+from android_bench.cli import main
+from android_bench.device import PROBE_COMMAND
+from android_bench.lut import TableMismatchError
+from android_bench.lut import build_latency_table
+from android_bench.lut import convert_to_tflite
+from android_bench.lut import model_filename
+from android_bench.target import sha256_file
+from ofa_tf.latency import OVERHEAD_KEY
+from ofa_tf.latency import TABLE_FORMAT
+from ofa_tf.latency import LatencyPredictor
+from ofa_tf.latency import LatencyTable
+from ofa_tf.latency import network_shape
+from ofa_tf.latency import table_layers
+from ofa_tf.materialize import materialize
+from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.zoo import ofa_net
+
+# 17 entries: overhead, Conv, blocks.0, 5 stages x ks {3, 5}, Conv_1, AvgPool2D, Conv_2, Logits.
+TINY = dict(n_classes=4, width_mult=0.5, ks_list=(3, 5), expand_list=(3,), depth_list=(1,), dropout_rate=0.0,
+            first_stride=1, stage_strides=(1, 2, 2, 1, 2), resolutions=(32,))
+FAST = BenchmarkOptions(warmup=3, runs=20)
+PHONE_FLAGS = "--num_threads=1 --warmup_runs=10 --num_runs=50 --min_secs=0 --warmup_min_secs=0 --use_xnnpack=false"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return OFAMobileNetV3(**TINY)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tiny, tmp_path_factory):
+    """The 17 entry models, converted once for the whole module."""
+    folder = tmp_path_factory.mktemp("lut_models")
+    for layer in table_layers(tiny):
+        (folder / model_filename(layer.key)).write_bytes(convert_to_tflite(layer.build(tiny)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def host_table(tiny, models_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("host") / "host.yaml"
+    return out, build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None)
+
+
+def test_host_table_has_every_entry_and_a_full_header(tiny, host_table):
+    out, table = host_table
+    assert list(table.entries) == [layer.key for layer in table_layers(tiny)]
+    assert LatencyTable.load(out) == table
+    header = table.header
+    device = host_device()
+    assert header["format"] == TABLE_FORMAT and header["resolutions"] == [32] and header["n_classes"] == 4
+    assert (header["device_fingerprint"], header["serial"]) == (device.fingerprint, "host")
+    assert header["tool_version"].startswith("ai_edge_litert ")
+    assert header["flags"] == ("--num_threads=1 --warmup_runs=3 --num_runs=20 --min_secs=0 --warmup_min_secs=0 "
+                               "--use_xnnpack=false taskset=none")
+    assert header["taskset"] == "none" and header["runs"] == 20 and header["created"] <= header["updated"]
+    for key, entry in table.entries.items():
+        assert entry["count"] == 20 and entry["var"] >= 0, key
+        assert 0 < entry["median"] and 0 < entry["mean"] < 1000, key
+    # A 1-element ReLU costs less than the stem conv on 32x32x3.
+    assert table.entries[OVERHEAD_KEY]["median"] < table.entries["Conv-input:32x32x3-output:32x32x8"]["median"]
+
+
+@pytest.mark.slow
+def test_host_prediction_is_close_to_whole_subnet_runs(tiny, host_table, tmp_path):
+    _, table = host_table
+    configs = [SubnetConfig(ks, (3,) * 5, (1,) * 5, 32) for ks in [(3,) * 5, (5,) * 5, (3, 5, 3, 5, 3)]]
+    paths = []
+    for i, config in enumerate(configs):
+        paths.append(tmp_path / f"subnet_{i}.tflite")
+        paths[-1].write_bytes(convert_to_tflite(materialize(tiny, config, 32, batch_size=1)))
+    # Other jobs share the cores: the least loaded of three rounds of medians.
+    rounds = [benchmark(paths, "host", options=BenchmarkOptions(warmup=5, runs=30), db=None) for _ in range(3)]
+    measured = np.min([[result.p50_us for result in results] for results in rounds], axis=0) / 1000
+    predicted = LatencyPredictor(table, network_shape(tiny), statistic="median").predict(configs)
+    rel = np.abs(predicted - measured) / measured
+    assert rel.max() < 0.35, (predicted, measured)
+
+
+def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(tiny, models_dir, tmp_path):
+    out = tmp_path / "t.json"
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_five(progress):
+        seen.append(progress.key)
+        if len(seen) == 5:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None, on_progress=stop_after_five)
+    kept = LatencyTable.load(out).entries
+    assert list(kept) == seen
+    rest = []
+    table = build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None,
+                                on_progress=lambda p: rest.append((p.key, p.done)))
+    all_keys = [layer.key for layer in table_layers(tiny)]
+    assert [key for key, _ in rest] == all_keys[5:] and rest[-1][1] == len(all_keys)
+    assert list(table.entries) == all_keys and all(table.entries[k] == kept[k] for k in seen)
+    # Complete: nothing left to measure. Other flags: refused, naming the field.
+    assert build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None,
+                               on_progress=rest.append) == table and len(rest) == len(all_keys) - 5
+    with pytest.raises(TableMismatchError, match="flags=.*--num_runs=20.*--num_runs=7"):
+        build_latency_table(tiny, out, "host", options=BenchmarkOptions(warmup=3, runs=7), work_dir=models_dir,
+                            db=None)
+
+
+def test_phone_table_exact_commands_and_header(tiny, models_dir, fake_adb, android_binary, tmp_path):
+    work = tmp_path / "models"
+    shutil.copytree(models_dir, work)
+    overhead_model = model_filename(OVERHEAD_KEY)
+    fake_adb.set_bench(overhead_model, "bench_no_percentiles.txt", stream="stdout")
+    table = build_latency_table(tiny, tmp_path / "note8.yaml", NOTE8, binary=android_binary, work_dir=work,
+                                db=tmp_path / "r.sqlite")
+    commands = [["devices", "-l"], ["-s", NOTE8, "shell", PROBE_COMMAND],
+                ["-s", NOTE8, "push", str(android_binary), "/data/local/tmp/benchmark_model"],
+                ["-s", NOTE8, "shell", "chmod 755 /data/local/tmp/benchmark_model"]]
+    for layer in table_layers(tiny):
+        name = model_filename(layer.key)
+        commands += [
+            ["-s", NOTE8, "push", str(work / name), f"/data/local/tmp/{name}"],
+            ["-s", NOTE8, "shell",
+             f"taskset f0 /data/local/tmp/benchmark_model --graph=/data/local/tmp/{name} {PHONE_FLAGS}"],
+            ["-s", NOTE8, "shell", f"rm -f /data/local/tmp/{name}"],
+        ]
+    commands.append(["-s", NOTE8, "shell", "rm -f /data/local/tmp/benchmark_model"])
+    assert fake_adb.calls() == commands
+    header = table.header
+    assert header["device"] == "SM-N950F" and header["serial"] == NOTE8
+    assert header["device_fingerprint"].startswith("samsung/greatltexx/greatlte:9/")
+    assert header["tool_version"] == f"sha256:{sha256_file(android_binary)}"
+    assert header["flags"] == f"{PHONE_FLAGS} taskset=f0" and header["taskset"] == "f0"
+    assert table.entries["Conv-input:32x32x3-output:32x32x8"] == pytest.approx(
+        {"mean": 31.9874, "count": 50, "var": 0.612**2, "median": 31.839})
+    assert table.entries[OVERHEAD_KEY] == pytest.approx({"mean": 15.2178, "count": 50, "var": 0.298**2})
+
+
+def test_phone_disconnect_keeps_measured_entries_and_rerun_finishes(tiny, models_dir, fake_adb, android_binary,
+                                                                    tmp_path):
+    out = tmp_path / "note8.yaml"
+    keys = [layer.key for layer in table_layers(tiny)]
+    fake_adb.disconnect_on(model_filename(keys[7]))
+    with pytest.raises(SessionInterruptedError):
+        build_latency_table(tiny, out, NOTE8, binary=android_binary, work_dir=models_dir, db=None)
+    assert list(LatencyTable.load(out).entries) == keys[:7]
+    fake_adb.disconnect_on(None)
+    fake_adb.reconnect(NOTE8)
+    fake_adb.clear_log()
+    table = build_latency_table(tiny, out, NOTE8, binary=android_binary, work_dir=models_dir, db=None)
+    pushed = [call[3] for call in fake_adb.calls() if call[2:3] == ["push"]]
+    assert pushed == [str(android_binary)] + [str(models_dir / model_filename(key)) for key in keys[7:]]
+    assert list(table.entries) == keys
+
+
+def test_cli_completes_an_existing_table_and_names_bad_values(fake_adb, android_binary, tmp_path):
+    net_id = "ofa_mbv3_small_d234_e346_k357_w0.5"
+    net = ofa_net(net_id, n_classes=10, dropout_rate=0.0)
+    device = make_target(NOTE8, android_binary).device
+    options = BenchmarkOptions(threads=2, runs=30)
+    header = {"format": TABLE_FORMAT, "net_id": net_id, "n_classes": 10, "device_fingerprint": device.fingerprint,
+              "serial": NOTE8, "tool_version": f"sha256:{sha256_file(android_binary)}", "flags": options.key("f0"),
+              "resolutions": [24], "created": "2026-01-01T00:00:00+00:00"}
+    entries = {layer.key: {"mean": 1.0, "count": 30, "var": 0.0} for layer in table_layers(net, [24])}
+    LatencyTable(header, entries).save(tmp_path / "t.yaml")
+    args = ["lut", "--net", net_id, "--serial", NOTE8, "--binary", str(android_binary), "--n-classes", "10",
+            "--threads", "2", "--runs", "30", "--out", str(tmp_path / "t.yaml"), "--db", str(tmp_path / "r.db")]
+    result = CliRunner().invoke(main, args + ["--resolutions", "24"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(entries)} entries for {net_id} on SM-N950F (resolutions [24])" in result.output
+    table = LatencyTable.load(tmp_path / "t.yaml")
+    assert table.entries == entries and table.header["created"] == "2026-01-01T00:00:00+00:00"
+    assert not any(call[2:3] == ["push"] for call in fake_adb.calls())
+
+    result = CliRunner().invoke(main, args + ["--resolutions", "24,64"])
+    assert result.exit_code == 1 and "Invalid resolutions [64]" in result.output
+    result = CliRunner().invoke(main, args + ["--resolutions", "24,x"])
+    assert result.exit_code == 2 and "comma-separated integers" in result.output
+    result = CliRunner().invoke(main, args[:-4] + ["--runs", "31", "--out", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 1 and "flags=" in result.output and "--num_runs=31" in result.output
+    result = CliRunner().invoke(main, ["lut", "--net", "nope", "--serial", "host", "--out", str(tmp_path / "n.yaml")])
+    assert result.exit_code == 1 and "Unknown net_id 'nope'" in result.output
