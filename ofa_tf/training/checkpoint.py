@@ -1,0 +1,133 @@
+"""Training checkpoints: model + optimizer + schedule position + sampler RNG, and atomic file writes."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+CHECKPOINT_DIR = "checkpoints"
+WEIGHTS_DIR = "weights"
+
+
+class TrainingState(tf.Module):
+    """Where training stands: phase index in the schedule, finished epochs and steps in the current epoch.
+
+    `rng_state` holds the subnet sampler's `numpy.random.Generator` state as JSON, so a resumed run
+    draws the same subnets as an uninterrupted one.
+    """
+
+    def __init__(self):
+        super().__init__(name="training_state")
+        self.phase_index = tf.Variable(0, dtype=tf.int64, trainable=False, name="phase_index")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.rng_state = tf.Variable("", dtype=tf.string, trainable=False, name="rng_state")
+
+    def set(self, phase_index: int, epoch: int, step_in_epoch: int = 0, rng: np.random.Generator | None = None):
+        self.phase_index.assign(phase_index)
+        self.epoch.assign(epoch)
+        self.step_in_epoch.assign(step_in_epoch)
+        if rng is not None:
+            self.rng_state.assign(json.dumps(rng.bit_generator.state))
+
+    def position(self) -> tuple[int, int, int]:
+        return int(self.phase_index.numpy()), int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
+
+    def restore_rng(self, rng: np.random.Generator) -> None:
+        """Sets `rng` to the saved state (no-op when none was saved)."""
+        raw = self.rng_state.numpy().decode()
+        if raw:
+            rng.bit_generator.state = json.loads(raw)
+
+
+def checkpoint_dir(out_dir: str | Path, run_name: str) -> Path:
+    """`out_dir/checkpoints/<run_name>`: one folder per task selection, so tasks can share `out_dir`."""
+    return Path(out_dir) / CHECKPOINT_DIR / run_name
+
+
+def latest_checkpoint(out_dir: str | Path, run_name: str) -> str | None:
+    return tf.train.latest_checkpoint(str(checkpoint_dir(out_dir, run_name)))
+
+
+def read_state(path: str) -> TrainingState:
+    """Only the schedule position and RNG state of the checkpoint at `path`."""
+    state = TrainingState()
+    tf.train.Checkpoint(state=state).read(path).expect_partial()
+    return state
+
+
+class Checkpointer:
+    """A `tf.train.CheckpointManager` over model, optimizer and `TrainingState` in `checkpoint_dir(...)`.
+
+    TensorFlow writes the shards under a temporary name and only then updates the `checkpoint` index
+    file, so an interrupted save never becomes the latest checkpoint. Non-chief workers of a
+    multi-worker run must save too (the variables are all-reduced); they write to a scratch folder.
+    """
+
+    def __init__(self, directory, model, optimizer, state: TrainingState, chief: bool = True, max_to_keep: int = 2):
+        objects = dict(model=model, state=state)
+        if optimizer is not None:
+            objects["optimizer"] = optimizer
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.chief = chief
+        directory = Path(directory)
+        if not chief:
+            directory = Path(tempfile.mkdtemp(prefix="ofa_tf_worker_ckpt_"))
+        self.directory = directory
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+
+    def save(self) -> str:
+        path = self.manager.save()
+        if not self.chief:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        return path
+
+    def restore(self, path: str) -> None:
+        """Restores everything this checkpointer tracks; fails if the checkpoint lacks any of it."""
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+
+
+def restore_model(path: str, model, state: TrainingState) -> None:
+    """Restores only model weights and position (e.g. the end of a finished phase, whose optimizer is not reused)."""
+    tf.train.Checkpoint(model=model, state=state).restore(path).expect_partial()
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Writes `text` to `path` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def save_weights_atomic(model, path: str | Path, write: bool = True) -> None:
+    """`model.save_weights` to a temporary `.weights.h5` then renamed; with `write=False` only the
+    (collective) variable reads happen and nothing is kept, for non-chief workers."""
+    path = Path(path)
+    directory = path.parent if write else Path(tempfile.mkdtemp(prefix="ofa_tf_worker_w_"))
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".tmp_{os.getpid()}_{path.name}"
+    try:
+        model.save_weights(str(tmp))
+        if write:
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        if not write:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,114 @@
+"""`ofa-tf train` and `ofa-tf eval`: click wrappers over `train` and `evaluate`."""
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+
+from ofa_tf.training.distribute import STRATEGIES
+from ofa_tf.training.phases import TASKS
+
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, TypeError)
+
+
+def _image_sizes(ctx, param, value):
+    """'24,28,32' or 'MIN-MAX' (multiples of 4 in between, as the reference's continuous sizes)."""
+    if value is None:
+        return None
+    from ofa_tf.data import resolution_candidates
+
+    try:
+        if "-" in value:
+            low, high = (int(v) for v in value.split("-", 1))
+            return resolution_candidates(low, high)
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"expected sizes like '24,28,32' or '128-224'; received {value!r} ({err}).")
+
+
+def _net_ids():
+    from ofa_tf.zoo import net_ids
+
+    return net_ids()
+
+
+@click.command("train")
+@click.option("--net", "net_id", required=True, help="Supernet id (see `ofa_tf.net_ids()`), incl. small-image presets.")
+@click.option("--data", required=True, help="TFDS name, image folder root/<class>/<image>, or 'digits'.")
+@click.option("--task", type=click.Choice(TASKS), default="all", show_default=True)
+@click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand task.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
+@click.option("--epoch-scale", type=float, default=None, help="Multiply the reference epochs (e.g. 0.05).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Global batch size.")
+@click.option("--image-sizes", callback=_image_sizes, default=None, help="'24,28,32' or '128-224' (default: the net's).")
+@click.option("--teacher", type=click.Path(exists=True), default=None, help="Full-network weights or a run folder.")
+@click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Starting weights of the student.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True)
+@click.option("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--lr", type=float, default=None, help="Initial learning rate (default: base_lr * batch / 64).")
+@click.option("--warmup-epochs", type=float, default=None)
+@click.option("--n-subnets", type=click.IntRange(min=1), default=None, help="Subnets per step.")
+@click.option("--kd-ratio", type=float, default=None, help="Distillation weight of the PS phases.")
+@click.option("--weight-decay", type=float, default=3e-5, show_default=True)
+@click.option("--validation-split", type=float, default=0.1, show_default=True)
+@click.option("--train-images", type=click.IntRange(min=1), default=None, help="Seeded subset of training images.")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None)
+@click.option("--policy", type=click.Choice(["imagenet", "cifar"]), default=None, help="Augmentation policy.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--validate/--no-validate", default=True, show_default=True, help="Max/min accuracy after each phase.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after N steps (no save).")
+@click.option("--verbose", type=click.IntRange(0, 2), default=1, show_default=True)
+def train_command(net_id, data, out, **options):
+    """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (or one task/phase)."""
+    from ofa_tf.training.trainer import train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if net_id not in _net_ids():
+        raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
+    try:
+        result = train(net_id, data, out, **options)
+    except _USER_ERRORS as err:
+        raise click.ClickException(str(err)) from err
+    state = "finished" if result.completed else "stopped early (resume with --resume)"
+    click.echo(f"Training {state}; phases done: {', '.join(result.phases) or 'none'}; output in {result.out_dir}.")
+
+
+@click.command("eval")
+@click.option("--net", "net_id", required=True, help="Supernet id (see `ofa_tf.net_ids()`).")
+@click.option("--weights", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Supernet weights (.weights.h5 or PyTorch .pth).")
+@click.option("--data", required=True, help="TFDS name, image folder, or 'digits'.")
+@click.option("--subnets", default="max,min", show_default=True, help="'max,min,random:N' or FILE.json.")
+@click.option("--calibrate-bn", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="BN-recalibration images per subnet (0 = stored statistics).")
+@click.option("--resolution", type=click.IntRange(min=8), default=None, help="Input size (default: largest).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--validation-split", type=float, default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Data split and random subnets.")
+@click.option("--max-batches", type=click.IntRange(min=1), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a Markdown table.")
+def eval_command(net_id, weights, data, subnets, calibrate_bn, resolution, batch_size, validation_split, seed,
+                 max_batches, as_json):
+    """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration."""
+    from ofa_tf.data import load_dataset
+    from ofa_tf.training.evaluate import evaluate
+    from ofa_tf.training.evaluate import results_table
+    from ofa_tf.zoo import ofa_net
+
+    if net_id not in _net_ids():
+        raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
+    try:
+        image_data = load_dataset(data, validation_split=validation_split, seed=seed)
+        net = ofa_net(net_id, weights=weights, n_classes=image_data.num_classes)
+        results = evaluate(net, image_data, subnets, calibrate_bn=calibrate_bn, resolution=resolution,
+                           batch_size=batch_size, seed=seed, max_batches=max_batches)
+    except _USER_ERRORS as err:
+        raise click.ClickException(str(err)) from err
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        click.echo(results_table(results))

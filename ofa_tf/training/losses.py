@@ -1,0 +1,29 @@
+"""Per-example training losses of progressive shrinking: smoothed CE plus distillation (spec §4)."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+LABEL_SMOOTHING = 0.1
+
+
+def smoothed_cross_entropy(labels, logits, smoothing: float = LABEL_SMOOTHING) -> tf.Tensor:
+    """Per-example CE against `onehot * (1 - smoothing) + smoothing / n_classes` ([B])."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    n_classes = tf.shape(logits)[-1]
+    target = tf.one_hot(tf.cast(labels, tf.int32), n_classes) * (1.0 - smoothing)
+    target += smoothing / tf.cast(n_classes, tf.float32)
+    return -tf.reduce_sum(target * tf.nn.log_softmax(logits), axis=-1)
+
+
+def soft_target_cross_entropy(teacher_probs, logits) -> tf.Tensor:
+    """Per-example distillation loss `-sum_c p_teacher * log_softmax(logits)` ([B]), temperature 1."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    return -tf.reduce_sum(tf.stop_gradient(teacher_probs) * tf.nn.log_softmax(logits), axis=-1)
+
+
+def ps_loss(labels, logits, teacher_probs=None, kd_ratio: float = 1.0, smoothing: float = LABEL_SMOOTHING):
+    """Per-example `kd_ratio * KD + CE_ls` ([B]); plain smoothed CE without a teacher or with kd_ratio 0."""
+    loss = smoothed_cross_entropy(labels, logits, smoothing)
+    if teacher_probs is not None and kd_ratio:
+        loss += kd_ratio * soft_target_cross_entropy(teacher_probs, logits)
+    return loss

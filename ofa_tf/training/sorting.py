@@ -1,0 +1,83 @@
+"""Channel importance sorting before the expand phases (spec §3, `re_organize_middle_weights`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ofa_tf.layers.elastic_mbconv import ElasticMBConv
+
+# Group offset of the reference (`base = -len(target_width_list) * 1e5`): larger than any L1 importance.
+GROUP_OFFSET = 1e5
+
+
+def middle_channel_order(importance, group_widths=(), expand_ratio_stage: int = 0) -> np.ndarray:
+    """Permutation sorting channels by descending `importance`, keeping earlier expand-ratio groups.
+
+    Args:
+        importance: one value per middle channel.
+        group_widths: middle widths of the expand ratios in descending ratio order (largest first).
+        expand_ratio_stage: 0 sorts globally; s > 0 keeps the first `group_widths[s]` channels in front
+            (channels past each of `group_widths[1..s]` get a decreasing offset), so sorting happens
+            only within the groups established by the earlier expand phases.
+    """
+    importance = np.asarray(importance, np.float64).copy()
+    if expand_ratio_stage > 0:
+        if expand_ratio_stage >= len(group_widths):
+            raise ValueError(
+                f"expand_ratio_stage={expand_ratio_stage} needs more than {expand_ratio_stage} group widths; "
+                f"received group_widths={list(group_widths)}."
+            )
+        right = len(importance)
+        base = -len(group_widths) * GROUP_OFFSET
+        for i in range(expand_ratio_stage + 1):
+            left = group_widths[i]
+            importance[left:right] += base
+            base += GROUP_OFFSET
+            right = left
+    return np.argsort(-importance, kind="stable")
+
+
+def _permute(variable, order, axis):
+    value = variable.numpy()
+    variable.assign(np.take(value, order, axis=axis))
+
+
+def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np.ndarray | None:
+    """Sorts a block's middle channels (and SE hidden units) by importance, in place.
+
+    Importance of middle channel c is the L1 norm of the project conv weights reading it. The order is
+    applied to the expand conv outputs and BN, the depthwise kernel and BN, the SE reduce inputs and
+    expand outputs, and the project conv inputs; the kernel-transform matrices are shared by all
+    channels and stay. SE hidden units are then sorted by the L1 norm of their expand weights. The
+    function computed at every expand ratio's largest prefix is unchanged at the full width.
+
+    Returns the middle-channel permutation, or None for a block without expansion (never sorted).
+    """
+    if not block.has_expansion:
+        return None
+    project = block.project_conv.kernel.numpy()  # [1, 1, mid, out]
+    importance = np.abs(project).sum(axis=(0, 1, 3))
+    widths = [block.middle_channels(e) for e in sorted(block.expand_ratios, reverse=True)]
+    order = middle_channel_order(importance, widths, expand_ratio_stage)
+
+    _permute(block.project_conv.kernel, order, axis=2)
+    for bn in (block.depthwise_bn, block.expand_bn):
+        for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance):
+            _permute(v, order, axis=0)
+    _permute(block.depthwise_conv.kernel, order, axis=2)
+    _permute(block.expand_conv.kernel, order, axis=3)
+    if block.use_se:
+        se = block.se
+        _permute(se.expand_kernel, order, axis=1)
+        _permute(se.expand_bias, order, axis=0)
+        _permute(se.reduce_kernel, order, axis=0)
+        hidden_order = np.argsort(-np.abs(se.expand_kernel.numpy()).sum(axis=1), kind="stable")
+        _permute(se.expand_kernel, hidden_order, axis=0)
+        _permute(se.reduce_kernel, hidden_order, axis=1)
+        _permute(se.reduce_bias, hidden_order, axis=0)
+    return order
+
+
+def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
+    """`reorganize_channels` on every elastic block of `supernet` (blocks[0] is fixed and never sorted)."""
+    for block in supernet.blocks[1:]:
+        reorganize_channels(block, expand_ratio_stage)

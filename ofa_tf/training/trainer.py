@@ -1,0 +1,564 @@
+"""The progressive-shrinking training loop: an explicit `strategy.run` step, one trace per phase."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.training import checkpoint as ckpt
+from ofa_tf.training.distribute import STRATEGIES
+from ofa_tf.training.distribute import is_chief
+from ofa_tf.training.distribute import make_strategy
+from ofa_tf.training.distribute import model_scope
+from ofa_tf.training.evaluate import evaluate
+from ofa_tf.training.losses import ps_loss
+from ofa_tf.training.optimizer import NO_DECAY_KEYS
+from ofa_tf.training.optimizer import OptimizerConfig
+from ofa_tf.training.optimizer import WarmupCosine
+from ofa_tf.training.optimizer import add_weight_decay
+from ofa_tf.training.optimizer import build_optimizer
+from ofa_tf.training.optimizer import decay_mask
+from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
+from ofa_tf.training.phases import Phase
+from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import select_phases
+from ofa_tf.training.sorting import sort_channels
+from ofa_tf.zoo import load_weights
+from ofa_tf.zoo import ofa_net
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NET = "ofa_mbv3_d234_e346_k357_w1.0"
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config_{run}.json"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Options of `train` (all optional; defaults follow the reference, spec §4).
+
+    Args:
+        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
+        phase: 1 or 2 for depth/expand (None = both phases).
+        epochs: total epochs of every selected phase (warmup keeps its fraction).
+        epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
+        phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
+        batch_size: global batch size (split over replicas).
+        image_sizes: training resolutions, one drawn per batch (default: the supernet's).
+        teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
+        init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
+        strategy: "default", "mirrored", "multiworker" or "tpu"; `tpu` = TPU name/address for the resolver.
+        resume: continue from the latest checkpoint in `out`.
+        lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
+        warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
+        label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
+        validation_split: held-out part of the training images when `data` is a source name or folder.
+        train_images: train on a seeded subset of this many images.
+        steps_per_epoch: cap on steps per epoch.
+        policy: augmentation policy ("imagenet" or "cifar"; default from the image size).
+        seed: seed of data order, augmentation and subnet sampling.
+        validate: evaluate the max and min subnets (BN recalibrated) after each phase.
+        calibration_images: BN-recalibration images for that validation.
+        max_steps: stop after this many steps of this call without saving (simulates an interruption).
+        log_every: steps between TensorBoard scalars.
+        verbose: Progbar verbosity (0 silent, 1 bar, 2 one line per epoch).
+    """
+
+    task: str = "all"
+    phase: int | None = None
+    epochs: int | None = None
+    epoch_scale: float | None = None
+    phase_epochs: dict[str, int] | None = None
+    batch_size: int = 64
+    image_sizes: tuple[int, ...] | None = None
+    teacher: str | None = None
+    init_weights: str | None = None
+    strategy: str = "default"
+    tpu: str | None = None
+    resume: bool = False
+    lr: float | None = None
+    warmup_epochs: float | None = None
+    n_subnets: int | None = None
+    kd_ratio: float | None = None
+    label_smoothing: float = 0.1
+    weight_decay: float = 3e-5
+    momentum: float = 0.9
+    nesterov: bool = True
+    dropout_rate: float = 0.1
+    validation_split: float | int = 0.1
+    train_images: int | None = None
+    steps_per_epoch: int | None = None
+    policy: str | None = None
+    seed: int = 0
+    validate: bool = True
+    calibration_images: int = 2000
+    max_steps: int | None = None
+    log_every: int = 10
+    verbose: int = 1
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}.")
+        if self.epochs is not None and self.epoch_scale is not None:
+            raise ValueError("Pass either `epochs` or `epoch_scale`, not both.")
+        for name in ("batch_size", "epochs", "n_subnets", "train_images", "steps_per_epoch", "max_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"Invalid value for `{name}`: expected a positive int. Received {name}={value!r}.")
+        if self.image_sizes is not None:
+            self.image_sizes = tuple(int(s) for s in self.image_sizes)
+            if not self.image_sizes or min(self.image_sizes) < 8:
+                raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
+        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
+        names = [p.name for p in progressive_shrinking()]
+        unknown = sorted(set(self.phase_epochs or {}) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
+
+    @property
+    def run_name(self) -> str:
+        """Names the checkpoint folder and config file of this task selection ("all", "depth_1", ...)."""
+        return self.task if self.phase is None else f"{self.task}_{self.phase}"
+
+    def optimizer_config(self) -> OptimizerConfig:
+        return OptimizerConfig(self.momentum, self.nesterov, self.weight_decay, NO_DECAY_KEYS)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` did: the trained supernet, finished phases, per-epoch history, traces per phase."""
+
+    supernet: OFAMobileNetV3
+    out_dir: Path
+    phases: list[str]
+    history: list[dict]
+    trace_counts: dict[str, int]
+    completed: bool
+
+
+def make_train_step(
+    model,
+    optimizer,
+    strategy,
+    *,
+    element_spec,
+    n_subnets: int,
+    global_batch_size: int,
+    teacher=None,
+    kd_ratio: float = 1.0,
+    label_smoothing: float = 0.1,
+    weight_decay: float = 0.0,
+    no_decay_keys=NO_DECAY_KEYS,
+):
+    """A `tf.function` `step(images, labels, ks, e, d) -> mean loss` for one phase.
+
+    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
+    subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
+    are summed over the subnets and applied once. The input signature is fixed, so it traces once.
+    """
+    variables = model.trainable_variables
+    mask = decay_mask(variables, no_decay_keys)
+    n_replicas = strategy.num_replicas_in_sync
+    space = model.search_space
+    use_teacher = teacher is not None and kd_ratio > 0
+
+    def subnet_grads(images, labels, teacher_probs, ks, e, d):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True, subnet=(ks, e, d))
+            per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def replica_step(images, labels, ks, e, d):
+        images = tf.cast(images, tf.float32)
+        teacher_probs = tf.nn.softmax(teacher(images, training=False)) if use_teacher else None
+        # The first subnet outside the loop; the others in a tf.while_loop, so the graph (and the
+        # trace time) does not grow with n_subnets.
+        total, grads = subnet_grads(images, labels, teacher_probs, ks[0], e[0], d[0])
+        for j in tf.range(1, n_subnets) if n_subnets > 1 else ():
+            loss, g = subnet_grads(images, labels, teacher_probs, ks[j], e[j], d[j])
+            total += loss
+            grads = [a + b for a, b in zip(grads, g)]
+        grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)
+        optimizer.apply_gradients(zip(grads, variables))
+        return total / n_subnets
+
+    images_spec, labels_spec = element_spec
+    config_specs = [
+        tf.TensorSpec([n_subnets, space.n_blocks], tf.int32),
+        tf.TensorSpec([n_subnets, space.n_blocks], tf.int32),
+        tf.TensorSpec([n_subnets, space.n_stages], tf.int32),
+    ]
+
+    @tf.function(input_signature=[images_spec, labels_spec, *config_specs])
+    def step(images, labels, ks, e, d):
+        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return step
+
+
+def _scalar_metadata() -> bytes:
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    return metadata.SerializeToString()
+
+
+def write_scalar(name: str, value: float, step: int) -> None:
+    """A TensorBoard scalar via `tf.summary.write` (works without the tensorboard package installed)."""
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
+
+
+def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
+    return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))
+
+
+def _load_data(data, config: TrainConfig):
+    if isinstance(data, (str, Path)):
+        from ofa_tf.data import load_dataset
+
+        data = load_dataset(str(data), validation_split=config.validation_split, seed=config.seed)
+    if config.train_images is not None:
+        if config.train_images > data.num_train:
+            raise ValueError(
+                f"train_images={config.train_images} exceeds the {data.num_train} training images available."
+            )
+        picked = np.random.default_rng([config.seed, 17]).choice(data.train_indices, config.train_images, False)
+        data = dataclasses.replace(data, train_indices=np.sort(picked))
+    return data
+
+
+def _clone_supernet(net, n_classes: int, dropout_rate: float) -> OFAMobileNetV3:
+    if isinstance(net, str):
+        return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
+    if not isinstance(net, OFAMobileNetV3):
+        raise TypeError(f"`net` must be a net id or an OFAMobileNetV3; received {type(net).__name__}.")
+    if net.n_classes != n_classes:
+        raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
+    clone = OFAMobileNetV3.from_config(net.get_config())
+    clone.set_weights(net.get_weights())
+    return clone
+
+
+class Trainer:
+    """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""
+
+    def __init__(self, net, data, out, config: TrainConfig):
+        self.config = config
+        self.out = Path(out)
+        self.strategy = make_strategy(config.strategy, config.tpu)
+        self.chief = is_chief(self.strategy)
+        n_replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % n_replicas:
+            raise ValueError(
+                f"batch_size={config.batch_size} must be divisible by the {n_replicas} replicas of the strategy."
+            )
+        self.data = _load_data(data, config)
+        self.net_id = net if isinstance(net, str) else None
+        with model_scope(self.strategy):
+            self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
+        self.space = self.supernet.search_space
+        self.resolutions = tuple(config.image_sizes or self.space.resolutions)
+        self.phases = self._resolve_phases()
+        self.state = ckpt.TrainingState()
+        self.history: list[dict] = []
+        self.trace_counts: dict[str, int] = {}
+        self._teacher = None
+        self._steps_this_call = 0
+        steps = self.data.num_train // config.batch_size
+        if steps < 1:
+            raise ValueError(f"batch_size={config.batch_size} exceeds the {self.data.num_train} training images.")
+        self.steps_per_epoch = min(steps, config.steps_per_epoch or steps)
+        writer_dir = self.out / "tensorboard"
+        self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
+
+    # === Schedule ===
+    def _resolve_phases(self) -> list[Phase]:
+        c = self.config
+        phases = select_phases(progressive_shrinking(self.space), c.task, c.phase)
+        if c.task == "all" and c.teacher is not None:
+            phases = [p for p in phases if p.task != "full"]
+        out = []
+        for p in phases:
+            if c.epochs is not None:
+                p = p.with_total_epochs(c.epochs)
+            elif c.epoch_scale is not None:
+                p = p.scaled(c.epoch_scale)
+            if c.phase_epochs and p.name in c.phase_epochs:
+                p = p.with_total_epochs(c.phase_epochs[p.name])
+            if c.warmup_epochs is not None:
+                total = p.total_epochs
+                if not 0 <= c.warmup_epochs < total:
+                    raise ValueError(f"warmup_epochs={c.warmup_epochs} must be in [0, {total}) for phase {p.name}.")
+                p = dataclasses.replace(p, warmup_epochs=c.warmup_epochs, epochs=total - c.warmup_epochs)
+            if c.n_subnets is not None:
+                p = dataclasses.replace(p, n_subnets=c.n_subnets)
+            if c.kd_ratio is not None and p.task != "full":
+                p = dataclasses.replace(p, kd_ratio=c.kd_ratio)
+            out.append(p)
+        return out
+
+    def learning_rate(self, phase: Phase) -> WarmupCosine:
+        total = phase.total_epochs * self.steps_per_epoch
+        warmup = min(int(round(phase.warmup_epochs * self.steps_per_epoch)), total - 1)
+        scaled = phase.base_lr * self.config.batch_size / REFERENCE_BATCH_PER_GPU
+        init_lr = self.config.lr or scaled
+        return WarmupCosine(init_lr, total, warmup, warmup_lr=min(phase.base_lr, init_lr))
+
+    # === Files ===
+    def _weights_path(self, phase_name: str) -> Path:
+        return self.out / ckpt.WEIGHTS_DIR / f"{phase_name}.weights.h5"
+
+    def _log(self, record: dict) -> None:
+        self.history.append(record)
+        if self.chief:
+            with open(self.out / METRICS_FILE, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _write_config(self) -> None:
+        if not self.chief:
+            return
+        c = self.config
+        resolved = {
+            "net": self.net_id or {"class": "OFAMobileNetV3", "config": self.supernet.get_config()},
+            "num_classes": self.data.num_classes,
+            "num_train_images": int(self.data.num_train),
+            "num_validation_images": int(self.data.num_validation),
+            "replicas": self.strategy.num_replicas_in_sync,
+            "steps_per_epoch": self.steps_per_epoch,
+            "image_sizes": list(self.resolutions),
+            "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(c).items()},
+            "phases": [
+                {**p.to_dict(), "init_lr": self.learning_rate(p).init_lr, "warmup_lr": self.learning_rate(p).warmup_lr,
+                 "total_steps": self.learning_rate(p).total_steps, "warmup_steps": self.learning_rate(p).warmup_steps}
+                for p in self.phases
+            ],
+        }
+        ckpt.atomic_write_text(self.out / CONFIG_FILE.format(run=c.run_name), json.dumps(resolved, indent=2) + "\n")
+
+    # === Weights ===
+    def _teacher_weights(self) -> Path:
+        if self.config.teacher is not None:
+            path = Path(self.config.teacher)
+            if path.is_dir():
+                path = path / ckpt.WEIGHTS_DIR / "full.weights.h5"
+            if not path.is_file():
+                raise FileNotFoundError(f"Teacher weights not found: {path}")
+            return path
+        path = self._weights_path("full")
+        if not path.is_file():
+            raise ValueError(
+                "Distillation needs the full network as teacher: run the `full` task into the same output "
+                f"folder first ({path} is missing) or pass `teacher` (--teacher CKPT)."
+            )
+        return path
+
+    def teacher(self) -> keras.Model:
+        """The frozen full network as a stock Keras model (faster than the elastic path)."""
+        if self._teacher is None:
+            path = self._teacher_weights()
+            with model_scope(self.strategy):
+                full = OFAMobileNetV3.from_config({**self.supernet.get_config(), "dropout_rate": 0.0})
+                load_weights(full, path)
+                full.set_max_net()
+                self._teacher = full.get_active_subnet(name="teacher")
+            self._teacher.trainable = False
+            logger.info("Teacher: full network from %s.", path)
+        return self._teacher
+
+    def _initialize(self, first: Phase) -> None:
+        """Starting weights of a fresh run (not resumed)."""
+        c = self.config
+        index = [p.name for p in progressive_shrinking(self.space)].index(first.name)
+        previous = progressive_shrinking(self.space)[index - 1].name if index > 0 else None
+        if c.init_weights is not None:
+            source = Path(c.init_weights)
+        elif previous is not None and self._weights_path(previous).is_file():
+            source = self._weights_path(previous)
+        elif first.task == "kernel" and (c.teacher is not None or self._weights_path("full").is_file()):
+            source = self._teacher_weights()
+        elif first.task == "full":
+            return
+        else:
+            raise ValueError(
+                f"Phase {first.name} starts from the weights of phase {previous}: run it into the same output "
+                f"folder first, or pass `init_weights` (--init WEIGHTS)."
+            )
+        if not source.is_file():
+            raise FileNotFoundError(f"Initial weights not found: {source}")
+        load_weights(self.supernet, source)
+        logger.info("Initial weights: %s.", source)
+
+    # === Loop ===
+    def run(self) -> TrainResult:
+        c = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        latest = ckpt.latest_checkpoint(self.out, c.run_name)
+        if latest and not c.resume:
+            raise FileExistsError(
+                f"{self.out} already holds a checkpoint ({latest}); pass resume=True (--resume) to continue it "
+                "or choose another output folder."
+            )
+        self._write_config()
+        position = None
+        if c.resume and latest:
+            position = ckpt.read_state(latest).position()
+            logger.info("Resuming from %s at phase %d, epoch %d, step %d.", latest, *position)
+        elif c.resume:
+            logger.info("No checkpoint in %s: starting from the beginning.", self.out)
+        if position is None:
+            self._initialize(self.phases[0])
+        start = position[0] if position else 0
+        if start >= len(self.phases):
+            raise ValueError(f"The checkpoint is at phase index {start}, past the {len(self.phases)} selected phases.")
+        done = []
+        completed = True
+        for index in range(start, len(self.phases)):
+            resume = (latest, position) if position and index == start else None
+            finished = self._run_phase(index, resume)
+            if not finished:
+                completed = False
+                break
+            done.append(self.phases[index].name)
+        self.writer.flush()
+        return TrainResult(self.supernet, self.out, done, self.history, dict(self.trace_counts), completed)
+
+    def _run_phase(self, index: int, resume) -> bool:
+        """Trains phase `index`; False when stopped by `max_steps`."""
+        c = self.config
+        phase = self.phases[index]
+        schedule = self.learning_rate(phase)
+        with model_scope(self.strategy):
+            optimizer = build_optimizer(c.optimizer_config(), schedule)
+            optimizer.build(self.supernet.trainable_variables)
+        directory = ckpt.checkpoint_dir(self.out, c.run_name)
+        checkpointer = ckpt.Checkpointer(directory, self.supernet, optimizer, self.state, chief=self.chief)
+        rng = np.random.default_rng([c.seed, index])
+        start_epoch = start_step = 0
+        if resume is not None:
+            path, (_, epoch, step) = resume
+            if epoch >= phase.total_epochs:  # this phase had finished; the next one starts fresh
+                ckpt.restore_model(path, self.supernet, self.state)
+                self._finish_phase(index, phase)
+                return True
+            checkpointer.restore(path)
+            self.state.restore_rng(rng)
+            start_epoch, start_step = epoch, step
+        else:
+            if phase.sort_channels is not None:
+                sort_channels(self.supernet, phase.sort_channels)
+                logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
+            self.state.set(index, 0, 0, rng)
+            checkpointer.save()
+
+        space = phase.search_space(self.space)
+        teacher = self.teacher() if phase.kd_ratio > 0 else None
+        logger.info(
+            "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %d subnet(s)/step, kd %.2f, "
+            "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
+            schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
+            list(phase.expand_list), list(phase.depth_list),
+        )
+        step_fn = None
+        for epoch in range(start_epoch, phase.total_epochs):
+            skip = start_step if epoch == start_epoch else 0
+            ds = self.data.train(
+                c.batch_size, self.resolutions, policy=c.policy, seed=c.seed + 7919 * index, epoch=epoch
+            ).take(self.steps_per_epoch)
+            if skip:
+                ds = ds.skip(skip)
+            dist = self.strategy.experimental_distribute_dataset(ds)
+            if step_fn is None:
+                step_fn = make_train_step(
+                    self.supernet, optimizer, self.strategy, element_spec=dist.element_spec,
+                    n_subnets=phase.n_subnets, global_batch_size=c.batch_size, teacher=teacher,
+                    kd_ratio=phase.kd_ratio, label_smoothing=c.label_smoothing, weight_decay=c.weight_decay,
+                )
+            progbar = keras.utils.Progbar(
+                self.steps_per_epoch, verbose=c.verbose if self.chief else 0, stateful_metrics=["lr"]
+            )
+            if skip:
+                progbar.update(skip)
+            losses, t0 = [], time.perf_counter()
+            for i, (images, labels) in enumerate(dist, start=skip):
+                configs = [space.sample(rng) for _ in range(phase.n_subnets)]
+                lr = schedule.value(int(optimizer.iterations.numpy()))
+                loss = float(step_fn(images, labels, *stack_configs(configs)))
+                losses.append(loss)
+                global_step = int(self.state.global_step.assign_add(1).numpy())
+                progbar.update(i + 1, [("loss", loss), ("lr", lr)])
+                if global_step % c.log_every == 0:
+                    with self.writer.as_default():
+                        write_scalar("train/loss", loss, global_step)
+                        write_scalar("train/lr", lr, global_step)
+                self._steps_this_call += 1
+                if c.max_steps is not None and self._steps_this_call >= c.max_steps:
+                    self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count()
+                    logger.info("Stopping after max_steps=%d steps (not saved).", c.max_steps)
+                    return False
+            seconds = time.perf_counter() - t0
+            self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count()
+            self.state.set(index, epoch + 1, 0, rng)
+            checkpointer.save()
+            record = {
+                "event": "epoch", "phase": phase.name, "epoch": epoch + 1, "global_step": global_step,
+                "loss": float(np.mean(losses)) if losses else None, "lr": lr,
+                "images_per_sec": len(losses) * c.batch_size / seconds if seconds > 0 else None,
+                "seconds": seconds,
+            }
+            self._log(record)
+            with self.writer.as_default():
+                write_scalar("epoch/loss", record["loss"], global_step)
+                write_scalar("epoch/images_per_sec", record["images_per_sec"], global_step)
+        self._finish_phase(index, phase)
+        return True
+
+    def _finish_phase(self, index: int, phase: Phase) -> None:
+        ckpt.save_weights_atomic(self.supernet, self._weights_path(phase.name), write=self.chief)
+        c = self.config
+        multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if not c.validate or self.data.num_validation == 0 or multiworker:
+            return
+        sizes = sorted({max(self.resolutions), min(self.resolutions)})
+        subnets = [(name, cfg.with_resolution(r)) for r in sizes
+                   for name, cfg in (("max", phase.search_space(self.space).max_config()),
+                                     ("min", phase.search_space(self.space).min_config()))]
+        n_calib = min(c.calibration_images, self.data.num_train)
+        results = evaluate(self.supernet, self.data, [cfg for _, cfg in subnets], calibrate_bn=n_calib)
+        for (name, _), res in zip(subnets, results):
+            record = {"event": "validation", "phase": phase.name, "subnet": name, "resolution": res.resolution,
+                      "top1": res.top1, "top5": res.top5}
+            self._log(record)
+            logger.info("Phase %s, %s subnet @%d: top-1 %.4f.", phase.name, name, res.resolution, res.top1)
+            with self.writer.as_default():
+                write_scalar(f"val/{phase.name}/{name}_{res.resolution}/top1", res.top1, int(self.state.global_step))
+
+
+def train(net, data, out, **options) -> TrainResult:
+    """Progressive-shrinking training of an OFA supernet (spec §4), or any task/phase of it.
+
+    Args:
+        net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or an `OFAMobileNetV3`
+            (copied; the trained copy is `result.supernet`).
+        data: an image source for `ofa_tf.data.load_dataset` (folder, TFDS name, "digits") or an `ImageData`.
+        out: output folder: `config_<run>.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/<run>/` (every
+            epoch: model, optimizer, phase/epoch/step, sampler RNG) and `weights/<phase>.weights.h5` after each
+            phase; <run> is the task selection ("all", "kernel", "depth_1", ...). Tasks run one after the
+            other into the same folder pick up the previous phase's weights and the `full` teacher.
+        **options: fields of `TrainConfig`.
+
+    Example:
+    >>> result = ofa_tf.train("ofa_mbv3_small_d234_e346_k357_w0.5", "digits", "/tmp/run", epoch_scale=0.01)
+    """
+    config = TrainConfig(**options)
+    return Trainer(net, data, out, config).run()
