@@ -65,14 +65,13 @@ class LutProgress:
 
 
 def convert_to_tflite(model) -> bytes:
-    """A float32 TFLite flatbuffer of a fixed-shape Keras model, builtin ops only (as exported subnets)."""
-    import tensorflow as tf
+    """A float32 TFLite flatbuffer of a fixed-shape Keras model, builtin ops only: the converter of exported
+    subnets (`tools.quantize.convert`, mode "none")."""
+    from tools.quantize import QuantizeOptions
+    from tools.quantize import convert
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter.allow_custom_ops = False
     with contextlib.redirect_stdout(io.StringIO()):  # the Keras export prints its endpoints
-        return bytes(converter.convert())
+        return convert(model, QuantizeOptions("none"))
 
 
 def model_filename(key: str) -> str:
