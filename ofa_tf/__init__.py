@@ -18,6 +18,10 @@ _EXPORTS = {
     "calibrate_bn": "ofa_tf.calibrate",
     "profile": "ofa_tf.profile",
     "search_space_size": "ofa_tf.profile",
+    # training and evaluation
+    "train": "ofa_tf.training",
+    "TrainConfig": "ofa_tf.training",
+    "evaluate": "ofa_tf.training",
     # data
     "load_dataset": "ofa_tf.data",
     "ImageData": "ofa_tf.data",

@@ -4,7 +4,16 @@ import importlib
 import click
 
 # command name -> "module:attribute" of a click command
-COMMANDS = {}
+COMMANDS = {
+    "train": "ofa_tf.training.cli:train_command",
+    "eval": "ofa_tf.training.cli:eval_command",
+    "predictor": "ofa_tf.nas_cli:predictor",
+    "search": "ofa_tf.nas_cli:search",
+    "specialize": "ofa_tf.nas_cli:specialize",
+    "demo": "ofa_tf.nas_cli:demo",
+    "export": "tools.cli:export_command",
+    "inspect": "tools.cli:inspect_command",
+}
 
 
 class _LazyGroup(click.Group):
