@@ -420,6 +420,7 @@ class DeviceResult:
     measured_host_ms: float | None = None
     top1: float | None = None
     tflite_top1: float | None = None
+    bound: float | None = None
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -519,7 +520,8 @@ def specialize(
             raise InfeasibleConstraintError(f"Device {target.name!r} ({target.budget}): {err}") from err
         config_path = out / f"{target.name}.json"
         outcome.config.save(config_path)
-        result = DeviceResult(target.name, str(target.budget), target.source, target.note, outcome, str(config_path))
+        result = DeviceResult(target.name, str(target.budget), target.source, target.note, outcome, str(config_path),
+                              bound=target.budget.value)
         tflite = out / f"{target.name}.tflite"
         with preserved_state(supernet):
             export_tflite(supernet, outcome.config, tflite, quantize=quantize, data=data,
@@ -588,8 +590,8 @@ def plot_fronts(results: Sequence[DeviceResult], path: str | Path, title: str) -
             order = np.argsort(x, kind="stable")
             axes.plot(x[order], 100 * outcome.front.accuracy[order], "o-", ms=3, label="Pareto front")
         axes.plot([outcome.efficiency[metric]], [100 * outcome.predicted_accuracy], "r*", ms=12, label="chosen")
-        bound = float(result.budget.split("<=")[1].rstrip("msM"))
-        axes.axvline(bound, color="gray", ls="--", lw=1, label="budget")
+        if result.bound is not None:
+            axes.axvline(result.bound, color="gray", ls="--", lw=1, label="budget")
         axes.set_xlabel(f"{metric} ({unit})")
         axes.set_ylabel("predicted top-1 (%)")
         axes.set_title(f"{result.device}: {result.budget}", fontsize=9)
@@ -603,7 +605,9 @@ def plot_fronts(results: Sequence[DeviceResult], path: str | Path, title: str) -
 
 
 def _fmt(value, spec: str = ".2f", scale: float = 1.0) -> str:
-    return "—" if value is None else format(value * scale, spec)
+    if value is None:
+        return "—"
+    return format(value, spec) if scale == 1.0 else format(value * scale, spec)
 
 
 def report_markdown(results: Sequence[DeviceResult], title: str, host_fit: Mapping | None = None,
@@ -621,7 +625,7 @@ def report_markdown(results: Sequence[DeviceResult], title: str, host_fit: Mappi
         o = r.outcome
         metric = next(iter(o.efficiency))
         lines.append(
-            f"| {r.device} | {r.budget} | {r.source} | `{config_key(o.config).split('@')[0]}` | {o.config.r} "
+            f"| {r.device} | {r.budget} | {r.source} | `{config_key(o.config).split('@')[0].replace('|', ' / ')}` | {o.config.r} "
             f"| {100 * o.predicted_accuracy:.2f} | {_fmt(r.top1, '.2f', 100)} | {_fmt(r.tflite_top1, '.2f', 100)} "
             f"| {o.efficiency[metric]:.4g} {o.units[metric]} | {o.efficiency['macs']:.3f} "
             f"| {o.efficiency['params']:.3f} | {_fmt(r.measured_host_ms, '.3f')} "
