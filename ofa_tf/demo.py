@@ -127,14 +127,12 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     if settings.pretrained:
         return ofa_net(settings.net_id, pretrained=True), None
     if settings.weights is not None:
-        path = Path(settings.weights)
-        run_config = path / "config.json"
-        if path.is_dir():
-            path = path / "weights" / f"{FINAL_PHASE}.weights.h5"
-        n_classes = data.num_classes
-        if run_config.is_file():
-            n_classes = json.loads(run_config.read_text()).get("num_classes", n_classes)
-        return ofa_net(settings.net_id, weights=path, n_classes=n_classes, dropout_rate=0.0), path
+        from ofa_tf.nas_cli import infer_n_classes
+        from ofa_tf.nas_cli import resolve_weights
+
+        path, net_id = resolve_weights(settings.weights, settings.net_id)
+        n_classes = infer_n_classes(Path(settings.weights)) or data.num_classes
+        return ofa_net(net_id, weights=path, n_classes=n_classes, dropout_rate=0.0), path
     from ofa_tf.training import train
 
     train_dir = out / "train"

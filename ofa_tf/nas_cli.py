@@ -31,13 +31,20 @@ def _logging(verbose: bool) -> None:
     logging.getLogger("ofa_tf").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def read_run_config(folder: Path) -> dict:
+    """The resolved config a training run wrote into `folder` (`config_all.json`, else any `config_*.json`)."""
+    candidates = [folder / "config_all.json", *sorted(folder.glob("config_*.json")), folder / "config.json"]
+    for path in candidates:
+        if path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
 def infer_n_classes(weights: Path) -> int | None:
-    """Classes of a training run folder (its config.json) or of a Keras `.weights.h5` (classifier kernel)."""
-    run_config = weights / "config.json" if weights.is_dir() else weights.parent.parent / "config.json"
-    if run_config.is_file():
-        n = json.loads(run_config.read_text()).get("num_classes")
-        if n:
-            return int(n)
+    """Classes of a training run folder (its config file) or of a Keras `.weights.h5` (classifier kernel)."""
+    n = read_run_config(weights if weights.is_dir() else weights.parent.parent).get("num_classes")
+    if n:
+        return int(n)
     if weights.is_file() and weights.name.endswith(".weights.h5"):
         import h5py
 
@@ -60,9 +67,8 @@ def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]
 
     path = Path(weights)
     if path.is_dir():
-        run_config = path / "config.json"
-        if net_id is None and run_config.is_file():
-            net = json.loads(run_config.read_text()).get("net")
+        if net_id is None:
+            net = read_run_config(path).get("net")
             net_id = net if isinstance(net, str) else None
         final = path / "weights" / f"{FINAL_PHASE}.weights.h5"
         if not final.is_file():
