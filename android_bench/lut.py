@@ -223,8 +223,9 @@ def build_latency_table(
         if result.ok:
             ms = 1e-3
             median = result.p50_us * ms if result.p50_us is not None else None
+            least = result.min_us * ms if result.min_us is not None else None
             table.entries[key] = entry_from_timings(result.avg_us * ms, result.count or options.runs,
-                                                    (result.std_us or 0.0) * ms, median)
+                                                    (result.std_us or 0.0) * ms, median, least)
             table.header["updated"] = now_iso()
             table.save(out)
             done += 1

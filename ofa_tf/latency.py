@@ -2,7 +2,7 @@
 
 A table maps OFA keys (`Conv-input:224x224x3-output:112x112x16`, `expanded_conv-input:...-hs:0`, `Conv_1-...`,
 `AvgPool2D-...`, `Conv_2-...`, `Logits-...`) to `{mean, count, var}` in ms (the reference's format), optionally with
-`median`. A subnet's latency is the sum over its first conv, blocks.0, active blocks, Conv_1, AvgPool2D, Conv_2 and
+`median` and `min` (the least disturbed run: the robust choice on a loaded host). A subnet's latency is the sum over its first conv, blocks.0, active blocks, Conv_1, AvgPool2D, Conv_2 and
 Logits. Every entry is timed as a model of its own, so each carries the tool's per-invoke overhead, which a whole
 model pays once: the table's `OVERHEAD_KEY` entry (an almost empty model) is subtracted for all entries but one.
 
@@ -36,7 +36,7 @@ from ofa_tf.subnet_config import SubnetConfig
 TABLE_FORMAT = "ofa_tf.latency_table/1"
 OVERHEAD_KEY = "Overhead-input:1x1x1-output:1x1x1"
 """Entry of a near-empty model (one ReLU on one value): the per-invoke cost every timed entry includes."""
-STATISTICS = ("mean", "median")
+STATISTICS = ("mean", "median", "min")
 FIXED_ENTRIES = 6
 """Entries every subnet has besides its elastic blocks: Conv, blocks.0, Conv_1, AvgPool2D, Conv_2, Logits."""
 _INPUT = re.compile(r"-input:(\d+)x(\d+)x(\d+)-")
@@ -131,19 +131,19 @@ def table_layers(supernet, resolutions: Iterable[int] | None = None, overhead: b
 
 
 def entry_from_timings(mean_ms: float, count: int, std_ms: float | None = None,
-                       median_ms: float | None = None) -> dict:
-    """A table entry `{mean, count, var[, median]}` (ms, ms²), checked to be finite and non-negative."""
-    values = {"mean": mean_ms, "std": std_ms if std_ms is not None else 0.0}
-    if median_ms is not None:
-        values["median"] = median_ms
+                       median_ms: float | None = None, min_ms: float | None = None) -> dict:
+    """A table entry `{mean, count, var[, median][, min]}` (ms, ms²), checked to be finite and non-negative."""
+    values = {"mean": mean_ms, "std": std_ms if std_ms is not None else 0.0, "median": median_ms, "min": min_ms}
+    values = {name: value for name, value in values.items() if value is not None}
     for name, value in values.items():
         if not math.isfinite(float(value)) or float(value) < 0:
             raise ValueError(f"Invalid latency {name}={value}: expected a finite value >= 0 ms.")
     if int(count) < 1:
         raise ValueError(f"Invalid count={count}: expected at least one measurement.")
     entry = {"mean": float(mean_ms), "count": int(count), "var": float(values["std"]) ** 2}
-    if median_ms is not None:
-        entry["median"] = float(median_ms)
+    for name in ("median", "min"):
+        if name in values:
+            entry[name] = float(values[name])
     return entry
 
 
@@ -188,7 +188,7 @@ class LatencyTable:
         os.replace(tmp, path)
 
     def values(self, statistic: str = "mean") -> dict[str, float]:
-        """key -> ms for `statistic` ('mean' or 'median'); raises naming an entry without it."""
+        """key -> ms for `statistic` (one of `STATISTICS`); raises naming an entry without it."""
         if statistic not in STATISTICS:
             raise ValueError(f"Unknown statistic {statistic!r}: expected one of {', '.join(STATISTICS)}.")
         out = {}
@@ -216,7 +216,7 @@ class LatencyPredictor(EfficiencyModel):
     Args:
         table: a `LatencyTable`, or a mapping `key -> {mean, ...}` / `key -> ms`.
         shape: the supernet's `NetworkShape` (see `network_shape`).
-        statistic: which entry field to sum, 'mean' (the reference's) or 'median'.
+        statistic: which entry field to sum: 'mean' (the reference's), 'median' or 'min'.
         overhead_ms: per-invoke overhead to subtract; None takes the table's `OVERHEAD_KEY` entry (0 if absent).
         name: reported name.
     """

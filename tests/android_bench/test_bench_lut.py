@@ -70,7 +70,7 @@ def test_host_table_has_every_entry_and_a_full_header(tiny, host_table):
     assert header["taskset"] == "none" and header["runs"] == 20 and header["created"] <= header["updated"]
     for key, entry in table.entries.items():
         assert entry["count"] == 20 and entry["var"] >= 0, key
-        assert 0 < entry["median"] and 0 < entry["mean"] < 1000, key
+        assert 0 < entry["min"] <= entry["median"] and 0 < entry["mean"] < 1000, key
     # A 1-element ReLU costs less than the stem conv on 32x32x3.
     assert table.entries[OVERHEAD_KEY]["median"] < table.entries["Conv-input:32x32x3-output:32x32x8"]["median"]
 
@@ -147,8 +147,8 @@ def test_phone_table_exact_commands_and_header(tiny, models_dir, fake_adb, andro
     assert header["tool_version"] == f"sha256:{sha256_file(android_binary)}"
     assert header["flags"] == f"{PHONE_FLAGS} taskset=f0" and header["taskset"] == "f0"
     assert table.entries["Conv-input:32x32x3-output:32x32x8"] == pytest.approx(
-        {"mean": 31.9874, "count": 50, "var": 0.612**2, "median": 31.839})
-    assert table.entries[OVERHEAD_KEY] == pytest.approx({"mean": 15.2178, "count": 50, "var": 0.298**2})
+        {"mean": 31.9874, "count": 50, "var": 0.612**2, "median": 31.839, "min": 31.388})
+    assert table.entries[OVERHEAD_KEY] == pytest.approx({"mean": 15.2178, "count": 50, "var": 0.298**2, "min": 14.902})
 
 
 def test_phone_disconnect_keeps_measured_entries_and_rerun_finishes(tiny, models_dir, fake_adb, android_binary,
