@@ -1,7 +1,7 @@
 """The whole OFA pipeline in one call: train a supernet, build an accuracy predictor, specialize for two budgets.
 
 The default runs offline on CPU in minutes: the small-image supernet trained with progressive shrinking on
-scikit-learn's handwritten digits (8x8, upscaled), ~80 evaluated subnets for the predictor, a MACs budget and a
+scikit-learn's handwritten digits (8x8, upscaled), 60 evaluated subnets for the predictor, a MACs budget and a
 host-latency budget, two `.tflite` files exported and run on this machine. Every stage takes real data (a TFDS
 name or an image folder) and the official ImageNet supernets instead.
 """
@@ -66,15 +66,15 @@ class DemoSettings:
     validation_split: float = 0.2
     weights: str | None = None
     pretrained: bool = False
-    epochs: int = 2
+    epochs: int = 1
     batch_size: int = 64
-    steps_per_epoch: int | None = None
+    steps_per_epoch: int | None = 16
     image_sizes: tuple[int, ...] | None = None
-    n_subnets: int = 80
-    calibration_images: int = 500
+    n_subnets: int = 60
+    calibration_images: int = 300
     predictor_epochs: int = 300
     budget_fractions: tuple[float, float] = (0.35, 0.75)
-    host_points: int = 5
+    host_points: int = 3
     host_runs: int = 30
     quantize: str = "none"
     search_generations: int = 500
