@@ -27,7 +27,7 @@ from ofa_tf.training import evaluate  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
 from ofa_tf.training.evaluate import parse_subnets  # noqa: E402
 
-PHASE_EPOCHS = {"full": 6, "kernel": 2, "depth_1": 1, "depth_2": 1, "expand_1": 1, "expand_2": 2}
+PHASE_EPOCHS = {"full": 4, "kernel": 1, "depth_1": 1, "depth_2": 1, "expand_1": 1, "expand_2": 1}
 
 
 def build_net(n_classes: int) -> OFAMobileNetV3:
@@ -44,11 +44,11 @@ def describe(config) -> str:
 @click.command()
 @click.option("--data", "data_dir", default="/work/shared/data/cifar10/train", show_default=True)
 @click.option("--out", default="/tmp/cifar10_ps", show_default=True, type=click.Path(file_okay=False))
-@click.option("--train-images", default=10000, show_default=True)
-@click.option("--validation-images", default=2000, show_default=True)
+@click.option("--train-images", default=4000, show_default=True)
+@click.option("--validation-images", default=1000, show_default=True)
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--phase-epochs", default=json.dumps(PHASE_EPOCHS), show_default=True, help="JSON dict.")
-@click.option("--calibrate-bn", default=1000, show_default=True)
+@click.option("--calibrate-bn", default=500, show_default=True)
 @click.option("--random-subnets", default=10, show_default=True)
 @click.option("--steps-per-epoch", default=None, type=int, help="Cap (smoke tests).")
 @click.option("--resume", is_flag=True)

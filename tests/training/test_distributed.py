@@ -1,0 +1,83 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ps_helpers import tiny_supernet
+
+WORKER = str(Path(__file__).with_name("distributed_worker.py"))
+pytestmark = pytest.mark.slow
+
+
+def _run(args, env=None, wait=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    proc = subprocess.Popen([sys.executable, WORKER, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    return proc.communicate(timeout=900)[0] if wait else proc
+
+
+def _load(path):
+    net = tiny_supernet(ks_list=(3,), dropout_rate=0.0)
+    net.load_weights(str(path))
+    return _by_name(net)
+
+
+def _by_name(net):
+    """Variables keyed by path without the model's (auto-numbered) name."""
+    return {v.path.split("/", 1)[1]: v.numpy() for v in net.variables}
+
+
+def _compare(single, other):
+    for name, a in single.items():
+        # running variances differ by the unbiased correction n/(n-1) of the half batch
+        atol = 1e-3 if "moving_variance" in name else 1e-5
+        np.testing.assert_allclose(other[name], a, rtol=1e-4, atol=atol, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    out = tmp_path_factory.mktemp("single")
+    log = _run(["default", str(out)])
+    assert "DONE True" in log, log[-3000:]
+    weights = _load(out / "weights" / "full.weights.h5")
+    start = _by_name(tiny_supernet(ks_list=(3,), dropout_rate=0.0, seed=5))
+    assert sum(not np.allclose(weights[k], start[k]) for k in start) > 10  # the steps changed the weights
+    return weights
+
+
+def test_mirrored_matches_single_device(tmp_path, single):
+    log = _run(["mirrored", str(tmp_path)])
+    assert "DONE True" in log, log[-3000:]
+    config = json.loads((tmp_path / "config_full.json").read_text())
+    assert config["replicas"] == 2
+    _compare(single, _load(tmp_path / "weights" / "full.weights.h5"))
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multiworker_matches_single_device(tmp_path, single):
+    workers = [f"localhost:{p}" for p in _free_ports(2)]
+    procs = []
+    for i in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
+        procs.append(_run(["multiworker", str(tmp_path / f"w{i}")], env={"TF_CONFIG": json.dumps(tf_config)},
+                          wait=False))
+    logs = [p.communicate(timeout=900)[0] for p in procs]
+    for log in logs:
+        assert "DONE True" in log, log[-3000:]
+    config = json.loads((tmp_path / "w0" / "config_full.json").read_text())
+    assert config["replicas"] == 2
+    assert not (tmp_path / "w1" / "weights").exists()  # only the chief writes
+    _compare(single, _load(tmp_path / "w0" / "weights" / "full.weights.h5"))

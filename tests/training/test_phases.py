@@ -1,0 +1,75 @@
+import pytest
+
+from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.training.phases import Phase
+from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import select_phases
+
+# (name, ks, e, d, epochs, warmup, base_lr, subnets/step, kd, sort stage) — spec §4 table.
+REFERENCE = [
+    ("full", (7,), (6,), (4,), 175, 5, 2.6 / 32, 1, 0.0, None),
+    ("kernel", (3, 5, 7), (6,), (4,), 120, 5, 3e-2, 1, 1.0, None),
+    ("depth_1", (3, 5, 7), (6,), (3, 4), 25, 0, 2.5e-3, 2, 1.0, None),
+    ("depth_2", (3, 5, 7), (6,), (2, 3, 4), 120, 5, 7.5e-3, 2, 1.0, None),
+    ("expand_1", (3, 5, 7), (4, 6), (2, 3, 4), 25, 0, 2.5e-3, 4, 1.0, 0),
+    ("expand_2", (3, 5, 7), (3, 4, 6), (2, 3, 4), 120, 5, 7.5e-3, 4, 1.0, 1),
+]
+
+
+def test_reference_table():
+    phases = progressive_shrinking()
+    assert len(phases) == len(REFERENCE)
+    for p, (name, ks, e, d, epochs, warmup, lr, n, kd, sort) in zip(phases, REFERENCE):
+        assert (p.name, p.ks_list, p.expand_list, p.depth_list) == (name, ks, e, d)
+        assert (p.epochs, p.warmup_epochs, p.n_subnets, p.kd_ratio, p.sort_channels) == (epochs, warmup, n, kd, sort)
+        assert p.base_lr == pytest.approx(lr)
+        assert p.total_epochs == epochs + warmup
+
+
+def test_schedule_follows_custom_space():
+    phases = progressive_shrinking(SearchSpace((3, 5), (2, 3), (1, 2)))
+    assert [p.depth_list for p in phases] == [(2,), (2,), (1, 2), (1, 2), (1, 2), (1, 2)]
+    assert [p.expand_list for p in phases] == [(3,), (3,), (3,), (3,), (2, 3), (2, 3)]
+    assert phases[0].ks_list == (5,) and phases[1].ks_list == (3, 5)
+
+
+@pytest.mark.parametrize(
+    "task, phase, names",
+    [
+        ("all", None, ["full", "kernel", "depth_1", "depth_2", "expand_1", "expand_2"]),
+        ("full", None, ["full"]),
+        ("kernel", None, ["kernel"]),
+        ("depth", None, ["depth_1", "depth_2"]),
+        ("depth", 2, ["depth_2"]),
+        ("expand", 1, ["expand_1"]),
+    ],
+)
+def test_select_phases(task, phase, names):
+    assert [p.name for p in select_phases(progressive_shrinking(), task, phase)] == names
+
+
+@pytest.mark.parametrize(
+    "task, phase, message",
+    [
+        ("width", None, "Invalid value for `task`"),
+        ("full", 1, "only applies to the depth and expand"),
+        ("kernel", 2, "only applies to the depth and expand"),
+        ("depth", 3, "expected 1 or 2"),
+    ],
+)
+def test_select_phases_errors(task, phase, message):
+    with pytest.raises(ValueError, match=message):
+        select_phases(progressive_shrinking(), task, phase)
+
+
+def test_epoch_overrides_keep_warmup_fraction():
+    kernel = progressive_shrinking()[1]
+    short = kernel.with_total_epochs(25)
+    assert short.total_epochs == 25
+    assert short.warmup_epochs == pytest.approx(5 * 25 / 125)
+    assert kernel.scaled(0.1).total_epochs == 12  # round(12.5) with banker's rounding
+    assert progressive_shrinking()[2].scaled(0.001).total_epochs == 1
+    with pytest.raises(ValueError, match="epoch_scale"):
+        kernel.scaled(0)
+    with pytest.raises(ValueError, match="at least one epoch"):
+        Phase("full", None, (3,), (3,), (2,), 0, 0, 0.1, 1, 0.0)

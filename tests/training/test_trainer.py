@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+from ps_helpers import tiny_supernet
+
+from ofa_tf.training import train
+from ofa_tf.training.trainer import TrainConfig
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):
+        TrainConfig(strategy="gpu")
+    with pytest.raises(ValueError, match="only applies to the depth and expand"):
+        TrainConfig(task="full", phase=1)
+    with pytest.raises(ValueError, match="either `epochs` or `epoch_scale`"):
+        TrainConfig(epochs=2, epoch_scale=0.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="Unknown phase names"):
+        TrainConfig(phase_epochs={"width": 1})
+
+
+def test_phase_needs_its_predecessor(tmp_path, digits):
+    with pytest.raises(ValueError, match="starts from the weights of phase depth_2"):
+        train(tiny_supernet(), digits, tmp_path, task="expand", phase=1)
+    with pytest.raises(ValueError, match="starts from the weights of phase full"):
+        train(tiny_supernet(), digits, tmp_path, task="kernel")
+
+
+def _weights(net):
+    return [v.numpy() for v in net.variables]
+
+
+@pytest.mark.slow
+def test_training_lowers_loss_with_one_trace(tmp_path, digits):
+    result = train(
+        tiny_supernet(ks_list=(3,), dropout_rate=0.0), digits, tmp_path, task="full", epochs=4, batch_size=32,
+        steps_per_epoch=8, image_sizes=(16, 20, 24), lr=0.1, warmup_epochs=0, validate=True,
+        calibration_images=64, verbose=0,
+    )
+    epochs = [r for r in result.history if r["event"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
+    assert epochs[-1]["loss"] < epochs[0]["loss"] - 0.2
+    assert result.trace_counts == {"full": 1}  # 32 steps over 3 resolutions, one trace
+    assert result.completed and result.phases == ["full"]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {r["event"] for r in lines} == {"epoch", "validation"}
+    val = [r for r in lines if r["event"] == "validation" and r["subnet"] == "max" and r["resolution"] == 24]
+    assert val[0]["top1"] > 0.3  # well above 10% chance after 32 steps on digits
+    config = json.loads((tmp_path / "config_full.json").read_text())
+    assert config["phases"][0]["name"] == "full" and config["steps_per_epoch"] == 8
+    assert (tmp_path / "weights" / "full.weights.h5").is_file()
+    assert list((tmp_path / "tensorboard").iterdir())
+    with pytest.raises(FileExistsError, match="resume"):
+        train(tiny_supernet(ks_list=(3,)), digits, tmp_path, task="full", epochs=1, verbose=0)
+
+
+@pytest.mark.slow
+def test_resume_matches_uninterrupted_run(tmp_path, digits):
+    """expand phase 1 (channel sorting, teacher, 2 subnets/step, dropout): interrupted after 4 of 6 steps."""
+    start = tiny_supernet(ks_list=(3,), seed=3)
+    start.save_weights(str(tmp_path / "start.weights.h5"))
+    options = dict(
+        task="expand", phase=1, epochs=2, batch_size=16, steps_per_epoch=3, image_sizes=(16, 20), n_subnets=2,
+        teacher=str(tmp_path / "start.weights.h5"), init_weights=str(tmp_path / "start.weights.h5"),
+        validate=False, verbose=0,
+    )
+    full = train(tiny_supernet(ks_list=(3,)), digits, tmp_path / "a", **options)
+    stopped = train(tiny_supernet(ks_list=(3,)), digits, tmp_path / "b", max_steps=4, **options)
+    assert full.completed and not stopped.completed
+    assert full.trace_counts == {"expand_1": 1}
+    resumed = train(tiny_supernet(ks_list=(3,)), digits, tmp_path / "b", resume=True, **options)
+    assert resumed.completed
+    moved = 0
+    for a, b, s in zip(_weights(full.supernet), _weights(resumed.supernet), _weights(start)):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+        moved += not np.allclose(a, s)
+    assert moved > 10  # training changed the weights, so the comparison is meaningful
