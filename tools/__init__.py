@@ -1,5 +1,6 @@
 """Export tools: materialize OFA subnets as standalone (quantized) TFLite models, inspect and run them."""
 from tools.export import ExportResult as ExportResult
+from tools.export import export_keras_model as export_keras_model
 from tools.export import export_subnet as export_subnet
 from tools.export import write_atomic as write_atomic
 from tools.host_runner import HostRunResult as HostRunResult

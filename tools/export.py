@@ -114,8 +114,7 @@ def export_subnet(
             from the validation part).
     """
     start = time.perf_counter()
-    check_mode(quantize)
-    options = QuantizeOptions(quantize, io_type)
+    QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
     if isinstance(config, dict):
         config = SubnetConfig.from_dict(config)
     supernet.search_space.validate(config)
@@ -141,12 +140,6 @@ def export_subnet(
         logger.warning("Resolution %d is outside the supernet's trained resolutions %s.", resolution,
                        list(supernet.search_space.resolutions))
     data = _load_data(data, validation_split, seed)
-    if labels is None and data is not None:
-        if data.num_classes == supernet.n_classes:
-            labels = list(data.class_names)
-        else:
-            logger.warning("Not embedding labels: the data has %d classes, the model %d outputs.",
-                           data.num_classes, supernet.n_classes)
     if labels is not None and len(labels) != supernet.n_classes:
         raise ValueError(f"Received {len(labels)} labels for a model with {supernet.n_classes} outputs.")
     if quantize == "qat" and data.num_classes != supernet.n_classes:
@@ -169,47 +162,119 @@ def export_subnet(
     tick = time.perf_counter()
     model = supernet.get_active_subnet(resolution=resolution, batch_size=batch_size)
     seconds["materialize"] = time.perf_counter() - tick
+    result = export_keras_model(
+        model, out, quantize=quantize, data=data, io_type=io_type, representative_images=representative_images,
+        qat=qat, labels=labels, subnet_config=config.to_dict(), net_id=supernet.net_id,
+        extra={"calibrate_bn_images": calibrated}, batch_size=batch_size,
+    )
+    seconds.update(result.seconds)
+    seconds["total"] = time.perf_counter() - start
+    return dataclasses.replace(result, calibrated_images=calibrated, seconds=seconds)
 
+
+def with_batch_size(model, batch_size: int):
+    """A copy of a single-input functional Keras 3 model whose input has a fixed batch dimension."""
+    import keras
+
+    shape = tuple(model.inputs[0].shape)
+    if shape[0] == batch_size:
+        return model
+    inputs = keras.Input(batch_shape=(batch_size, *shape[1:]), name=model.inputs[0].name)
+    copy = keras.models.clone_model(model, input_tensors=inputs)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def export_keras_model(
+    model,
+    out: str | Path,
+    quantize: str = "none",
+    data=None,
+    io_type: str = "int8",
+    representative_images: int = 100,
+    qat=None,
+    labels: list[str] | None = None,
+    subnet_config: dict | None = None,
+    net_id: str | None = None,
+    extra: dict | None = None,
+    batch_size: int | None = None,
+    validation_split: float = 0.1,
+    seed: int = 0,
+) -> ExportResult:
+    """Converts a materialized subnet (a Keras 3 functional model at a fixed resolution) and writes it atomically.
+
+    `export_subnet` without the supernet steps; arguments as there. `batch_size` fixes the input's batch
+    dimension (default: the model's, or 1 when it has none). The model's input must be normalized RGB images.
+    """
+    start = time.perf_counter()
+    options = QuantizeOptions(check_mode(quantize), io_type)
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
+        raise ValueError(f"Expected a model with a fixed square NHWC input; its input shape is {shape}.")
+    resolution = int(shape[1])
+    batch_size = batch_size or shape[0] or 1
+    n_classes = int(model.outputs[0].shape[-1])
+    if data is None and quantize in _NEEDS_DATA:
+        raise ValueError(
+            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
+        )
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"Output folder does not exist: {out.parent}")
+    data = _load_data(data, validation_split, seed)
+    if quantize == "qat" and data.num_classes != n_classes:
+        raise ValueError(
+            f"QAT trains on the data's labels: the data has {data.num_classes} classes but the model {n_classes} "
+            "outputs."
+        )
+    if labels is None and data is not None:
+        if data.num_classes == n_classes:
+            labels = list(data.class_names)
+        else:
+            logger.warning("Not embedding labels: the data has %d classes, the model %d outputs.",
+                           data.num_classes, n_classes)
+    if labels is not None and len(labels) != n_classes:
+        raise ValueError(f"Received {len(labels)} labels for a model with {n_classes} outputs.")
+    seconds = {}
     qat_loss = None
     representative = None
+    extra = dict(extra or {})
     if quantize == "int8":
         representative = data.representative(resolution, n_images=representative_images)
+        extra["representative_images"] = representative_images
     if quantize == "qat":
         from tools.qat import QATOptions
         from tools.qat import qat_finetune
 
         qat = qat or QATOptions()
         tick = time.perf_counter()
-        train_model = supernet.get_active_subnet(resolution=resolution)
         batches = data.train(qat.batch_size, resolution, seed=qat.seed, repeat=True)
-        model, qat_loss = qat_finetune(train_model, batches, qat, batch_size=batch_size)
+        converted_model, qat_loss = qat_finetune(model, batches, qat, batch_size=batch_size)
         seconds["qat"] = time.perf_counter() - tick
+        extra.update(qat=dataclasses.asdict(qat), qat_loss=qat_loss)
+    else:
+        converted_model = with_batch_size(model, batch_size)
 
     tick = time.perf_counter()
-    flatbuffer = convert(model, options, representative)
+    flatbuffer = convert(converted_model, options, representative)
     seconds["convert"] = time.perf_counter() - tick
 
     inputs, outputs = io_tensors(flatbuffer)
     from ofa_tf.data import IMAGENET_MEAN
     from ofa_tf.data import IMAGENET_STD
 
-    extra = {"calibrate_bn_images": calibrated}
-    if quantize == "int8":
-        extra["representative_images"] = representative_images
-    if quantize == "qat":
-        extra.update(qat=dataclasses.asdict(qat), qat_loss=qat_loss)
     metadata = ModelMetadata(
-        resolution=int(resolution),
+        resolution=resolution,
         batch_size=batch_size,
         mean=tuple(IMAGENET_MEAN),
         std=tuple(IMAGENET_STD),
-        subnet_config=config.to_dict(),
+        subnet_config=dict(subnet_config or {}),
         quantization=quantize,
         input_dtype=inputs[0].dtype,
         output_dtype=outputs[0].dtype,
-        n_classes=supernet.n_classes,
+        n_classes=n_classes,
         labels=None if labels is None else tuple(str(v) for v in labels),
-        net_id=supernet.net_id,
+        net_id=net_id,
         ofa_tf_version=_version(),
         extra=extra,
     )
@@ -217,7 +282,7 @@ def export_subnet(
     write_atomic(out, flatbuffer)
     seconds["total"] = time.perf_counter() - start
     logger.info("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
-    return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), calibrated, seconds, qat_loss)
+    return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), 0, seconds, qat_loss)
 
 
 def _version() -> str | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from collections.abc import Iterator
 
@@ -86,9 +87,11 @@ def convert(
     try:
         flatbuffer = converter.convert()
     except Exception as err:  # ConverterError and the quantizer's RuntimeError/ValueError
+        missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", str(err))))
+        what = f"ops without a TFLite builtin kernel: {missing}; " if missing else ""
         raise ConversionError(
             f"TFLite conversion ({options.mode}) failed with builtin ops only (Flex / SELECT_TF_OPS is not "
-            f"allowed, so a phone's stock LiteRT runtime can run the result): {err}"
+            f"allowed, so a phone's stock LiteRT runtime can run the result): {what}{err}"
         ) from err
     from tools.inspect_model import list_ops
     from tools.inspect_model import op_histogram
