@@ -94,7 +94,7 @@ class DemoSettings:
     @classmethod
     def quick(cls, **overrides) -> DemoSettings:
         """The reduced CI setting: one short epoch per phase, fewer subnets, shorter searches."""
-        values = dict(epochs=1, steps_per_epoch=8, n_subnets=40, calibration_images=200, predictor_epochs=200,
+        values = dict(epochs=1, steps_per_epoch=4, n_subnets=24, calibration_images=200, predictor_epochs=200,
                       host_points=2, host_runs=10, search_generations=100, nsga2_generations=40)
         values.update(overrides)
         return cls(**values)
