@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ofa_tf.zoo import weights_n_classes
+
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 
 
@@ -45,19 +47,7 @@ def infer_n_classes(weights: Path) -> int | None:
     n = read_run_config(weights if weights.is_dir() else weights.parent.parent).get("num_classes")
     if n:
         return int(n)
-    if weights.is_file() and weights.name.endswith(".weights.h5"):
-        import h5py
-
-        found = []
-
-        def visit(name, item):
-            if "classifier" in name and isinstance(item, h5py.Dataset) and item.ndim == 2:
-                found.append(int(item.shape[-1]))
-
-        with h5py.File(weights, "r") as f:
-            f.visititems(visit)
-        if found:
-            return found[0]
+    return weights_n_classes(weights)
     return None
 
 

@@ -104,3 +104,21 @@ def download_weights(net_id: str) -> Path:
             f"Offline? Download that file on a machine with internet and pass it as "
             f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
         ) from err
+
+
+def weights_n_classes(path: str | Path) -> int | None:
+    """Classifier outputs stored in a Keras `.weights.h5` file (from the classifier kernel), or None."""
+    path = Path(path)
+    if not (path.is_file() and path.name.endswith(".weights.h5")):
+        return None
+    import h5py
+
+    found = []
+
+    def visit(name, item):
+        if "classifier" in name and isinstance(item, h5py.Dataset) and item.ndim == 2:
+            found.append(int(item.shape[-1]))
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(visit)
+    return found[0] if len(set(found)) == 1 else None

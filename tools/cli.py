@@ -7,27 +7,15 @@ from pathlib import Path
 
 import click
 
+from ofa_tf.zoo import weights_n_classes
+
 from tools.quantize import IO_TYPES
 from tools.quantize import QUANTIZE_MODES
 
 logger = logging.getLogger(__name__)
 
 
-def infer_n_classes(weights: Path) -> int | None:
-    """Classifier outputs stored in a Keras `.weights.h5` file (the 1-D classifier bias), or None."""
-    if not weights.name.endswith(".weights.h5"):
-        return None
-    import h5py
-
-    found = []
-
-    def visit(name, item):
-        if isinstance(item, h5py.Dataset) and "classifier" in name and item.ndim == 1:
-            found.append(int(item.shape[0]))
-
-    with h5py.File(weights, "r") as handle:
-        handle.visititems(visit)
-    return found[0] if len(found) == 1 else None
+infer_n_classes = weights_n_classes
 
 
 @click.command("export")
