@@ -27,6 +27,17 @@ def _image_sizes(ctx, param, value):
         raise click.BadParameter(f"expected sizes like '24,28,32' or '128-224'; received {value!r} ({err}).")
 
 
+def _phase_epochs(ctx, param, value):
+    """'full=6,kernel=2,depth_1=1' → {"full": 6, ...}."""
+    if value is None:
+        return None
+    try:
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        return {name.strip(): int(epochs) for name, epochs in pairs}
+    except ValueError as err:
+        raise click.BadParameter(f"expected 'full=6,kernel=2,...'; received {value!r} ({err}).")
+
+
 def _net_ids():
     from ofa_tf.zoo import net_ids
 
@@ -40,6 +51,8 @@ def _net_ids():
 @click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand task.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
 @click.option("--epoch-scale", type=float, default=None, help="Multiply the reference epochs (e.g. 0.05).")
+@click.option("--phase-epochs", callback=_phase_epochs, default=None,
+              help="Total epochs per phase, e.g. 'full=6,kernel=2,depth_1=1' (wins over --epochs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Global batch size.")
 @click.option("--image-sizes", callback=_image_sizes, default=None, help="'24,28,32' or '128-224' (default: the net's).")
 @click.option("--teacher", type=click.Path(exists=True), default=None, help="Full-network weights or a run folder.")

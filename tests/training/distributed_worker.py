@@ -42,5 +42,5 @@ class RepeatedHalves:
 data = RepeatedHalves(load_dataset("digits", validation_split=0.2, seed=0))
 net = tiny_supernet(ks_list=(3,), dropout_rate=0.0, seed=5)
 result = train(net, data, OUT, task="full", epochs=1, batch_size=16, steps_per_epoch=3, image_sizes=(16, 20),
-               lr=0.2, warmup_epochs=0, strategy=STRATEGY, validate=False, verbose=0)
+               lr=0.05, warmup_epochs=0, strategy=STRATEGY, validate=False, verbose=0)
 print("DONE", result.completed, result.trace_counts)
