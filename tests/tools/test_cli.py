@@ -10,7 +10,7 @@ from tools.cli import export_command
 from tools.cli import infer_n_classes
 from tools.cli import inspect_command
 
-from .conftest import NET_ID
+NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"
 
 
 def _export_args(fx, out, *extra):
