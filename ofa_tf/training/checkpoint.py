@@ -63,6 +63,23 @@ def read_state(path: str) -> TrainingState:
     return state
 
 
+def seed_states(model) -> dict:
+    """State variables of the model's random-seed generators (dropout), which the model itself does not
+    expose to `tf.train.Checkpoint`; checkpointed so a resumed run draws the same dropout masks."""
+    layers = model._flatten_layers(include_self=True, recursive=True)
+    gens = [g for g in (getattr(layer, "seed_generator", None) for layer in layers) if g is not None]
+    return {f"seed_{i}": g.state for i, g in enumerate(gens)}
+
+
+def model_variables(model) -> dict:
+    """Every model variable keyed by its path without the model name.
+
+    `tf.train.Checkpoint(model=...)` alone misses variables of Keras layers kept in Python lists
+    (our `blocks`), e.g. their BN running statistics, so the checkpoint lists them explicitly.
+    """
+    return {v.path.split("/", 1)[-1].replace("/", "."): v for v in model.variables}
+
+
 class Checkpointer:
     """A `tf.train.CheckpointManager` over model, optimizer and `TrainingState` in `checkpoint_dir(...)`.
 
@@ -72,7 +89,7 @@ class Checkpointer:
     """
 
     def __init__(self, directory, model, optimizer, state: TrainingState, chief: bool = True, max_to_keep: int = 2):
-        objects = dict(model=model, state=state)
+        objects = dict(model=model, state=state, variables=model_variables(model), seeds=seed_states(model))
         if optimizer is not None:
             objects["optimizer"] = optimizer
         self.checkpoint = tf.train.Checkpoint(**objects)
@@ -96,7 +113,7 @@ class Checkpointer:
 
 def restore_model(path: str, model, state: TrainingState) -> None:
     """Restores only model weights and position (e.g. the end of a finished phase, whose optimizer is not reused)."""
-    tf.train.Checkpoint(model=model, state=state).restore(path).expect_partial()
+    tf.train.Checkpoint(model=model, state=state, variables=model_variables(model)).restore(path).expect_partial()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

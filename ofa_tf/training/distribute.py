@@ -12,14 +12,19 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 logger = logging.getLogger(__name__)
 
 
-def make_strategy(name: str = "default", tpu: str | None = None) -> tf.distribute.Strategy:
-    """The strategy called `name`.
+def make_strategy(name: str | tf.distribute.Strategy = "default", tpu: str | None = None) -> tf.distribute.Strategy:
+    """The strategy called `name` (a `tf.distribute.Strategy` passes through).
 
     - default: the current (single-device) strategy.
     - mirrored: `MirroredStrategy` over all GPUs, or over all logical CPUs when there is no GPU.
     - multiworker: `MultiWorkerMirroredStrategy`; the cluster comes from `TF_CONFIG`.
     - tpu: `TPUStrategy` on `TPUClusterResolver(tpu)` (`tpu` = name or grpc address; None = local/env).
+
+    MultiWorkerMirroredStrategy must be created before TensorFlow runs any op; in a program that builds
+    tensors first, create it at startup and pass the instance.
     """
+    if isinstance(name, tf.distribute.Strategy):
+        return name
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}.")
     if name == "default":

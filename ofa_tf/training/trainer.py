@@ -54,7 +54,8 @@ class TrainConfig:
         image_sizes: training resolutions, one drawn per batch (default: the supernet's).
         teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
         init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
-        strategy: "default", "mirrored", "multiworker" or "tpu"; `tpu` = TPU name/address for the resolver.
+        strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
+            name/address for the resolver.
         resume: continue from the latest checkpoint in `out`.
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
         warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
@@ -80,7 +81,7 @@ class TrainConfig:
     image_sizes: tuple[int, ...] | None = None
     teacher: str | None = None
     init_weights: str | None = None
-    strategy: str = "default"
+    strategy: str | tf.distribute.Strategy = "default"
     tpu: str | None = None
     resume: bool = False
     lr: float | None = None
@@ -104,7 +105,7 @@ class TrainConfig:
     verbose: int = 1
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
+        if not isinstance(self.strategy, tf.distribute.Strategy) and self.strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}.")
         if self.epochs is not None and self.epoch_scale is not None:
             raise ValueError("Pass either `epochs` or `epoch_scale`, not both.")
@@ -337,7 +338,9 @@ class Trainer:
             "replicas": self.strategy.num_replicas_in_sync,
             "steps_per_epoch": self.steps_per_epoch,
             "image_sizes": list(self.resolutions),
-            "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(c).items()},
+            "options": {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in dataclasses.asdict(c).items() if k != "strategy"},
+            "strategy": c.strategy if isinstance(c.strategy, str) else type(c.strategy).__name__,
             "phases": [
                 {**p.to_dict(), "init_lr": self.learning_rate(p).init_lr, "warmup_lr": self.learning_rate(p).warmup_lr,
                  "total_steps": self.learning_rate(p).total_steps, "warmup_steps": self.learning_rate(p).warmup_steps}

@@ -16,6 +16,10 @@ if STRATEGY == "mirrored":  # two logical CPUs, before TensorFlow initializes
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+strategy = STRATEGY
+if STRATEGY == "multiworker":  # collective ops must be configured before any other op runs
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
 import dataclasses  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,5 +46,5 @@ class RepeatedHalves:
 data = RepeatedHalves(load_dataset("digits", validation_split=0.2, seed=0))
 net = tiny_supernet(ks_list=(3,), dropout_rate=0.0, seed=5)
 result = train(net, data, OUT, task="full", epochs=1, batch_size=16, steps_per_epoch=3, image_sizes=(16, 20),
-               lr=0.05, warmup_epochs=0, strategy=STRATEGY, validate=False, verbose=0)
+               lr=0.05, warmup_epochs=0, strategy=strategy, validate=False, verbose=0)
 print("DONE", result.completed, result.trace_counts)
