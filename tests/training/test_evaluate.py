@@ -30,6 +30,7 @@ def test_parse_subnets(tmp_path):
         parse_subnets(str(tmp_path / "missing.json"), space)
 
 
+@pytest.mark.slow
 def test_evaluate_matches_manual_accuracy_and_restores_state(digits):
     net = tiny_supernet()
     randomize_bn(net)
