@@ -134,6 +134,13 @@ class OFAMobileNetV3(keras.Model):
         )
         self.build((None, None, None, 3))
 
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "checkpoint":
+            children.update({block.name: block for block in self.blocks})
+        return children
+
     def _bn_kwargs(self):
         return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
 

@@ -39,22 +39,26 @@ class ElasticBatchNorm(keras.layers.Layer):
     def call(self, inputs, training=None, calibration_weight=None):
         c = tf.shape(inputs)[-1]
         gamma, beta = self.gamma[:c], self.beta[:c]
-        if not training and calibration_weight is None:
-            mean, variance = self.moving_mean[:c], self.moving_variance[:c]
-        else:
+        if calibration_weight is not None:
             mean, variance = tf.nn.moments(inputs, axes=[0, 1, 2])
-            if calibration_weight is None:
-                n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), inputs.dtype)
-                new_mean = self.momentum * self.moving_mean[:c] + (1 - self.momentum) * mean
-                unbiased = variance * n / tf.maximum(n - 1.0, 1.0)
-                new_var = self.momentum * self.moving_variance[:c] + (1 - self.momentum) * unbiased
-            else:
-                w = tf.cast(calibration_weight, inputs.dtype)
-                new_mean = (1 - w) * self.moving_mean[:c] + w * mean
-                new_var = (1 - w) * self.moving_variance[:c] + w * variance
-            self.moving_mean.assign(tf.concat([new_mean, self.moving_mean[c:]], 0))
-            self.moving_variance.assign(tf.concat([new_var, self.moving_variance[c:]], 0))
-        return tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
+            w = tf.cast(calibration_weight, inputs.dtype)
+            self._update(c, (1 - w) * self.moving_mean[:c] + w * mean, (1 - w) * self.moving_variance[:c] + w * variance)
+            return tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
+        if not training:
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs, gamma, beta, self.moving_mean[:c], self.moving_variance[:c], self.epsilon, is_training=False
+            )
+            return outputs
+        # The fused op normalizes with the biased batch variance and returns the unbiased one, which is
+        # what PyTorch folds into the running estimate.
+        outputs, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon)
+        m = self.momentum
+        self._update(c, m * self.moving_mean[:c] + (1 - m) * mean, m * self.moving_variance[:c] + (1 - m) * unbiased)
+        return outputs
+
+    def _update(self, c, mean, variance):
+        self.moving_mean.assign(tf.concat([mean, self.moving_mean[c:]], 0))
+        self.moving_variance.assign(tf.concat([variance, self.moving_variance[c:]], 0))
 
     def compute_output_shape(self, input_shape):
         return input_shape

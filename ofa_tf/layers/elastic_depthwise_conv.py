@@ -52,27 +52,44 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         kernel = self.kernel if channels is None else self.kernel[:, :, :channels, :]
         size = self.max_kernel_size
         for small in [k for k in reversed(self.kernel_sizes) if kernel_size <= k < self.max_kernel_size]:
-            start, end = _centre(size, small)
-            crop = kernel[start:end, start:end]
-            c = tf.shape(crop)[2]
-            flat = tf.reshape(crop, [small * small, c])
-            matrix = self.transform_matrices[f"{size}to{small}_matrix"]
-            kernel = tf.reshape(tf.matmul(matrix, flat), [small, small, c, 1])
+            kernel = self._transform(kernel, size, small)
             size = small
         return kernel
 
-    def _conv(self, inputs, kernel_size):
-        kernel = self.active_kernel(kernel_size, tf.shape(inputs)[-1])
+    def _transform(self, kernel, size, small):
+        """`size`x`size` kernel → its centre `small`x`small` crop through the learned matrix."""
+        start, end = _centre(size, small)
+        crop = kernel[start:end, start:end]
+        c = tf.shape(crop)[2]
+        flat = tf.reshape(crop, [small * small, c])
+        matrix = self.transform_matrices[f"{size}to{small}_matrix"]
+        return tf.reshape(tf.matmul(matrix, flat), [small, small, c, 1])
+
+    def _conv(self, inputs, kernel, kernel_size):
         p = kernel_size // 2
-        x = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]]) if p else inputs
+        x = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
         return tf.nn.depthwise_conv2d(x, kernel, [1, self.strides, self.strides, 1], "VALID")
 
     def call(self, inputs, kernel_size=None):
+        channels = tf.shape(inputs)[-1]
         if kernel_size is None or len(self.kernel_sizes) == 1:
-            return self._conv(inputs, self.max_kernel_size)
-        index = tf.argmax(tf.cast(tf.equal(self.kernel_sizes, kernel_size), tf.int32), output_type=tf.int32)
-        branches = [lambda k=k: self._conv(inputs, k) for k in self.kernel_sizes]
-        return tf.switch_case(index, branches)
+            return self._conv(inputs, self.active_kernel(self.max_kernel_size, channels), self.max_kernel_size)
+        # No control flow: every candidate kernel (small matmuls) is zero-padded to the max size and
+        # stacked; the active one is gathered and cropped to its size, so one depthwise conv runs.
+        size = self.max_kernel_size
+        candidates = []
+        kernel = self.kernel[:, :, :channels, :]
+        for k in reversed(self.kernel_sizes):
+            if k < size:
+                kernel = self._transform(kernel, candidates[-1][0], k)
+            pad = (size - k) // 2
+            candidates.append((k, kernel, tf.pad(kernel, [[pad, pad], [pad, pad], [0, 0], [0, 0]])))
+        kernel_size = tf.convert_to_tensor(kernel_size, tf.int32)
+        index = tf.argmax(tf.cast(tf.equal([k for k, _, _ in candidates], kernel_size), tf.int32), output_type=tf.int32)
+        start = (size - kernel_size) // 2
+        padded = tf.gather(tf.stack([c for _, _, c in candidates]), index)
+        active = padded[start : start + kernel_size, start : start + kernel_size]
+        return self._conv(inputs, active, kernel_size)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

@@ -22,8 +22,8 @@ def soft_target_cross_entropy(teacher_probs, logits) -> tf.Tensor:
 
 
 def ps_loss(labels, logits, teacher_probs=None, kd_ratio: float = 1.0, smoothing: float = LABEL_SMOOTHING):
-    """Per-example `kd_ratio * KD + CE_ls` ([B]); plain smoothed CE without a teacher or with kd_ratio 0."""
+    """Per-example `kd_ratio * KD + CE_ls` ([B]); plain smoothed CE without a teacher. `kd_ratio` may be a tensor."""
     loss = smoothed_cross_entropy(labels, logits, smoothing)
-    if teacher_probs is not None and kd_ratio:
-        loss += kd_ratio * soft_target_cross_entropy(teacher_probs, logits)
-    return loss
+    if teacher_probs is None or (isinstance(kd_ratio, (int, float)) and kd_ratio == 0):
+        return loss
+    return loss + tf.cast(kd_ratio, tf.float32) * soft_target_cross_entropy(teacher_probs, logits)

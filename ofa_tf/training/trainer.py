@@ -1,4 +1,4 @@
-"""The progressive-shrinking training loop: an explicit `strategy.run` step, one trace per phase."""
+"""The progressive-shrinking training loop: an explicit `strategy.run` step traced once for all phases."""
 from __future__ import annotations
 
 import dataclasses
@@ -150,60 +150,71 @@ def make_train_step(
     strategy,
     *,
     element_spec,
-    n_subnets: int,
     global_batch_size: int,
     teacher=None,
-    kd_ratio: float = 1.0,
     label_smoothing: float = 0.1,
     weight_decay: float = 0.0,
     no_decay_keys=NO_DECAY_KEYS,
 ):
-    """A `tf.function` `step(images, labels, ks, e, d) -> mean loss` for one phase.
+    """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
 
     `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
-    are summed over the subnets and applied once. The input signature is fixed, so it traces once.
+    are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
+    a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
+    same teacher setting runs on one trace.
     """
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
     space = model.search_space
-    use_teacher = teacher is not None and kd_ratio > 0
 
-    def subnet_grads(images, labels, teacher_probs, ks, e, d):
+    def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
         with tf.GradientTape() as tape:
             logits = model(images, training=True, subnet=(ks, e, d))
             per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
         return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-    def replica_step(images, labels, ks, e, d):
+    def replica_step(images, labels, ks, e, d, kd_ratio):
         images = tf.cast(images, tf.float32)
-        teacher_probs = tf.nn.softmax(teacher(images, training=False)) if use_teacher else None
+        teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
         # The first subnet outside the loop; the others in a tf.while_loop, so the graph (and the
-        # trace time) does not grow with n_subnets.
-        total, grads = subnet_grads(images, labels, teacher_probs, ks[0], e[0], d[0])
-        for j in tf.range(1, n_subnets) if n_subnets > 1 else ():
-            loss, g = subnet_grads(images, labels, teacher_probs, ks[j], e[j], d[j])
+        # trace time) does not grow with the number of subnets.
+        total, grads = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[0], e[0], d[0])
+        n_subnets = tf.shape(ks)[0]
+        for j in tf.range(1, n_subnets):
+            loss, g = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[j], e[j], d[j])
             total += loss
             grads = [a + b for a, b in zip(grads, g)]
         grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)
         optimizer.apply_gradients(zip(grads, variables))
-        return total / n_subnets
+        return total / tf.cast(n_subnets, tf.float32)
 
     images_spec, labels_spec = element_spec
-    config_specs = [
-        tf.TensorSpec([n_subnets, space.n_blocks], tf.int32),
-        tf.TensorSpec([n_subnets, space.n_blocks], tf.int32),
-        tf.TensorSpec([n_subnets, space.n_stages], tf.int32),
+    signature = [
+        images_spec,
+        labels_spec,
+        tf.TensorSpec([None, space.n_blocks], tf.int32),
+        tf.TensorSpec([None, space.n_blocks], tf.int32),
+        tf.TensorSpec([None, space.n_stages], tf.int32),
+        tf.TensorSpec([], tf.float32),
     ]
 
-    @tf.function(input_signature=[images_spec, labels_spec, *config_specs])
-    def step(images, labels, ks, e, d):
-        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d))
+    @tf.function(input_signature=signature)
+    def step(images, labels, ks, e, d, kd_ratio):
+        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d, kd_ratio))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return step
+
+
+def reset_optimizer(optimizer) -> None:
+    """A fresh start for a new phase: step count and momentum buffers to zero."""
+    optimizer.iterations.assign(0)
+    for variable in optimizer.variables:
+        if variable is not optimizer.iterations and "learning_rate" not in variable.path:
+            variable.assign(tf.zeros_like(variable))
 
 
 def _scalar_metadata() -> bytes:
@@ -275,6 +286,8 @@ class Trainer:
         self.history: list[dict] = []
         self.trace_counts: dict[str, int] = {}
         self._teacher = None
+        self._optimizer = None
+        self._steps = {}
         self._steps_this_call = 0
         steps = self.data.num_train // config.batch_size
         if steps < 1:
@@ -379,6 +392,26 @@ class Trainer:
             logger.info("Teacher: full network from %s.", path)
         return self._teacher
 
+    def optimizer(self) -> keras.optimizers.Optimizer:
+        """The SGD optimizer of every phase (reset at a phase's start; the learning rate is set per step)."""
+        if self._optimizer is None:
+            with model_scope(self.strategy):
+                self._optimizer = build_optimizer(self.config.optimizer_config(), 0.0)
+                self._optimizer.build(self.supernet.trainable_variables)
+        return self._optimizer
+
+    def train_step(self, element_spec, teacher):
+        """The step function shared by every phase with the same teacher setting (one trace each)."""
+        key = teacher is not None
+        if key not in self._steps:
+            c = self.config
+            self._steps[key] = make_train_step(
+                self.supernet, self.optimizer(), self.strategy, element_spec=element_spec,
+                global_batch_size=c.batch_size, teacher=teacher, label_smoothing=c.label_smoothing,
+                weight_decay=c.weight_decay,
+            )
+        return self._steps[key]
+
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
@@ -441,9 +474,7 @@ class Trainer:
         c = self.config
         phase = self.phases[index]
         schedule = self.learning_rate(phase)
-        with model_scope(self.strategy):
-            optimizer = build_optimizer(c.optimizer_config(), schedule)
-            optimizer.build(self.supernet.trainable_variables)
+        optimizer = self.optimizer()
         directory = ckpt.checkpoint_dir(self.out, c.run_name)
         checkpointer = ckpt.Checkpointer(directory, self.supernet, optimizer, self.state, chief=self.chief)
         rng = np.random.default_rng([c.seed, index])
@@ -458,6 +489,7 @@ class Trainer:
             self.state.restore_rng(rng)
             start_epoch, start_step = epoch, step
         else:
+            reset_optimizer(optimizer)
             if phase.sort_channels is not None:
                 sort_channels(self.supernet, phase.sort_channels)
                 logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
@@ -472,6 +504,7 @@ class Trainer:
             schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
         )
+        kd_ratio = tf.constant(phase.kd_ratio if teacher is not None else 0.0, tf.float32)
         step_fn = None
         for epoch in range(start_epoch, phase.total_epochs):
             skip = start_step if epoch == start_epoch else 0
@@ -482,11 +515,8 @@ class Trainer:
                 ds = ds.skip(skip)
             dist = self.strategy.experimental_distribute_dataset(ds)
             if step_fn is None:
-                step_fn = make_train_step(
-                    self.supernet, optimizer, self.strategy, element_spec=dist.element_spec,
-                    n_subnets=phase.n_subnets, global_batch_size=c.batch_size, teacher=teacher,
-                    kd_ratio=phase.kd_ratio, label_smoothing=c.label_smoothing, weight_decay=c.weight_decay,
-                )
+                step_fn = self.train_step(dist.element_spec, teacher)
+                traces_before = step_fn.experimental_get_tracing_count()
             progbar = keras.utils.Progbar(
                 self.steps_per_epoch, verbose=c.verbose if self.chief else 0, stateful_metrics=["lr"]
             )
@@ -496,7 +526,8 @@ class Trainer:
             for i, (images, labels) in enumerate(dist, start=skip):
                 configs = [space.sample(rng) for _ in range(phase.n_subnets)]
                 lr = schedule.value(int(optimizer.iterations.numpy()))
-                loss = float(step_fn(images, labels, *stack_configs(configs)))
+                optimizer.learning_rate = lr
+                loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])
@@ -506,11 +537,11 @@ class Trainer:
                         write_scalar("train/lr", lr, global_step)
                 self._steps_this_call += 1
                 if c.max_steps is not None and self._steps_this_call >= c.max_steps:
-                    self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count()
+                    self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count() - traces_before
                     logger.info("Stopping after max_steps=%d steps (not saved).", c.max_steps)
                     return False
             seconds = time.perf_counter() - t0
-            self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count()
+            self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count() - traces_before
             self.state.set(index, epoch + 1, 0, rng)
             checkpointer.save()
             record = {

@@ -87,10 +87,14 @@ def test_host_prediction_is_close_to_whole_subnet_runs(tiny, host_table, tmp_pat
     rounds = [benchmark(paths, "host", options=BenchmarkOptions(warmup=5, runs=30), db=None) for _ in range(3)]
     measured = np.min([[result.min_us for result in results] for results in rounds], axis=0) / 1000
     predicted = LatencyPredictor(table, network_shape(tiny), statistic="min").predict(configs)
-    # Summed isolated entries under-predict whole models on this shared 2-core host (cache effects and pre-emption
-    # of the longer whole-model invokes: 20-60% in benchmarks/lut_accuracy.py), so the bound is loose and skewed.
+    # A summed table matches whole models up to a device-wide factor: every isolated entry carries its own invoke
+    # overhead (over-predicts on an idle host: 1.29-1.37 seen in CI), while cache effects and pre-emption of the
+    # longer whole-model invokes dominate on a loaded host (under-predicts 20-60%, benchmarks/lut_accuracy.py).
+    # The factor must be shared by the subnets, and the largest kernels must be the slowest in both.
     ratio = predicted / measured
-    assert 0.4 < ratio.min() and ratio.max() < 1.35, (predicted, measured)
+    assert 0.4 < ratio.min() and ratio.max() < 2.0, (predicted, measured)
+    assert ratio.max() / ratio.min() < 1.3, (predicted, measured)
+    assert np.argmax(predicted) == np.argmax(measured) == 1, (predicted, measured)
 
 
 def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(tiny, models_dir, tmp_path):

@@ -36,7 +36,7 @@ def _weights(net):
 def test_training_lowers_loss_with_one_trace(tmp_path, digits):
     result = train(
         tiny_supernet(ks_list=(3,), dropout_rate=0.0), digits, tmp_path, task="full", epochs=4, batch_size=32,
-        steps_per_epoch=15, image_sizes=(16, 20, 24), lr=0.2, warmup_epochs=0, validate=True,
+        steps_per_epoch=15, image_sizes=(16, 20, 24), lr=0.1, warmup_epochs=0, validate=True,
         calibration_images=64, verbose=0,
     )
     epochs = [r for r in result.history if r["event"] == "epoch"]
@@ -77,3 +77,14 @@ def test_resume_matches_uninterrupted_run(tmp_path, digits):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
         moved += not np.allclose(a, s)
     assert moved > 10  # training changed the weights, so the comparison is meaningful
+
+
+@pytest.mark.slow
+def test_whole_schedule_traces_twice(tmp_path, digits):
+    """Six phases with 1 or 2 subnets per step, kd on or off, share two traces: without and with teacher."""
+    result = train(
+        tiny_supernet(), digits, tmp_path, task="all", epochs=1, batch_size=16, steps_per_epoch=2,
+        image_sizes=(16, 20), validate=False, verbose=0,
+    )
+    assert result.completed and len(result.phases) == 6
+    assert result.trace_counts == {"full": 1, "kernel": 1, "depth_1": 0, "depth_2": 0, "expand_1": 0, "expand_2": 0}
