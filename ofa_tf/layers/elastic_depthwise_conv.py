@@ -45,6 +45,13 @@ class ElasticDepthwiseConv(keras.layers.Layer):
                 shape=(small * small, small * small), initializer="identity", name=name
             )
 
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # Keras 3 hides dict attributes from `tf.train.Checkpoint`; name the matrices so checkpoints cover them.
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "checkpoint":
+            children.update(self.transform_matrices)
+        return children
+
     def active_kernel(self, kernel_size, channels=None):
         """The [k, k, C, 1] kernel for a static `kernel_size`, transforms applied."""
         if kernel_size not in self.kernel_sizes:
