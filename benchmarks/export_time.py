@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import click
-import ofa_tf  # noqa: E402,F401  (before TensorFlow: it picks TensorFlow's CPU kernels)
 import keras
 import numpy as np
 

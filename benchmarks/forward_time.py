@@ -6,7 +6,6 @@ import argparse
 import time
 
 import numpy as np
-import ofa_tf  # noqa: E402,F401  (before TensorFlow: it picks TensorFlow's CPU kernels)
 import tensorflow as tf
 
 import ofa_tf

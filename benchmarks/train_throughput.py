@@ -17,7 +17,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click  # noqa: E402
 import numpy as np  # noqa: E402
-import ofa_tf  # noqa: E402,F401  (before TensorFlow: it picks TensorFlow's CPU kernels)
 import tensorflow as tf  # noqa: E402
 
 from ofa_tf.training.distribute import model_scope  # noqa: E402

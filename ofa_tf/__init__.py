@@ -4,12 +4,6 @@ The public API is re-exported here and imported on first use, so `import ofa_tf`
 (TensorFlow loads only when a name that needs it is touched).
 """
 import importlib
-import os
-
-# TensorFlow enables its oneDNN kernels by default only on CPUs with AVX-512-class features; for OFA
-# training they are ~40% faster on AVX2 CPUs too (benchmarks/train_throughput.py). The switch is read
-# when TensorFlow is first imported: import ofa_tf first, or set TF_ENABLE_ONEDNN_OPTS=0 to opt out.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 
