@@ -42,4 +42,5 @@ def test_supernet_and_subnet_match_reference_logits(reference, resolution):
         subnet_err = _rel_err(subnet(x, training=False), ref)
         errors[case["name"]] = (supernet_err, subnet_err)
     worst = max(max(v) for v in errors.values())
+    print(f"reference parity @{resolution}: worst relative error {worst:.2e} (tolerance {TOL:.0e})")
     assert worst < TOL, errors
