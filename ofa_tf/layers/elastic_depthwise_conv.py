@@ -56,12 +56,17 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         """The [k, k, C, 1] kernel for a static `kernel_size`, transforms applied."""
         if kernel_size not in self.kernel_sizes:
             raise ValueError(f"Invalid kernel size {kernel_size}: expected one of {list(self.kernel_sizes)}.")
+        return self._kernels(channels, smallest=kernel_size)[kernel_size]
+
+    def _kernels(self, channels=None, smallest=None):
+        """{k: [k, k, C, 1] kernel} for every size down to `smallest`, each transformed from the next larger."""
         kernel = self.kernel if channels is None else self.kernel[:, :, :channels, :]
-        size = self.max_kernel_size
-        for small in [k for k in reversed(self.kernel_sizes) if kernel_size <= k < self.max_kernel_size]:
-            kernel = self._transform(kernel, size, small)
-            size = small
-        return kernel
+        kernels = {self.max_kernel_size: kernel}
+        for big, small in zip(self.kernel_sizes[:0:-1], self.kernel_sizes[-2::-1]):
+            if smallest is not None and small < smallest:
+                break
+            kernels[small] = self._transform(kernels[big], big, small)
+        return kernels
 
     def _transform(self, kernel, size, small):
         """`size`x`size` kernel → its centre `small`x`small` crop through the learned matrix."""
@@ -84,18 +89,12 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         # No control flow: every candidate kernel (small matmuls) is zero-padded to the max size and
         # stacked; the active one is gathered and cropped to its size, so one depthwise conv runs.
         size = self.max_kernel_size
-        candidates = []
-        kernel = self.kernel[:, :, :channels, :]
-        for k in reversed(self.kernel_sizes):
-            if k < size:
-                kernel = self._transform(kernel, candidates[-1][0], k)
-            pad = (size - k) // 2
-            candidates.append((k, kernel, tf.pad(kernel, [[pad, pad], [pad, pad], [0, 0], [0, 0]])))
+        kernels = self._kernels(channels)
+        padded = [tf.pad(w, [[(size - k) // 2] * 2, [(size - k) // 2] * 2, [0, 0], [0, 0]]) for k, w in kernels.items()]
         kernel_size = tf.convert_to_tensor(kernel_size, tf.int32)
-        index = tf.argmax(tf.cast(tf.equal([k for k, _, _ in candidates], kernel_size), tf.int32), output_type=tf.int32)
+        index = tf.argmax(tf.cast(tf.equal(list(kernels), kernel_size), tf.int32), output_type=tf.int32)
         start = (size - kernel_size) // 2
-        padded = tf.gather(tf.stack([c for _, _, c in candidates]), index)
-        active = padded[start : start + kernel_size, start : start + kernel_size]
+        active = tf.gather(tf.stack(padded), index)[start : start + kernel_size, start : start + kernel_size]
         return self._conv(inputs, active, kernel_size)
 
     def compute_output_shape(self, input_shape):

@@ -74,8 +74,9 @@ def seed_states(model) -> dict:
 def model_variables(model) -> dict:
     """Every model variable keyed by its path without the model name.
 
-    `tf.train.Checkpoint(model=...)` alone misses variables of Keras layers kept in Python lists
-    (our `blocks`), e.g. their BN running statistics, so the checkpoint lists them explicitly.
+    `tf.train.Checkpoint(model=...)` once missed variables of Keras layers kept in Python lists (our
+    `blocks`), e.g. their BN running statistics; the supernet now exposes them, and this explicit list
+    stays so that training checkpoints written before that still resume.
     """
     return {v.path.split("/", 1)[-1].replace("/", "."): v for v in model.variables}
 

@@ -504,7 +504,7 @@ class Trainer:
             schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
         )
-        kd_ratio = tf.constant(phase.kd_ratio if teacher is not None else 0.0, tf.float32)
+        kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
         step_fn = None
         for epoch in range(start_epoch, phase.total_epochs):
             skip = start_step if epoch == start_epoch else 0
