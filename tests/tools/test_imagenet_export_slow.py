@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 @pytest.mark.slow
 def test_w10_export_matches_pytorch_reference_logits(shared, tmp_path):
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="reading the reference .pth needs the torch extra")
     from tools import inspect_tflite
     from tools import predict
     from tools.cli import export_command
