@@ -4,6 +4,15 @@ The public API is re-exported here and imported on first use, so `import ofa_tf`
 (TensorFlow loads only when a name that needs it is touched).
 """
 import importlib
+import os
+import sys
+
+# TensorFlow switches its oneDNN kernels on by itself on AVX-512-VNNI/AMX CPUs; with the changing shapes of elastic
+# training they corrupt the heap within minutes (a native abort in the depthwise backprop-filter primitive;
+# benchmarks/onednn_stress.py reproduces it). Off unless the user sets TF_ENABLE_ONEDNN_OPTS=1; this only takes
+# effect when ofa_tf is imported before TensorFlow (the trainer warns otherwise).
+if "tensorflow" not in sys.modules:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 

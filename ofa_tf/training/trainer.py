@@ -4,7 +4,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -262,10 +264,30 @@ def _clone_supernet(net, n_classes: int, dropout_rate: float) -> OFAMobileNetV3:
     return clone
 
 
+def onednn_enabled() -> bool:
+    """Whether TensorFlow's oneDNN kernels are on in this process."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def warn_if_onednn() -> None:
+    """Warns when oneDNN is on without the user asking for it (see `ofa_tf/__init__.py`)."""
+    if onednn_enabled() and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "1":
+        warnings.warn(
+            "TensorFlow's oneDNN kernels are on (TensorFlow was imported before ofa_tf on a CPU where it enables "
+            "them by itself); they have corrupted the heap in elastic training (benchmarks/onednn_stress.py). "
+            "Set TF_ENABLE_ONEDNN_OPTS=0 before importing TensorFlow, or import ofa_tf first.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class Trainer:
     """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""
 
     def __init__(self, net, data, out, config: TrainConfig):
+        warn_if_onednn()
         self.config = config
         self.out = Path(out)
         self.strategy = make_strategy(config.strategy, config.tpu)

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"
-RESOLUTION = 32
+NET_ID = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+RESOLUTION = 16
 N_VALIDATION = 128
 FINE_TUNE_STEPS = 100
 
@@ -50,7 +50,7 @@ def fx(tmp_path_factory):
     keras.utils.set_random_seed(0)
     workdir = tmp_path_factory.mktemp("tools")
     supernet = ofa_net(NET_ID, n_classes=10)
-    config = SubnetConfig(ks=[3, 5, 7, 5] * 5, e=[3, 4, 6, 4] * 5, d=[2, 3, 4, 2, 3], r=RESOLUTION)
+    config = SubnetConfig(ks=[3, 5, 7, 5] * 5, e=[3, 4, 6, 4] * 5, d=[2, 3, 2, 2, 2], r=RESOLUTION)
     data = load_dataset("digits", validation_split=0.2, seed=0)
     calibration = export_subnet(supernet, config, workdir / "calibrated.tflite", data=data, calibrate_bn=128)
     weights_path = workdir / "supernet.weights.h5"

@@ -10,7 +10,7 @@ from tools.cli import export_command
 from tools.cli import infer_n_classes
 from tools.cli import inspect_command
 
-NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"
+NET_ID = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
 
 
 def _export_args(fx, out, *extra):
@@ -34,11 +34,11 @@ def test_export_then_inspect_round_trips_metadata(fx, cli_export):
     report = json.loads(result.output)
     meta = report["metadata"]
     assert meta["subnet_config"] == fx.config.to_dict()
-    assert meta["resolution"] == 32 and meta["batch_size"] == 1
+    assert meta["resolution"] == 16 and meta["batch_size"] == 1
     assert meta["mean"] == pytest.approx(IMAGENET_MEAN) and meta["std"] == pytest.approx(IMAGENET_STD)
     assert meta["labels"] == [str(d) for d in range(10)]
     assert meta["net_id"] == NET_ID and meta["quantization"] == "none" and meta["n_classes"] == 10
-    assert report["inputs"][0]["shape"] == [1, 32, 32, 3]
+    assert report["inputs"][0]["shape"] == [1, 16, 16, 3]
     assert report["op_histogram"]["CONV_2D"] > 0 and not any(k.startswith("Flex") for k in report["op_histogram"])
     assert report["size_bytes"] == out.stat().st_size
 

@@ -41,7 +41,7 @@ def test_fixture_logits_are_not_degenerate(fx):
 def test_export_subnet_recalibrates_bn_and_matches_supernet(fx):
     result = fx.calibration
     assert result.calibrated_images == 128 and result.metadata.extra["calibrate_bn_images"] == 128
-    subnet = fx.supernet.get_active_subnet(resolution=32)  # BN statistics as recalibrated by the export
+    subnet = fx.supernet.get_active_subnet(resolution=16)  # BN statistics as recalibrated by the export
     reference = subnet(fx.images[:16], training=False).numpy()
     out = predict(result.path, fx.images[:16])
     assert np.abs(out - reference).max() <= 1e-5 * np.abs(reference).max()
@@ -53,7 +53,7 @@ def test_float32_matches_keras(fx, exported):
     assert _relative_error(fx, out) <= 1e-5
     report = inspect_tflite(result.path)
     _assert_builtin_only(report)
-    assert report.inputs[0].shape == (1, 32, 32, 3) and report.inputs[0].dtype == "float32"
+    assert report.inputs[0].shape == (1, 16, 16, 3) and report.inputs[0].dtype == "float32"
     assert "HARD_SWISH" in report.op_histogram and "CONV_2D" in report.op_histogram
 
 
@@ -104,7 +104,7 @@ def test_qat_is_integer_end_to_end(fx, exported):
     report = inspect_tflite(result.path)
     _assert_builtin_only(report)
     assert report.float_compute_ops == []
-    assert report.inputs[0].dtype == "int8" and report.inputs[0].shape == (1, 32, 32, 3)
+    assert report.inputs[0].dtype == "int8" and report.inputs[0].shape == (1, 16, 16, 3)
     assert {"HARD_SWISH", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D"} <= set(report.op_histogram)
     assert np.isfinite(result.qat_loss)
     assert _agreement(fx, predict(result.path, fx.images)) >= QAT_AGREEMENT
@@ -112,7 +112,7 @@ def test_qat_is_integer_end_to_end(fx, exported):
 
 def test_batch_size_is_configurable(fx, exported):
     result = exported("none", batch_size=4)
-    assert inspect_tflite(result.path).inputs[0].shape == (4, 32, 32, 3)
+    assert inspect_tflite(result.path).inputs[0].shape == (4, 16, 16, 3)
     out = predict(result.path, fx.images[:8])
     np.testing.assert_allclose(out, fx.logits[:8], atol=1e-5 * np.abs(fx.logits).max())
 
