@@ -1,7 +1,7 @@
 """The whole OFA pipeline in one call: train a supernet, build an accuracy predictor, specialize for two budgets.
 
-The default runs offline on CPU in minutes: the small-image supernet trained with progressive shrinking on
-scikit-learn's handwritten digits (8x8, upscaled), 60 evaluated subnets for the predictor, a MACs budget and a
+The default runs offline on CPU in minutes: the tiny-image supernet trained with progressive shrinking on
+scikit-learn's handwritten digits (8x8, at 8-16 px), 40 evaluated subnets for the predictor, a MACs budget and a
 host-latency budget, two `.tflite` files exported and run on this machine. Every stage takes real data (a TFDS
 name or an image folder) and the official ImageNet supernets instead.
 """
@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 QUICK_ENV = "OFA_TF_DEMO_QUICK"
 """Set to 1 to make `ofa-tf demo` use `DemoSettings.quick()` (the CI setting)."""
-FINAL_PHASE = "expand_2"
+PHASES = ("full", "kernel", "depth_1", "depth_2", "expand_1", "expand_2")
+FINAL_PHASE = PHASES[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +47,8 @@ class DemoSettings:
         validation_split: held-out images (accuracy of subnets and of the `.tflite` files).
         weights: trained supernet weights (`.weights.h5` / `.pth`) or a training output folder; skips training.
         pretrained: use the official ImageNet weights of `net_id` (skips training; needs internet once).
-        epochs: epochs of every progressive-shrinking phase.
+        full_epochs: epochs of the full-network phase (the teacher; most of the training time).
+        epochs: epochs of every other progressive-shrinking phase.
         batch_size: training batch size.
         steps_per_epoch: cap on training steps per epoch (None = the whole training split).
         image_sizes: training resolutions (None = the supernet's).
@@ -61,16 +63,17 @@ class DemoSettings:
         seed: seed of everything.
     """
 
-    net_id: str = "ofa_mbv3_small_d234_e346_k357_w0.5"
+    net_id: str = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
     data: str = "digits"
     validation_split: float = 0.2
     weights: str | None = None
     pretrained: bool = False
+    full_epochs: int = 6
     epochs: int = 1
     batch_size: int = 64
-    steps_per_epoch: int | None = 16
+    steps_per_epoch: int | None = None
     image_sizes: tuple[int, ...] | None = None
-    n_subnets: int = 60
+    n_subnets: int = 40
     calibration_images: int = 300
     predictor_epochs: int = 300
     budget_fractions: tuple[float, float] = (0.35, 0.75)
@@ -88,14 +91,16 @@ class DemoSettings:
             )
         if self.weights is not None and self.pretrained:
             raise ValueError("Pass either `weights` or `pretrained`, not both.")
+        if self.full_epochs < 1 or self.epochs < 1:
+            raise ValueError(f"Epochs must be >= 1; received full_epochs={self.full_epochs}, epochs={self.epochs}.")
         if self.n_subnets < 10:
             raise ValueError(f"`n_subnets` must be >= 10 to train and check a predictor; received {self.n_subnets}.")
 
     @classmethod
     def quick(cls, **overrides) -> DemoSettings:
         """The reduced CI setting: one short epoch per phase, fewer subnets, shorter searches."""
-        values = dict(epochs=1, steps_per_epoch=4, n_subnets=24, calibration_images=200, predictor_epochs=200,
-                      host_points=2, host_runs=10, search_generations=100, nsga2_generations=40)
+        values = dict(full_epochs=1, epochs=1, steps_per_epoch=4, n_subnets=24, calibration_images=200,
+                      predictor_epochs=200, host_points=2, host_runs=10, search_generations=100, nsga2_generations=40)
         values.update(overrides)
         return cls(**values)
 
@@ -139,8 +144,9 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     final = train_dir / "weights" / f"{FINAL_PHASE}.weights.h5"
     if not final.is_file():
         start = time.perf_counter()
+        phase_epochs = {name: settings.epochs for name in PHASES} | {"full": settings.full_epochs}
         train(
-            settings.net_id, data, train_dir, epochs=settings.epochs, batch_size=settings.batch_size,
+            settings.net_id, data, train_dir, phase_epochs=phase_epochs, batch_size=settings.batch_size,
             steps_per_epoch=settings.steps_per_epoch, image_sizes=settings.image_sizes, seed=settings.seed,
             calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
         )
@@ -233,8 +239,8 @@ def _summary_markdown(settings, data, predictor_report: PredictorReport, accurac
     p = predictor_report
     return "\n".join([
         f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
-        f"validation images, {data.num_classes} classes), progressive shrinking with {settings.epochs} epoch(s) "
-        f"per phase" + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
+        f"validation images, {data.num_classes} classes), progressive shrinking ({settings.full_epochs} epoch(s) "
+        f"of the full network, {settings.epochs} per other phase)" + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
         "",
         f"Accuracy predictor: {len(accuracies)} subnets evaluated after BN recalibration (top-1 from "
         f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); on {p.n_val} held-out subnets RMSE "

@@ -311,15 +311,16 @@ def _echo_results(report) -> None:
 @click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="The reduced CI setting (also: OFA_TF_DEMO_QUICK=1).")
 @click.option("--data", "data_source", default=None, help="Instead of 'digits': a TFDS name or an image folder.")
-@click.option("--net", "net_id", default=None, help="Supernet preset (default: the small-image w0.5).")
+@click.option("--net", "net_id", default=None, help="Supernet preset (default: the tiny-image w0.5).")
 @click.option("--weights", default=None, help="Use these trained weights (file or training folder); no training.")
 @click.option("--pretrained", is_flag=True, help="Use the official ImageNet weights of --net; no training.")
-@click.option("--epochs", default=None, type=click.IntRange(1), help="Epochs per progressive-shrinking phase.")
+@click.option("--full-epochs", default=None, type=click.IntRange(1), help="Epochs of the full-network phase.")
+@click.option("--epochs", default=None, type=click.IntRange(1), help="Epochs of every later phase.")
 @click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
 @click.option("--quantize", default=None, type=click.Choice(QUANTIZE_CHOICES))
 @click.option("--seed", default=None, type=int)
 @_errors_as_click
-def demo(out, quick, data_source, net_id, weights, pretrained, epochs, n_subnets, quantize, seed):
+def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
     shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
     `.tflite` files, run them here, and write OUT/report.md."""
@@ -327,8 +328,9 @@ def demo(out, quick, data_source, net_id, weights, pretrained, epochs, n_subnets
     from ofa_tf.demo import run_demo
 
     _logging(True)
-    overrides = {k: v for k, v in dict(data=data_source, net_id=net_id, weights=weights, epochs=epochs,
-                                       n_subnets=n_subnets, quantize=quantize, seed=seed).items() if v is not None}
+    given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
+                 n_subnets=n_subnets, quantize=quantize, seed=seed)
+    overrides = {k: v for k, v in given.items() if v is not None}
     if pretrained:
         overrides["pretrained"] = True
     settings = DemoSettings.quick(**overrides) if quick else DemoSettings.from_env(**overrides)

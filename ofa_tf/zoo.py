@@ -31,9 +31,9 @@ PRESETS = {
     # Small images (CIFAR-size): stride-1 stem and first stage, so 32x32 inputs end at 4x4.
     "ofa_mbv3_small_d234_e346_k357_w1.0": Preset(1.0, **_SMALL),
     "ofa_mbv3_small_d234_e346_k357_w0.5": Preset(0.5, **_SMALL),
-    # Tiny images (8x8 digits, upscaled): the small topology at 12-20 px, so a 16x16 input ends at 2x2.
+    # Tiny images (8x8 digits): the small topology at 8-16 px, so a 16x16 input ends at 2x2.
     "ofa_mbv3_tiny_d234_e346_k357_w0.5": Preset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2),
-                                                resolutions=(12, 16, 20)),
+                                                resolutions=(8, 12, 16)),
 }
 
 

@@ -17,6 +17,8 @@ def test_settings_validate_and_quick_env(monkeypatch):
         DemoSettings(budget_fractions=(0.5, 1.5))
     with pytest.raises(ValueError, match="either `weights` or `pretrained`"):
         DemoSettings(weights="w.h5", pretrained=True)
+    with pytest.raises(ValueError, match="full_epochs=0"):
+        DemoSettings(full_epochs=0)
     monkeypatch.setenv(QUICK_ENV, "1")
     assert DemoSettings.from_env() == DemoSettings.quick()
     monkeypatch.setenv(QUICK_ENV, "0")

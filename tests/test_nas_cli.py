@@ -142,3 +142,27 @@ def test_specialize_with_a_lut_device(weights, predictor_dir, lut_file, tmp_path
     assert (tmp_path / "phone.tflite").stat().st_size > 10_000
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["devices"][0]["outcome"]["efficiency"]["phone_latency"] <= 12
+
+
+def test_demo_options_reach_the_settings(monkeypatch):
+    import ofa_tf.demo
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_demo(settings, out):
+        seen.append((settings, out))
+        raise Stop()
+
+    monkeypatch.setattr(ofa_tf.demo, "run_demo", fake_run_demo)
+    monkeypatch.delenv(ofa_tf.demo.QUICK_ENV, raising=False)
+    with pytest.raises(Stop):
+        _run(["demo", "--quick", "--full-epochs", 3, "--epochs", 2, "--n-subnets", 12, "--out", "somewhere"])
+    settings, out = seen[0]
+    assert out == "somewhere"
+    assert settings == ofa_tf.demo.DemoSettings.quick(full_epochs=3, epochs=2, n_subnets=12)
+    with pytest.raises(Stop):
+        _run(["demo"])
+    assert seen[1][0] == ofa_tf.demo.DemoSettings() and seen[1][1] == "demo_out"

@@ -132,7 +132,7 @@ def test_tf_checkpoint_covers_every_variable(net, tmp_path):
 
 def test_tiny_preset_ends_at_2x2_from_16_px():
     net = ofa_tf.ofa_net("ofa_mbv3_tiny_d234_e346_k357_w0.5", n_classes=10)
-    assert net.search_space.resolutions == (12, 16, 20) and net.first_stride == 1
+    assert net.search_space.resolutions == (8, 12, 16) and net.first_stride == 1
     subnet = net.get_active_subnet(resolution=16)
     pooled_input = subnet.get_layer("pool").input
     assert tuple(pooled_input.shape[1:3]) == (2, 2)

@@ -181,11 +181,11 @@ def make_train_step(
     def replica_step(images, labels, ks, e, d, kd_ratio):
         images = tf.cast(images, tf.float32)
         teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
-        # The first subnet outside the loop; the others in a tf.while_loop, so the graph (and the
-        # trace time) does not grow with the number of subnets.
-        total, grads = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[0], e[0], d[0])
+        # Every subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
+        total = tf.constant(0.0)
+        grads = [tf.zeros_like(v) for v in variables]
         n_subnets = tf.shape(ks)[0]
-        for j in tf.range(1, n_subnets):
+        for j in tf.range(n_subnets):
             loss, g = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[j], e[j], d[j])
             total += loss
             grads = [a + b for a, b in zip(grads, g)]
