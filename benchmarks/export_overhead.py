@@ -5,7 +5,7 @@ The hand-written builder below knows nothing about the supernet's code: it follo
 subnet config and the stage table. Both models are converted by `tools.quantize.convert` and timed
 interleaved with the ai_edge_litert interpreter, so load on the machine hits both alike.
 
-    python benchmarks/export_overhead.py [--net ofa_mbv3_d234_e346_k357_w1.0] [--resolution 224] [--rounds 5]
+    python benchmarks/export_overhead.py [--net ofa_mbv3_small_d234_e346_k357_w1.0] [--resolution R] [--rounds 5]
 """
 from __future__ import annotations
 
