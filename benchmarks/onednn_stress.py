@@ -2,9 +2,9 @@
 
     TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/onednn_stress.py --steps 400
 
-With oneDNN on (TensorFlow 2.21, Xeon with AVX-512/AMX) the process aborted with heap corruption
-("malloc_consolidate(): invalid chunk size", "corrupted double-linked list") after 40-200 steps, inside
-`MklConvCustomBackpropFilterOp` (depthwise); with oneDNN off it runs to the end. That is why `import ofa_tf`
+With oneDNN on (TensorFlow 2.21, Xeon with AVX-512/AMX) the process aborted with heap corruption after 40-120
+steps ("malloc_consolidate(): invalid chunk size" under gdb inside `MklConvCustomBackpropFilterOp` (depthwise);
+"malloc(): unaligned tcache chunk detected"); with oneDNN off it ran 150 steps. That is why `import ofa_tf`
 turns oneDNN off unless TF_ENABLE_ONEDNN_OPTS is set. Prints the step count and seconds as it goes.
 """
 from __future__ import annotations
