@@ -16,12 +16,10 @@ import click
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.training.optimizer import OptimizerConfig
-from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.trainer import make_train_step
 from ofa_tf.training.trainer import onednn_enabled
 from ofa_tf.training.trainer import stack_configs
-from ofa_tf.zoo import ofa_net
+from train_throughput import supernet_with_teacher  # benchmarks/ is on sys.path when run as a script
 
 
 @click.command()
@@ -31,12 +29,7 @@ from ofa_tf.zoo import ofa_net
 @click.option("--subnets", default=4, show_default=True, help="Subnets per step (expand phases: 4).")
 @click.option("--seed", default=1, show_default=True)
 def main(net, steps, batch, subnets, seed):
-    supernet = ofa_net(net, n_classes=10, dropout_rate=0.0)
-    optimizer = build_optimizer(OptimizerConfig(), 0.01)
-    optimizer.build(supernet.trainable_variables)
-    supernet.set_max_net()
-    teacher = supernet.get_active_subnet(name="teacher")
-    teacher.trainable = False
+    supernet, optimizer, teacher = supernet_with_teacher(net, n_classes=10, dropout_rate=0.0)
     spec = (tf.TensorSpec([batch, None, None, 3], tf.float32), tf.TensorSpec([batch], tf.int32))
     step = make_train_step(supernet, optimizer, tf.distribute.get_strategy(), teacher=teacher, element_spec=spec,
                            global_batch_size=batch, weight_decay=3e-5)

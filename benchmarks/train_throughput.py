@@ -27,6 +27,17 @@ from ofa_tf.training.trainer import stack_configs  # noqa: E402
 from ofa_tf.zoo import ofa_net  # noqa: E402
 
 
+def supernet_with_teacher(net: str, n_classes: int, dropout_rate: float = 0.1):
+    """The supernet, its built SGD optimizer and the frozen max subnet as a stock-Keras distillation teacher."""
+    supernet = ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
+    optimizer = build_optimizer(OptimizerConfig(), 0.01)
+    optimizer.build(supernet.trainable_variables)
+    supernet.set_max_net()
+    teacher = supernet.get_active_subnet(name="teacher")
+    teacher.trainable = False
+    return supernet, optimizer, teacher
+
+
 def measure(step, images, labels, configs, steps):
     """(wall seconds, process CPU seconds) per step over `steps` steps, and the seconds of the warm-up step
     before them (the trace and graph optimization when it is the step function's first call).
@@ -56,12 +67,7 @@ def measure(step, images, labels, configs, steps):
 def main(net, batch, resolution, steps, n_classes, json_out):
     strategy = tf.distribute.get_strategy()
     with model_scope(strategy):
-        supernet = ofa_net(net, n_classes=n_classes)
-        optimizer = build_optimizer(OptimizerConfig(), 0.01)
-        optimizer.build(supernet.trainable_variables)
-        supernet.set_max_net()
-        teacher = supernet.get_active_subnet(name="teacher")
-    teacher.trainable = False
+        supernet, optimizer, teacher = supernet_with_teacher(net, n_classes)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(batch, resolution, resolution, 3)).astype(np.float32))
     labels = tf.constant(rng.integers(0, n_classes, batch).astype(np.int32))
@@ -83,7 +89,8 @@ def main(net, batch, resolution, steps, n_classes, json_out):
         rows[name] = {"images_per_sec": batch / seconds, "images_per_cpu_sec_x_cores": batch / (cpu / cores),
                       "first_step_seconds": first}
         click.echo(f"{name:<26} {batch / seconds:8.1f} images/s wall ({1000 * seconds:.0f} ms/step); "
-                   f"{batch / (cpu / cores):8.1f} images/s at full use of {cores} cores (CPU time); first call {first:.1f} s")
+                   f"{batch / (cpu / cores):8.1f} images/s at full use of {cores} cores (CPU time); "
+                   f"first call {first:.1f} s")
     click.echo(f"traces: plain {plain.experimental_get_tracing_count()}, "
                f"teacher {distill.experimental_get_tracing_count()}")
     if json_out:

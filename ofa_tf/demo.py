@@ -33,8 +33,7 @@ logger = logging.getLogger(__name__)
 
 QUICK_ENV = "OFA_TF_DEMO_QUICK"
 """Set to 1 to make `ofa-tf demo` use `DemoSettings.quick()` (the CI setting)."""
-PHASES = ("full", "kernel", "depth_1", "depth_2", "expand_1", "expand_2")
-FINAL_PHASE = PHASES[-1]
+FINAL_PHASE = "expand_2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,10 +143,10 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     final = train_dir / "weights" / f"{FINAL_PHASE}.weights.h5"
     if not final.is_file():
         start = time.perf_counter()
-        phase_epochs = {name: settings.epochs for name in PHASES} | {"full": settings.full_epochs}
         train(
-            settings.net_id, data, train_dir, phase_epochs=phase_epochs, batch_size=settings.batch_size,
-            steps_per_epoch=settings.steps_per_epoch, image_sizes=settings.image_sizes, seed=settings.seed,
+            settings.net_id, data, train_dir, epochs=settings.epochs, phase_epochs={"full": settings.full_epochs},
+            batch_size=settings.batch_size, steps_per_epoch=settings.steps_per_epoch,
+            image_sizes=settings.image_sizes, seed=settings.seed,
             calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
         )
         seconds["train"] = time.perf_counter() - start
@@ -240,7 +239,8 @@ def _summary_markdown(settings, data, predictor_report: PredictorReport, accurac
     return "\n".join([
         f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
         f"validation images, {data.num_classes} classes), progressive shrinking ({settings.full_epochs} epoch(s) "
-        f"of the full network, {settings.epochs} per other phase)" + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
+        f"of the full network, {settings.epochs} per other phase)"
+        + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
         "",
         f"Accuracy predictor: {len(accuracies)} subnets evaluated after BN recalibration (top-1 from "
         f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); on {p.n_val} held-out subnets RMSE "

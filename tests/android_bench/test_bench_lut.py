@@ -1,4 +1,7 @@
-"""`android-bench lut`: latency tables of a tiny search space on the host and on a fake phone, resume (accuracy: benchmarks/lut_accuracy.py)."""
+"""`android-bench lut`: latency tables of a tiny search space on the host and on a fake phone, resume.
+
+How well a table predicts whole subnets is timing, so it lives in benchmarks/lut_accuracy.py, not here.
+"""
 import shutil
 
 import pytest
