@@ -14,6 +14,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import ofa_tf  # noqa: F401,E402  (before TensorFlow: applies ofa_tf's TensorFlow settings)
 import click
 import keras
 import numpy as np

@@ -5,10 +5,9 @@ Usage: python benchmarks/forward_time.py [--batch 1] [--runs 20] [--net ofa_mbv3
 import argparse
 import time
 
+import ofa_tf  # (before TensorFlow: applies ofa_tf's TensorFlow settings)
 import numpy as np
 import tensorflow as tf
-
-import ofa_tf
 
 
 def _time(fn, x, runs):

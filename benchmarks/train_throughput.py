@@ -15,6 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import ofa_tf  # noqa: F401,E402  (before TensorFlow: applies ofa_tf's TensorFlow settings)
 import click  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -1,41 +1,44 @@
-"""`import ofa_tf` keeps TensorFlow's oneDNN kernels off unless the user asks for them."""
+"""`import ofa_tf` turns TensorFlow's oneDNN kernels on with one inter-op thread unless the user chose otherwise."""
 import os
 import subprocess
 import sys
 
 import pytest
 
+SETTINGS = ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS")
 PROBE = (
-    "import ofa_tf, os; import tensorflow as tf; from ofa_tf.training.trainer import onednn_enabled; "
-    "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], onednn_enabled())"
+    "import ofa_tf, os; import tensorflow as tf; from ofa_tf.training.trainer import inter_op_threads; "
+    "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS', '-'), inter_op_threads())"
+)
+WARN_PROBE = (
+    "import warnings, tensorflow as tf, ofa_tf; from ofa_tf.training.trainer import onednn_enabled, "
+    "inter_op_threads, warn_if_onednn_unsafe\nwith warnings.catch_warnings(record=True) as w:\n"
+    "    warnings.simplefilter('always')\n    warn_if_onednn_unsafe()\n"
+    "print(onednn_enabled(), inter_op_threads(), any('oneDNN' in str(x.message) for x in w))"
 )
 
 
-def _probe(env_value=None, code=PROBE):
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    if env_value is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = env_value
+def _probe(code=PROBE, **settings):
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env.update(settings, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
 
 
-def test_import_turns_onednn_off_by_default():
-    assert _probe() == ["0", "False"]
+def test_import_turns_onednn_on_with_one_inter_op_thread():
+    assert _probe() == ["1", "1"]
 
 
 def test_user_choice_wins():
-    assert _probe("1") == ["1", "True"]
+    cores = str(os.cpu_count())
+    assert _probe(TF_ENABLE_ONEDNN_OPTS="0") == ["0", cores]
+    assert _probe(TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="2") == ["1", "2"]
 
 
-def test_trainer_warns_when_tensorflow_came_first_with_onednn_on():
-    code = (
-        "import warnings, tensorflow as tf, ofa_tf; from ofa_tf.training.trainer import onednn_enabled, "
-        "warn_if_onednn\nwith warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always')\n"
-        "    warn_if_onednn()\nprint(onednn_enabled(), any('oneDNN' in str(x.message) for x in w))"
-    )
-    enabled, warned = _probe(code=code)
+def test_trainer_warns_when_onednn_runs_ops_in_parallel():
+    enabled, threads, warned = _probe(WARN_PROBE, TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="2")
     if enabled == "False":
-        pytest.skip("TensorFlow does not enable oneDNN by itself on this CPU")
-    assert warned == "True"
+        pytest.skip("this TensorFlow build has no oneDNN kernels")
+    assert (threads, warned) == ("2", "True")
+    assert _probe(WARN_PROBE, TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="1")[1:] == ["1", "False"]

@@ -7,6 +7,19 @@ def _centre(size, k):
     return start, start + k
 
 
+def depthwise_conv(inputs, kernel, strides=1):
+    """Depthwise conv of a square odd [k, k, C, 1] kernel (k may be a tensor) with symmetric padding k // 2.
+
+    Stride 1 is TensorFlow's SAME padding (no pad op, and no slice in the gradient); strided convs pad
+    explicitly, as SAME would pad asymmetrically.
+    """
+    if strides == 1:
+        return tf.nn.depthwise_conv2d(inputs, kernel, [1, 1, 1, 1], "SAME")
+    p = tf.shape(kernel)[0] // 2
+    padded = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
+    return tf.nn.depthwise_conv2d(padded, kernel, [1, strides, strides, 1], "VALID")
+
+
 @keras.saving.register_keras_serializable(package="ofa_tf")
 class ElasticDepthwiseConv(keras.layers.Layer):
     """Depthwise conv with elastic kernel size and width, OFA's kernel transformation.
@@ -77,15 +90,10 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         matrix = self.transform_matrices[f"{size}to{small}_matrix"]
         return tf.reshape(tf.matmul(matrix, flat), [small, small, c, 1])
 
-    def _conv(self, inputs, kernel, kernel_size):
-        p = kernel_size // 2
-        x = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
-        return tf.nn.depthwise_conv2d(x, kernel, [1, self.strides, self.strides, 1], "VALID")
-
     def call(self, inputs, kernel_size=None):
         channels = tf.shape(inputs)[-1]
         if kernel_size is None or len(self.kernel_sizes) == 1:
-            return self._conv(inputs, self.active_kernel(self.max_kernel_size, channels), self.max_kernel_size)
+            return self._conv(inputs, self.active_kernel(self.max_kernel_size, channels))
         # No control flow: every candidate kernel (small matmuls) is zero-padded to the max size and
         # stacked; the active one is gathered and cropped to its size, so one depthwise conv runs.
         size = self.max_kernel_size
@@ -95,7 +103,10 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         index = tf.argmax(tf.cast(tf.equal(list(kernels), kernel_size), tf.int32), output_type=tf.int32)
         start = (size - kernel_size) // 2
         active = tf.gather(tf.stack(padded), index)[start : start + kernel_size, start : start + kernel_size]
-        return self._conv(inputs, active, kernel_size)
+        return self._conv(inputs, active)
+
+    def _conv(self, inputs, kernel):
+        return depthwise_conv(inputs, kernel, self.strides)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

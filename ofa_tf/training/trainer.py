@@ -271,13 +271,19 @@ def onednn_enabled() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def warn_if_onednn() -> None:
-    """Warns when oneDNN is on without the user asking for it (see `ofa_tf/__init__.py`)."""
-    if onednn_enabled() and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "1":
+def inter_op_threads() -> int:
+    """How many ops TensorFlow runs at once in this process."""
+    configured = tf.config.threading.get_inter_op_parallelism_threads()
+    return configured or int(os.environ.get("TF_NUM_INTEROP_THREADS") or 0) or (os.cpu_count() or 1)
+
+
+def warn_if_onednn_unsafe() -> None:
+    """Warns when oneDNN is on with ops running in parallel (see `ofa_tf/__init__.py`)."""
+    if onednn_enabled() and inter_op_threads() > 1:
         warnings.warn(
-            "TensorFlow's oneDNN kernels are on (TensorFlow was imported before ofa_tf on a CPU where it enables "
-            "them by itself); they have corrupted the heap in elastic training (benchmarks/onednn_stress.py). "
-            "Set TF_ENABLE_ONEDNN_OPTS=0 before importing TensorFlow, or import ofa_tf first.",
+            f"TensorFlow's oneDNN kernels are on with {inter_op_threads()} inter-op threads; oneDNN ops running in "
+            "parallel have corrupted the heap in elastic training (benchmarks/onednn_stress.py). Import ofa_tf "
+            "before TensorFlow, or set TF_NUM_INTEROP_THREADS=1 (or TF_ENABLE_ONEDNN_OPTS=0) before importing it.",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -287,7 +293,7 @@ class Trainer:
     """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""
 
     def __init__(self, net, data, out, config: TrainConfig):
-        warn_if_onednn()
+        warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
         self.strategy = make_strategy(config.strategy, config.tpu)

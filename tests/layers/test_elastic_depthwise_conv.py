@@ -81,3 +81,18 @@ def test_invalid_kernel_sizes():
     layer.build(None)
     with pytest.raises(ValueError, match=r"Invalid kernel size 7: expected one of \[3, 5\]"):
         layer.active_kernel(7)
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+@pytest.mark.parametrize("size", [(9, 9), (6, 11)])
+def test_stride_one_matches_numpy_reference(k, size):
+    """Stride 1 runs with SAME padding: the same symmetric k//2 padding as PyTorch for odd kernels."""
+    rng = np.random.default_rng(3)
+    layer = ElasticDepthwiseConv(6, (3, 5, 7), strides=1)
+    layer.build(None)
+    layer.kernel.assign(rng.normal(size=(7, 7, 6, 1)).astype("float32"))
+    x = rng.normal(size=(2, *size, 6)).astype("float32")
+    expected = np_depthwise(x, layer.active_kernel(k).numpy(), 1)
+    out = layer(x, kernel_size=k).numpy()
+    assert out.shape == expected.shape == (2, *size, 6)
+    np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)
