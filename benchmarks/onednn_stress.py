@@ -1,21 +1,25 @@
 """Runs expand-phase training steps (4 random subnets + teacher, random resolution) until `--steps` or a crash.
 
-    TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/onednn_stress.py --steps 400
+    TF_NUM_INTEROP_THREADS=2 python benchmarks/onednn_stress.py --steps 200      # oneDNN, ops in parallel
+    python benchmarks/onednn_stress.py --steps 300                               # ofa_tf's default
 
-With oneDNN on (TensorFlow 2.21, Xeon with AVX-512/AMX) the process aborted with heap corruption after 40-120
-steps ("malloc_consolidate(): invalid chunk size" under gdb inside `MklConvCustomBackpropFilterOp` (depthwise);
-"malloc(): unaligned tcache chunk detected"); with oneDNN off it ran 150 steps. That is why `import ofa_tf`
-turns oneDNN off unless TF_ENABLE_ONEDNN_OPTS is set. Prints the step count and seconds as it goes.
+TensorFlow 2.21's oneDNN kernels corrupt the heap when ops run in parallel (Xeon with AVX-512/AMX): with 2
+inter-op threads the process aborted after 40-120 steps ("malloc_consolidate(): invalid chunk size",
+"corrupted double-linked list"), and under glibc's malloc checker (LD_PRELOAD=libc_malloc_debug.so.0
+MALLOC_CHECK_=3) within 20 steps, at a tensor's free ("free(): invalid pointer": its buffer was written past
+its end). With one inter-op thread, 300 steps ran clean under the same checker. That is why `import ofa_tf`
+turns oneDNN on with TF_NUM_INTEROP_THREADS=1. Prints the step count and seconds as it goes.
 """
 from __future__ import annotations
 
 import time
 
-import ofa_tf  # noqa: F401  (before TensorFlow: applies the oneDNN default)
+import ofa_tf  # noqa: F401  (before TensorFlow: applies ofa_tf's oneDNN / inter-op defaults)
 import click
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.training.trainer import inter_op_threads
 from ofa_tf.training.trainer import make_train_step
 from ofa_tf.training.trainer import onednn_enabled
 from ofa_tf.training.trainer import stack_configs
@@ -34,7 +38,8 @@ def main(net, steps, batch, subnets, seed):
     step = make_train_step(supernet, optimizer, tf.distribute.get_strategy(), teacher=teacher, element_spec=spec,
                            global_batch_size=batch, weight_decay=3e-5)
     space, rng = supernet.search_space, np.random.default_rng(seed)
-    click.echo(f"oneDNN {'on' if onednn_enabled() else 'off'}; {steps} steps of {subnets} subnets, batch {batch}")
+    click.echo(f"oneDNN {'on' if onednn_enabled() else 'off'}, {inter_op_threads()} inter-op threads; {steps} steps "
+               f"of {subnets} subnets, batch {batch}")
     start = time.perf_counter()
     for i in range(1, steps + 1):
         r = int(rng.choice(space.resolutions))
