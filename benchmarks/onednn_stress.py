@@ -19,10 +19,9 @@ import click
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.training.trainer import inter_op_threads
 from ofa_tf.training.trainer import make_train_step
-from ofa_tf.training.trainer import onednn_enabled
 from ofa_tf.training.trainer import stack_configs
+from ofa_tf.training.trainer import tensorflow_setting
 from train_throughput import supernet_with_teacher  # benchmarks/ is on sys.path when run as a script
 
 
@@ -38,8 +37,7 @@ def main(net, steps, batch, subnets, seed):
     step = make_train_step(supernet, optimizer, tf.distribute.get_strategy(), teacher=teacher, element_spec=spec,
                            global_batch_size=batch, weight_decay=3e-5)
     space, rng = supernet.search_space, np.random.default_rng(seed)
-    click.echo(f"oneDNN {'on' if onednn_enabled() else 'off'}, {inter_op_threads()} inter-op threads; {steps} steps "
-               f"of {subnets} subnets, batch {batch}")
+    click.echo(f"{tensorflow_setting()}; {steps} steps of {subnets} subnets, batch {batch}")
     start = time.perf_counter()
     for i in range(1, steps + 1):
         r = int(rng.choice(space.resolutions))

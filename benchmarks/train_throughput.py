@@ -23,10 +23,9 @@ import tensorflow as tf  # noqa: E402
 from ofa_tf.training.distribute import model_scope  # noqa: E402
 from ofa_tf.training.optimizer import OptimizerConfig  # noqa: E402
 from ofa_tf.training.optimizer import build_optimizer  # noqa: E402
-from ofa_tf.training.trainer import inter_op_threads  # noqa: E402
 from ofa_tf.training.trainer import make_train_step  # noqa: E402
-from ofa_tf.training.trainer import onednn_enabled  # noqa: E402
 from ofa_tf.training.trainer import stack_configs  # noqa: E402
+from ofa_tf.training.trainer import tensorflow_setting  # noqa: E402
 from ofa_tf.zoo import ofa_net  # noqa: E402
 
 
@@ -68,7 +67,7 @@ def measure(step, images, labels, configs, steps):
 @click.option("--n-classes", default=1000, show_default=True)
 @click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
 def main(net, batch, resolution, steps, n_classes, json_out):
-    setting = f"oneDNN {'on' if onednn_enabled() else 'off'}, {inter_op_threads()} inter-op threads"
+    setting = tensorflow_setting()
     click.echo(f"{net}, batch {batch}, {resolution} px; {setting}")
     strategy = tf.distribute.get_strategy()
     with model_scope(strategy):

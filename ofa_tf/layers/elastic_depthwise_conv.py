@@ -93,7 +93,7 @@ class ElasticDepthwiseConv(keras.layers.Layer):
     def call(self, inputs, kernel_size=None):
         channels = tf.shape(inputs)[-1]
         if kernel_size is None or len(self.kernel_sizes) == 1:
-            return self._conv(inputs, self.active_kernel(self.max_kernel_size, channels))
+            return depthwise_conv(inputs, self.active_kernel(self.max_kernel_size, channels), self.strides)
         # No control flow: every candidate kernel (small matmuls) is zero-padded to the max size and
         # stacked; the active one is gathered and cropped to its size, so one depthwise conv runs.
         size = self.max_kernel_size
@@ -103,10 +103,7 @@ class ElasticDepthwiseConv(keras.layers.Layer):
         index = tf.argmax(tf.cast(tf.equal(list(kernels), kernel_size), tf.int32), output_type=tf.int32)
         start = (size - kernel_size) // 2
         active = tf.gather(tf.stack(padded), index)[start : start + kernel_size, start : start + kernel_size]
-        return self._conv(inputs, active)
-
-    def _conv(self, inputs, kernel):
-        return depthwise_conv(inputs, kernel, self.strides)
+        return depthwise_conv(inputs, active, self.strides)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

@@ -264,6 +264,11 @@ def _clone_supernet(net, n_classes: int, dropout_rate: float) -> OFAMobileNetV3:
     return clone
 
 
+def tensorflow_setting() -> str:
+    """"oneDNN on|off, N inter-op threads": what benchmarks report they ran with."""
+    return f"oneDNN {'on' if onednn_enabled() else 'off'}, {inter_op_threads()} inter-op threads"
+
+
 def onednn_enabled() -> bool:
     """Whether TensorFlow's oneDNN kernels are on in this process."""
     from tensorflow.python.util import _pywrap_util_port
@@ -279,9 +284,10 @@ def inter_op_threads() -> int:
 
 def warn_if_onednn_unsafe() -> None:
     """Warns when oneDNN is on with ops running in parallel (see `ofa_tf/__init__.py`)."""
-    if onednn_enabled() and inter_op_threads() > 1:
+    threads = inter_op_threads()
+    if onednn_enabled() and threads > 1:
         warnings.warn(
-            f"TensorFlow's oneDNN kernels are on with {inter_op_threads()} inter-op threads; oneDNN ops running in "
+            f"TensorFlow's oneDNN kernels are on with {threads} inter-op threads; oneDNN ops running in "
             "parallel have corrupted the heap in elastic training (benchmarks/onednn_stress.py). Import ofa_tf "
             "before TensorFlow, or set TF_NUM_INTEROP_THREADS=1 (or TF_ENABLE_ONEDNN_OPTS=0) before importing it.",
             RuntimeWarning,
