@@ -29,8 +29,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "ofa-tf=ofa_tf.cli:main",
-            "android-bench=android_bench.cli:main",
+            "ofa-tf=tools.ofa_tf_cli:main",
+            "android-bench=tools.android_bench_cli:main",
         ]
     },
 )

@@ -1,7 +1,7 @@
 """How well a latency lookup table predicts whole-subnet latency on the host (nn-Meter's bar: 99% within ±10%).
 
 1. Samples `--subnets` random subnets, materializes and converts each to float32 `.tflite` (cached in `--work-dir`).
-2. In each of `--rounds` rounds: builds a fresh host table of `--net` at `--resolution` with `android_bench.lut`
+2. In each of `--rounds` rounds: builds a fresh host table of `--net` at `--resolution` with `tools.lut`
    (entry models cached), then times every subnet whole with `android_bench.benchmark` (same options). Per entry
    and per subnet the least of the rounds' figures is kept: on a host shared with other jobs, a 30 ms invoke is
    pre-empted far more often than a 0.5 ms one, so medians of whole models carry the load and block entries
@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     import ofa_tf
     from android_bench import BenchmarkOptions
     from android_bench import benchmark
-    from android_bench.lut import build_latency_table
-    from android_bench.lut import convert_to_tflite
+    from tools.lut import build_latency_table
+    from tools.lut import convert_to_tflite
     from ofa_tf.latency import LatencyPredictor
     from ofa_tf.latency import LatencyTable
     from ofa_tf.latency import network_shape

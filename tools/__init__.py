@@ -1,15 +1,39 @@
-"""Export tools: materialize OFA subnets as standalone (quantized) TFLite models, inspect and run them."""
-from tools.export import ExportResult as ExportResult
-from tools.export import export_keras_model as export_keras_model
-from tools.export import export_subnet as export_subnet
-from tools.export import write_atomic as write_atomic
-from tools.host_runner import HostRunResult as HostRunResult
-from tools.host_runner import predict as predict
-from tools.host_runner import run_tflite as run_tflite
-from tools.inspect_model import ModelReport as ModelReport
-from tools.inspect_model import inspect_tflite as inspect_tflite
-from tools.quantize import QUANTIZE_MODES as QUANTIZE_MODES
-from tools.quantize import ConversionError as ConversionError
-from tools.quantize import QuantizeOptions as QuantizeOptions
-from tools.tflite_metadata import ModelMetadata as ModelMetadata
-from tools.tflite_metadata import read_metadata as read_metadata
+"""Deployment tools on top of `ofa_tf` and `android_bench`: TFLite export, quantization, inspection, the host
+runner, per-layer latency tables, per-device specialization, the demo, and the `ofa-tf` / `android-bench` command
+lines.
+
+The public names below are imported on first use, so the command lines start without loading TensorFlow.
+"""
+import importlib
+
+_EXPORTS = {
+    "ExportResult": ".export",
+    "export_keras_model": ".export",
+    "export_subnet": ".export",
+    "write_atomic": ".export",
+    "HostRunResult": ".host_runner",
+    "predict": ".host_runner",
+    "run_tflite": ".host_runner",
+    "ModelReport": ".inspect_model",
+    "inspect_tflite": ".inspect_model",
+    "QUANTIZE_MODES": ".quantize",
+    "ConversionError": ".quantize",
+    "QuantizeOptions": ".quantize",
+    "ModelMetadata": ".tflite_metadata",
+    "read_metadata": ".tflite_metadata",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

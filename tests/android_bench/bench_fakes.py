@@ -1,9 +1,13 @@
-"""Test doubles for android_bench: the fake adb handle, device serials and file helpers."""
+"""Test doubles for android_bench: the fake adb handle, device serials, file helpers and the `fake_adb` /
+`android_binary` fixtures (shared by the tests of `android_bench` and of `tools.lut`)."""
 
 import json
+import os
 import stat
 import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).parent
 TRANSCRIPTS = HERE / "transcripts"
@@ -68,3 +72,24 @@ class FakeAdb:
 
     def clear_log(self) -> None:
         (self.state / "log.jsonl").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def fake_adb(tmp_path, monkeypatch) -> FakeAdb:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_executable(bin_dir / "adb", (HERE / "fake_adb.py").read_text())
+    state = tmp_path / "adb_state"
+    state.mkdir()
+    monkeypatch.setenv("FAKE_ADB_STATE", str(state))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("ADB", raising=False)
+    return FakeAdb(state)
+
+
+@pytest.fixture
+def android_binary(tmp_path) -> Path:
+    """Stands in for an arm64 benchmark_model build (only pushed, never executed here)."""
+    path = tmp_path / "benchmark_model"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56)
+    return path

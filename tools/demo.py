@@ -23,11 +23,11 @@ from ofa_tf.nas import PredictorReport
 from ofa_tf.nas import PredictorTrainingConfig
 from ofa_tf.nas import build_accuracy_dataset
 from ofa_tf.nas import count_macs
-from ofa_tf.specialize import Budget
-from ofa_tf.specialize import HostLatency
-from ofa_tf.specialize import SpecializeReport
-from ofa_tf.specialize import make_evaluate_fn
-from ofa_tf.specialize import specialize
+from .specialize import Budget
+from .specialize import HostLatency
+from .specialize import SpecializeReport
+from .specialize import make_evaluate_fn
+from .specialize import specialize
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     if settings.pretrained:
         return ofa_net(settings.net_id, pretrained=True), None
     if settings.weights is not None:
-        from ofa_tf.nas_cli import infer_n_classes
-        from ofa_tf.nas_cli import resolve_weights
+        from .nas_cli import infer_n_classes
+        from .nas_cli import resolve_weights
 
         path, net_id = resolve_weights(settings.weights, settings.net_id)
         n_classes = infer_n_classes(Path(settings.weights)) or data.num_classes

@@ -18,14 +18,14 @@ from ofa_tf.nas import MacsModel
 from ofa_tf.nas import NSGA2Config
 from ofa_tf.nas import ParamsModel
 from ofa_tf.nas import count_macs
-from ofa_tf.specialize import Budget
-from ofa_tf.specialize import budget_constraint
-from ofa_tf.specialize import parse_constraint
-from ofa_tf.specialize import parse_devices
-from ofa_tf.specialize import parse_luts
-from ofa_tf.specialize import resolve_devices
-from ofa_tf.specialize import search_subnet
-from ofa_tf.specialize import specialize
+from tools.specialize import Budget
+from tools.specialize import budget_constraint
+from tools.specialize import parse_constraint
+from tools.specialize import parse_devices
+from tools.specialize import parse_luts
+from tools.specialize import resolve_devices
+from tools.specialize import search_subnet
+from tools.specialize import specialize
 from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.zoo import ofa_net
 

@@ -195,7 +195,7 @@ def export_tflite(
     calibration_images: int = 2000,
 ) -> Path:
     """Exports `config` (BN recalibrated on `data` when given) to `path` with `tools.export_subnet`."""
-    from tools import export_subnet
+    from .export import export_subnet
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -556,7 +556,7 @@ def specialize(
 
 def tflite_accuracy(path: str | Path, data, resolution: int) -> float:
     """Top-1 of a `.tflite` classifier on the validation split of `data`, run with `tools.predict` (LiteRT)."""
-    from tools import predict
+    from .host_runner import predict
 
     correct = n = 0
     for images, labels in data.validation(100, resolution).as_numpy_iterator():

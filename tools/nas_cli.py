@@ -1,5 +1,5 @@
-"""`ofa-tf predictor | search | specialize | demo`: click wrappers over `ofa_tf.nas`, `ofa_tf.specialize` and
-`ofa_tf.demo`."""
+"""`ofa-tf predictor | search | specialize | demo`: click wrappers over `ofa_tf.nas`, `tools.specialize` and
+`tools.demo`."""
 from __future__ import annotations
 
 import dataclasses
@@ -53,7 +53,7 @@ def infer_n_classes(weights: Path) -> int | None:
 
 def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]:
     """A weights file, or a training run folder (→ its final phase's weights and net id)."""
-    from ofa_tf.demo import FINAL_PHASE
+    from .demo import FINAL_PHASE
 
     path = Path(weights)
     if path.is_dir():
@@ -126,7 +126,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import PredictorTrainingConfig
     from ofa_tf.nas import build_accuracy_dataset
-    from ofa_tf.specialize import make_evaluate_fn
+    from .specialize import make_evaluate_fn
 
     _logging(not quiet)
     supernet = load_supernet(net_id, weights, n_classes)
@@ -183,10 +183,10 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
     from ofa_tf.nas import NSGA2Config
     from ofa_tf.nas import ParamsModel
     from ofa_tf.nas import pareto_plot
-    from ofa_tf.specialize import HostLatency
-    from ofa_tf.specialize import budget_constraint
-    from ofa_tf.specialize import parse_constraint
-    from ofa_tf.specialize import search_subnet
+    from .specialize import HostLatency
+    from .specialize import budget_constraint
+    from .specialize import parse_constraint
+    from .specialize import search_subnet
 
     budgets = [parse_constraint(c) for c in constraints]
     for path in luts:
@@ -265,7 +265,7 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
 def specialize(weights, net_id, predictor_path, devices, luts, constraints, data_source, validation_split,
                quantize, calibration_images, no_host, n_classes, generations, seed, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
-    from ofa_tf import specialize as spec
+    from . import specialize as spec
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import EvolutionConfig
 
@@ -324,8 +324,8 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
     shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
     `.tflite` files, run them here, and write OUT/report.md."""
-    from ofa_tf.demo import DemoSettings
-    from ofa_tf.demo import run_demo
+    from .demo import DemoSettings
+    from .demo import run_demo
 
     _logging(True)
     given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
@@ -343,9 +343,9 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
 
 
 COMMANDS = {
-    "predictor": "ofa_tf.nas_cli:predictor",
-    "search": "ofa_tf.nas_cli:search",
-    "specialize": "ofa_tf.nas_cli:specialize",
-    "demo": "ofa_tf.nas_cli:demo",
+    "predictor": ".nas_cli:predictor",
+    "search": ".nas_cli:search",
+    "specialize": ".nas_cli:specialize",
+    "demo": ".nas_cli:demo",
 }
-"""Entries for `ofa_tf.cli.COMMANDS`."""
+"""Entries for `tools.ofa_tf_cli.COMMANDS`."""

@@ -7,7 +7,7 @@ The table file is rewritten after every measured entry, so an interrupted build 
 rerun with the same arguments measures only the missing entries.
 
 Example:
-    >>> from android_bench.lut import build_latency_table
+    >>> from tools.lut import build_latency_table
     >>> table = build_latency_table("ofa_mbv3_d234_e346_k357_w1.0", "host_128.yaml", "host",
     ...                             resolutions=[128])  # doctest: +SKIP
 """
@@ -67,8 +67,8 @@ class LutProgress:
 def convert_to_tflite(model) -> bytes:
     """A float32 TFLite flatbuffer of a fixed-shape Keras model, builtin ops only: the converter of exported
     subnets (`tools.quantize.convert`, mode "none")."""
-    from tools.quantize import QuantizeOptions
-    from tools.quantize import convert
+    from .quantize import QuantizeOptions
+    from .quantize import convert
 
     with contextlib.redirect_stdout(io.StringIO()):  # the Keras export prints its endpoints
         return convert(model, QuantizeOptions("none"))
@@ -121,7 +121,7 @@ def _header(supernet, target: Target, options: BenchmarkOptions, taskset: str | 
 def _merge_header(existing: dict, fresh: dict, path: Path) -> dict:
     if existing.get("format") != fresh["format"]:
         raise TableMismatchError(
-            f"{path} is not a table written by android_bench.lut (header format {existing.get('format')!r}, "
+            f"{path} is not a table written by `android-bench lut` (header format {existing.get('format')!r}, "
             f"expected {fresh['format']!r}); write to another --out file."
         )
     for field in IDENTITY_FIELDS:

@@ -6,18 +6,15 @@ import shutil
 
 import pytest
 from bench_fakes import NOTE8
+from bench_fakes import android_binary  # noqa: F401 (fixture)
+from bench_fakes import fake_adb  # noqa: F401 (fixture)
 from click.testing import CliRunner
 
 from android_bench import BenchmarkOptions
 from android_bench import SessionInterruptedError
 from android_bench import host_device
 from android_bench import make_target
-from android_bench.cli import main
 from android_bench.device import PROBE_COMMAND
-from android_bench.lut import TableMismatchError
-from android_bench.lut import build_latency_table
-from android_bench.lut import convert_to_tflite
-from android_bench.lut import model_filename
 from android_bench.target import sha256_file
 from ofa_tf.latency import OVERHEAD_KEY
 from ofa_tf.latency import TABLE_FORMAT
@@ -25,6 +22,11 @@ from ofa_tf.latency import LatencyTable
 from ofa_tf.latency import table_layers
 from ofa_tf.supernet import OFAMobileNetV3
 from ofa_tf.zoo import ofa_net
+from tools.android_bench_cli import main
+from tools.lut import TableMismatchError
+from tools.lut import build_latency_table
+from tools.lut import convert_to_tflite
+from tools.lut import model_filename
 
 # 17 entries: overhead, Conv, blocks.0, 5 stages x ks {3, 5}, Conv_1, AvgPool2D, Conv_2, Logits.
 TINY = dict(n_classes=4, width_mult=0.5, ks_list=(3, 5), expand_list=(3,), depth_list=(1,), dropout_rate=0.0,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ofa_tf import nas_cli
+from tools import nas_cli
 from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import LatencyTable
 from ofa_tf.latency import network_shape
@@ -63,8 +63,8 @@ def _run(args):
 
 def test_commands_are_named_for_registration():
     assert nas_cli.COMMANDS == {
-        "predictor": "ofa_tf.nas_cli:predictor", "search": "ofa_tf.nas_cli:search",
-        "specialize": "ofa_tf.nas_cli:specialize", "demo": "ofa_tf.nas_cli:demo",
+        "predictor": ".nas_cli:predictor", "search": ".nas_cli:search",
+        "specialize": ".nas_cli:specialize", "demo": ".nas_cli:demo",
     }
 
 
@@ -145,7 +145,7 @@ def test_specialize_with_a_lut_device(weights, predictor_dir, lut_file, tmp_path
 
 
 def test_demo_options_reach_the_settings(monkeypatch):
-    import ofa_tf.demo
+    import tools.demo
 
     seen = []
 
@@ -156,13 +156,13 @@ def test_demo_options_reach_the_settings(monkeypatch):
         seen.append((settings, out))
         raise Stop()
 
-    monkeypatch.setattr(ofa_tf.demo, "run_demo", fake_run_demo)
-    monkeypatch.delenv(ofa_tf.demo.QUICK_ENV, raising=False)
+    monkeypatch.setattr(tools.demo, "run_demo", fake_run_demo)
+    monkeypatch.delenv(tools.demo.QUICK_ENV, raising=False)
     with pytest.raises(Stop):
         _run(["demo", "--quick", "--full-epochs", 3, "--epochs", 2, "--n-subnets", 12, "--out", "somewhere"])
     settings, out = seen[0]
     assert out == "somewhere"
-    assert settings == ofa_tf.demo.DemoSettings.quick(full_epochs=3, epochs=2, n_subnets=12)
+    assert settings == tools.demo.DemoSettings.quick(full_epochs=3, epochs=2, n_subnets=12)
     with pytest.raises(Stop):
         _run(["demo"])
-    assert seen[1][0] == ofa_tf.demo.DemoSettings() and seen[1][1] == "demo_out"
+    assert seen[1][0] == tools.demo.DemoSettings() and seen[1][1] == "demo_out"

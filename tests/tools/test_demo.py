@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from ofa_tf.demo import QUICK_ENV
-from ofa_tf.demo import DemoSettings
-from ofa_tf.demo import run_demo
+from tools.demo import QUICK_ENV
+from tools.demo import DemoSettings
+from tools.demo import run_demo
 from ofa_tf.latency import network_shape
 from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import MacsModel

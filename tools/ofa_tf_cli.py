@@ -3,16 +3,16 @@ import importlib
 
 import click
 
-# command name -> "module:attribute" of a click command
+# command name -> "module:attribute" of a click command (a leading "." is relative to this package)
 COMMANDS = {
     "train": "ofa_tf.training.cli:train_command",
     "eval": "ofa_tf.training.cli:eval_command",
-    "predictor": "ofa_tf.nas_cli:predictor",
-    "search": "ofa_tf.nas_cli:search",
-    "specialize": "ofa_tf.nas_cli:specialize",
-    "demo": "ofa_tf.nas_cli:demo",
-    "export": "tools.cli:export_command",
-    "inspect": "tools.cli:inspect_command",
+    "predictor": ".nas_cli:predictor",
+    "search": ".nas_cli:search",
+    "specialize": ".nas_cli:specialize",
+    "demo": ".nas_cli:demo",
+    "export": ".cli:export_command",
+    "inspect": ".cli:inspect_command",
 }
 
 
@@ -23,7 +23,7 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in COMMANDS:
             module, attr = COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module), attr)
+            return getattr(importlib.import_module(module, __package__), attr)
         return super().get_command(ctx, name)
 
 

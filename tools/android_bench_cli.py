@@ -1,0 +1,81 @@
+"""`android-bench`: android_bench's own commands plus `lut`, which builds per-layer latency tables of OFA supernets.
+
+android_bench runs any `.tflite` and knows nothing of OFA, so the `lut` command lives here, on top of both, and is
+added to android_bench's click group by this module (the `android-bench` console script).
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from android_bench.adb import AdbError
+from android_bench.cli import EXIT_INTERRUPTED
+from android_bench.cli import db_option
+from android_bench.cli import main
+from android_bench.device import HOST_SERIAL
+from android_bench.options import DELEGATES
+from android_bench.options import BenchmarkOptions
+from android_bench.session import SessionInterruptedError
+
+from .lut import IncompleteTableError
+from .lut import TableMismatchError
+from .lut import build_latency_table
+
+
+def _parse_resolutions(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers such as 128,160; received {value!r}.") from exc
+
+
+@click.command()
+@click.option("--net", "net_id", required=True, help="Zoo net id, e.g. ofa_mbv3_d234_e346_k357_w1.0.")
+@click.option("--serial", required=True, help=f"adb serial of the phone, or '{HOST_SERIAL}' for this machine.")
+@click.option("--binary", type=click.Path(dir_okay=False), help="benchmark_model binary (required for phones).")
+@click.option("--resolutions", callback=_parse_resolutions,
+              help="Comma-separated input sizes, e.g. 128,160 (default: the net's whole search space).")
+@click.option("--n-classes", type=int, default=1000, show_default=True, help="Classifier outputs (Logits entry).")
+@click.option("--threads", type=int, default=1, show_default=True, help="--num_threads.")
+@click.option("--delegate", type=click.Choice(DELEGATES), default="cpu", show_default=True)
+@click.option("--warmup", type=int, default=10, show_default=True, help="Exact number of warm-up runs per entry.")
+@click.option("--runs", type=int, default=50, show_default=True, help="Exact number of timed runs per entry.")
+@click.option("--taskset", help="Hex CPU mask (e.g. f0), or 'none'. Default: the device's big cores.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Table file (.yaml/.yml/.json); an existing one is completed, not remeasured.")
+@click.option("--work-dir", type=click.Path(file_okay=False), help="Where the per-entry .tflite files are kept.")
+@db_option
+def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmup, runs, taskset, out, work_dir,
+        db) -> None:
+    """Build a latency lookup table: time every distinct layer of a supernet's search space on a device."""
+    try:
+        options = BenchmarkOptions(threads=threads, delegate=delegate, warmup=warmup, runs=runs, taskset=taskset)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+    def progress(step) -> None:
+        status = f"FAILED: {step.error}" if step.error else f"{step.result.avg_us / 1000:.3f} ms"
+        click.echo(f"[{step.done}/{step.total}] {step.key}: {status}", err=True)
+
+    try:
+        table = build_latency_table(net_id, out, serial, binary=binary, resolutions=resolutions, options=options,
+                                    n_classes=n_classes, work_dir=work_dir, db=db, on_progress=progress)
+    except SessionInterruptedError as exc:
+        click.echo(f"Error: the device disconnected while building the table ({exc.__cause__ or exc}). Measured "
+                   f"entries are kept in {out}; reconnect and rerun the same command to measure the rest.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except IncompleteTableError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (TableMismatchError, FileNotFoundError, PermissionError, ValueError, AdbError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(table.entries)} entries for {table.header['net_id']} on {table.header['device']} "
+               f"(resolutions {table.header['resolutions']}) in {out}")
+
+
+main.add_command(lut)
+
+if __name__ == "__main__":
+    main()
