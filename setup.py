@@ -25,7 +25,7 @@ setup(
     ],
     extras_require={
         "torch": ["torch>=2.0,<2.14"],
-        "dev": ["pytest>=8", "pytest-timeout"],
+        "dev": ["pytest>=8", "pytest-timeout", "import-linter>=2.17,<3"],
     },
     entry_points={
         "console_scripts": [

@@ -23,6 +23,7 @@ _EXPORTS = {
     "ofa_net": "ofa_tf.zoo",
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",
+    "load_supernet": "ofa_tf.run_folder",
     "SubnetConfig": "ofa_tf.subnet_config",
     "SearchSpace": "ofa_tf.subnet_config",
     "calibrate_bn": "ofa_tf.calibrate",

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import click
 
-from ofa_tf.zoo import weights_n_classes
-
-from tools.quantize import IO_TYPES
-from tools.quantize import QUANTIZE_MODES
+from .quantize import IO_TYPES
+from .quantize import QUANTIZE_MODES
 
 logger = logging.getLogger(__name__)
-
-
-infer_n_classes = weights_n_classes
 
 
 @click.command("export")
@@ -47,10 +42,11 @@ def export_command(net_id, weights, config_path, resolution, quantize, data, cal
                    n_classes, labels_path, representative_images, qat_steps, qat_batch_size, qat_lr, validation_split,
                    seed):
     """Write one subnet of a supernet as a standalone TFLite model (builtin ops only) with embedded metadata."""
+    from ofa_tf.run_folder import load_supernet
     from ofa_tf.subnet_config import SubnetConfig
-    from ofa_tf.zoo import ofa_net
-    from tools.export import export_subnet
-    from tools.quantize import ConversionError
+
+    from .export import export_subnet
+    from .quantize import ConversionError
 
     if quantize in ("int8", "qat") and data is None:
         raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
@@ -63,14 +59,14 @@ def export_command(net_id, weights, config_path, resolution, quantize, data, cal
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
-    n_classes = n_classes or infer_n_classes(weights) or 1000
     qat = None
     if quantize == "qat":
-        from tools.qat import QATOptions
+        from .qat import QATOptions
 
         qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
     try:
-        supernet = ofa_net(net_id, weights=weights, n_classes=n_classes)
+        # the training dropout (0.1) stays in the subnet, so that --quantize qat fine-tunes with it
+        supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--net / --weights") from err
     try:
@@ -101,8 +97,8 @@ def export_command(net_id, weights, config_path, resolution, quantize, data, cal
 @click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True)
 def inspect_command(model, as_json, benchmark, threads, warmup, runs):
     """Print a TFLite model's metadata, op histogram, inputs/outputs and size (optionally its host latency)."""
-    from tools.host_runner import run_tflite
-    from tools.inspect_model import inspect_tflite
+    from .host_runner import run_tflite
+    from .inspect_model import inspect_tflite
 
     try:
         report = inspect_tflite(model)

@@ -23,6 +23,11 @@ from ofa_tf.nas import PredictorReport
 from ofa_tf.nas import PredictorTrainingConfig
 from ofa_tf.nas import build_accuracy_dataset
 from ofa_tf.nas import count_macs
+from ofa_tf.run_folder import infer_n_classes
+from ofa_tf.run_folder import load_supernet
+from ofa_tf.run_folder import resolve_weights
+from ofa_tf.run_folder import weights_path
+
 from .specialize import Budget
 from .specialize import HostLatency
 from .specialize import SpecializeReport
@@ -33,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 QUICK_ENV = "OFA_TF_DEMO_QUICK"
 """Set to 1 to make `ofa-tf demo` use `DemoSettings.quick()` (the CI setting)."""
-FINAL_PHASE = "expand_2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,21 +130,16 @@ class DemoResult:
 
 
 def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
-    from ofa_tf.zoo import ofa_net
-
     if settings.pretrained:
-        return ofa_net(settings.net_id, pretrained=True), None
+        return load_supernet(settings.net_id, pretrained=True), None
     if settings.weights is not None:
-        from .nas_cli import infer_n_classes
-        from .nas_cli import resolve_weights
-
         path, net_id = resolve_weights(settings.weights, settings.net_id)
-        n_classes = infer_n_classes(Path(settings.weights)) or data.num_classes
-        return ofa_net(net_id, weights=path, n_classes=n_classes, dropout_rate=0.0), path
+        n_classes = infer_n_classes(settings.weights) or data.num_classes
+        return load_supernet(net_id, path, n_classes), path
     from ofa_tf.training import train
 
     train_dir = out / "train"
-    final = train_dir / "weights" / f"{FINAL_PHASE}.weights.h5"
+    final = weights_path(train_dir)
     if not final.is_file():
         start = time.perf_counter()
         train(
@@ -152,7 +151,7 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
         seconds["train"] = time.perf_counter() - start
     else:
         logger.info("Using the trained supernet in %s.", final)
-    return ofa_net(settings.net_id, weights=final, n_classes=data.num_classes, dropout_rate=0.0), final
+    return load_supernet(settings.net_id, final, data.num_classes), final
 
 
 def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_out") -> DemoResult:

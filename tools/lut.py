@@ -79,14 +79,6 @@ def model_filename(key: str) -> str:
     return f"{key.split('-', 1)[0].lower()}_{hashlib.sha1(key.encode()).hexdigest()[:12]}.tflite"
 
 
-def _load_supernet(net, n_classes: int):
-    from ofa_tf.zoo import ofa_net
-
-    if isinstance(net, str):
-        return ofa_net(net, n_classes=n_classes, dropout_rate=0.0)
-    return net
-
-
 def _header(supernet, target: Target, options: BenchmarkOptions, taskset: str | None, resolutions) -> dict:
     from ofa_tf.latency import TABLE_FORMAT
     from ofa_tf.latency import OVERHEAD_KEY
@@ -174,6 +166,7 @@ def build_latency_table(
     """
     from ofa_tf.latency import LatencyTable
     from ofa_tf.latency import check_resolutions
+    from ofa_tf.run_folder import load_supernet
     from ofa_tf.latency import entry_from_timings
     from ofa_tf.latency import table_layers
 
@@ -181,7 +174,7 @@ def build_latency_table(
     out = Path(out)
     if out.suffix not in (".yaml", ".yml", ".json"):
         raise ValueError(f"Unsupported table file {out}: use a .yaml, .yml or .json suffix.")
-    supernet = _load_supernet(net, n_classes)
+    supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
     resolutions = check_resolutions(supernet, resolutions)
     runner = target if not isinstance(target, str) else make_target(target, binary, adb)
     taskset = resolve_taskset(runner, options)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ofa_tf.zoo import weights_n_classes
+from ofa_tf.run_folder import load_supernet
 
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 
@@ -31,58 +31,6 @@ def _errors_as_click(fn):
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("ofa_tf").setLevel(logging.INFO if verbose else logging.WARNING)
-
-
-def read_run_config(folder: Path) -> dict:
-    """The resolved config a training run wrote into `folder` (`config_all.json`, else any `config_*.json`)."""
-    candidates = [folder / "config_all.json", *sorted(folder.glob("config_*.json")), folder / "config.json"]
-    for path in candidates:
-        if path.is_file():
-            return json.loads(path.read_text())
-    return {}
-
-
-def infer_n_classes(weights: Path) -> int | None:
-    """Classes of a training run folder (its config file) or of a Keras `.weights.h5` (classifier kernel)."""
-    n = read_run_config(weights if weights.is_dir() else weights.parent.parent).get("num_classes")
-    if n:
-        return int(n)
-    return weights_n_classes(weights)
-    return None
-
-
-def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]:
-    """A weights file, or a training run folder (→ its final phase's weights and net id)."""
-    from .demo import FINAL_PHASE
-
-    path = Path(weights)
-    if path.is_dir():
-        if net_id is None:
-            net = read_run_config(path).get("net")
-            net_id = net if isinstance(net, str) else None
-        final = path / "weights" / f"{FINAL_PHASE}.weights.h5"
-        if not final.is_file():
-            raise FileNotFoundError(f"{path} is a folder without {final.relative_to(path)}; pass a weights file or "
-                                    "a finished training run folder.")
-        path = final
-    elif not path.is_file():
-        raise FileNotFoundError(f"Weights not found: {path}")
-    if net_id is None:
-        raise ValueError(f"Pass --net: the net id of {path} is not known (e.g. ofa_mbv3_small_d234_e346_k357_w0.5).")
-    return path, net_id
-
-
-def load_supernet(net_id: str | None, weights: str | Path | None, n_classes: int | None = None):
-    """`ofa_net` with weights (file or training folder); classes from `n_classes`, the run or the file."""
-    from ofa_tf.zoo import ofa_net
-
-    if weights is None:
-        if net_id is None:
-            raise ValueError("Pass --net (and usually --weights).")
-        return ofa_net(net_id, n_classes=n_classes or 1000, dropout_rate=0.0)
-    path, net_id = resolve_weights(weights, net_id)
-    n_classes = n_classes or infer_n_classes(Path(weights)) or infer_n_classes(path) or 1000
-    return ofa_net(net_id, weights=path, n_classes=n_classes, dropout_rate=0.0)
 
 
 def _load_data(source: str | None, validation_split: float, seed: int):

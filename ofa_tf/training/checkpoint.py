@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-CHECKPOINT_DIR = "checkpoints"
-WEIGHTS_DIR = "weights"
+from ofa_tf.run_folder import checkpoint_dir
 
 
 class TrainingState(tf.Module):
@@ -45,11 +44,6 @@ class TrainingState(tf.Module):
         raw = self.rng_state.numpy().decode()
         if raw:
             rng.bit_generator.state = json.loads(raw)
-
-
-def checkpoint_dir(out_dir: str | Path, run_name: str) -> Path:
-    """`out_dir/checkpoints/<run_name>`: one folder per task selection, so tasks can share `out_dir`."""
-    return Path(out_dir) / CHECKPOINT_DIR / run_name
 
 
 def latest_checkpoint(out_dir: str | Path, run_name: str) -> str | None:

@@ -13,6 +13,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.run_folder import METRICS_FILE
+from ofa_tf.run_folder import TENSORBOARD_DIR
+from ofa_tf.run_folder import config_path
+from ofa_tf.run_folder import weights_path
 from ofa_tf.supernet import OFAMobileNetV3
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.distribute import STRATEGIES
@@ -38,8 +42,6 @@ from ofa_tf.zoo import ofa_net
 logger = logging.getLogger(__name__)
 
 DEFAULT_NET = "ofa_mbv3_d234_e346_k357_w1.0"
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config_{run}.json"
 
 
 @dataclasses.dataclass
@@ -327,7 +329,7 @@ class Trainer:
         if steps < 1:
             raise ValueError(f"batch_size={config.batch_size} exceeds the {self.data.num_train} training images.")
         self.steps_per_epoch = min(steps, config.steps_per_epoch or steps)
-        writer_dir = self.out / "tensorboard"
+        writer_dir = self.out / TENSORBOARD_DIR
         self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
 
     # === Schedule ===
@@ -365,7 +367,7 @@ class Trainer:
 
     # === Files ===
     def _weights_path(self, phase_name: str) -> Path:
-        return self.out / ckpt.WEIGHTS_DIR / f"{phase_name}.weights.h5"
+        return weights_path(self.out, phase_name)
 
     def _log(self, record: dict) -> None:
         self.history.append(record)
@@ -394,14 +396,14 @@ class Trainer:
                 for p in self.phases
             ],
         }
-        ckpt.atomic_write_text(self.out / CONFIG_FILE.format(run=c.run_name), json.dumps(resolved, indent=2) + "\n")
+        ckpt.atomic_write_text(config_path(self.out, c.run_name), json.dumps(resolved, indent=2) + "\n")
 
     # === Weights ===
     def _teacher_weights(self) -> Path:
         if self.config.teacher is not None:
             path = Path(self.config.teacher)
             if path.is_dir():
-                path = path / ckpt.WEIGHTS_DIR / "full.weights.h5"
+                path = weights_path(path, "full")
             if not path.is_file():
                 raise FileNotFoundError(f"Teacher weights not found: {path}")
             return path

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from ofa_tf.data import IMAGENET_MEAN
 from ofa_tf.data import IMAGENET_STD
+from ofa_tf.run_folder import infer_n_classes
 from tools.cli import export_command
-from tools.cli import infer_n_classes
 from tools.cli import inspect_command
 
 NET_ID = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
