@@ -8,7 +8,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["ofa_tf", "ofa_tf.*", "tools", "tools.*", "android_bench", "android_bench.*"]),
+    # The folder tools/ installs as the package `ofa_tf_tools`: a top-level package called `tools` would collide with
+    # other distributions that ship one. Its modules import each other relatively, so from a clone it also imports
+    # as `tools` (the tests and the import contracts use that name).
+    packages=[*find_packages(include=["ofa_tf", "ofa_tf.*", "android_bench", "android_bench.*"]), "ofa_tf_tools"],
+    package_dir={"ofa_tf_tools": "tools"},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15",
@@ -29,8 +33,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "ofa-tf=tools.ofa_tf_cli:main",
-            "android-bench=tools.android_bench_cli:main",
+            "ofa-tf=ofa_tf_tools.ofa_tf_cli:main",
+            "android-bench=ofa_tf_tools.android_bench_cli:main",
         ]
     },
 )

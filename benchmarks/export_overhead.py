@@ -21,10 +21,10 @@ import numpy as np
 
 from ofa_tf.utils import make_divisible
 from ofa_tf.zoo import ofa_net
-from tools.host_runner import run_tflite
-from tools.inspect_model import inspect_tflite
-from tools.quantize import QuantizeOptions
-from tools.quantize import convert
+from ofa_tf_tools.host_runner import run_tflite
+from ofa_tf_tools.inspect_model import inspect_tflite
+from ofa_tf_tools.quantize import QuantizeOptions
+from ofa_tf_tools.quantize import convert
 
 
 def _conv(x, filters, k, stride, name, bias=False):

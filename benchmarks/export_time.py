@@ -15,8 +15,8 @@ import numpy as np
 
 from ofa_tf.data import load_dataset
 from ofa_tf.zoo import ofa_net
-from tools import QUANTIZE_MODES
-from tools import export_subnet
+from ofa_tf_tools import QUANTIZE_MODES
+from ofa_tf_tools import export_subnet
 
 
 @click.command()
@@ -36,7 +36,7 @@ def main(net_id, resolution, data, qat_steps, modes, seed):
     for mode in modes.split(","):
         qat = None
         if mode == "qat":
-            from tools.qat import QATOptions
+            from ofa_tf_tools.qat import QATOptions
 
             qat = QATOptions(steps=qat_steps, batch_size=32)
         start = time.perf_counter()

@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     import ofa_tf
     from android_bench import BenchmarkOptions
     from android_bench import benchmark
-    from tools.lut import build_latency_table
-    from tools.lut import convert_to_tflite
+    from ofa_tf_tools.lut import build_latency_table
+    from ofa_tf_tools.lut import convert_to_tflite
     from ofa_tf.latency import LatencyPredictor
     from ofa_tf.latency import LatencyTable
     from ofa_tf.latency import network_shape

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 
 from ofa_tf.subnet_config import SubnetConfig
-from tools.inspect_model import io_tensors
-from tools.inspect_model import op_histogram
-from tools.quantize import QuantizeOptions
-from tools.quantize import check_mode
-from tools.quantize import convert
-from tools.tflite_metadata import ModelMetadata
-from tools.tflite_metadata import embed_metadata
+
+from .inspect_model import io_tensors
+from .inspect_model import op_histogram
+from .quantize import QuantizeOptions
+from .quantize import check_mode
+from .quantize import convert
+from .tflite_metadata import ModelMetadata
+from .tflite_metadata import embed_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -243,8 +244,8 @@ def export_keras_model(
         representative = data.representative(resolution, n_images=representative_images)
         extra["representative_images"] = representative_images
     if quantize == "qat":
-        from tools.qat import QATOptions
-        from tools.qat import qat_finetune
+        from .qat import QATOptions
+        from .qat import qat_finetune
 
         qat = qat or QATOptions()
         tick = time.perf_counter()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ai_edge_litert import schema_py_generated as schema
 
-from tools.tflite_metadata import ModelMetadata
-from tools.tflite_metadata import metadata_entries
-from tools.tflite_metadata import read_metadata
+from .tflite_metadata import ModelMetadata
+from .tflite_metadata import metadata_entries
+from .tflite_metadata import read_metadata
 
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}

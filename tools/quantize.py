@@ -93,8 +93,8 @@ def convert(
             f"TFLite conversion ({options.mode}) failed with builtin ops only (Flex / SELECT_TF_OPS is not "
             f"allowed, so a phone's stock LiteRT runtime can run the result): {what}{err}"
         ) from err
-    from tools.inspect_model import list_ops
-    from tools.inspect_model import op_histogram
+    from .inspect_model import list_ops
+    from .inspect_model import op_histogram
 
     non_builtin = sorted(name for name in op_histogram(flatbuffer) if name.startswith(("Flex", "CUSTOM:")))
     if non_builtin:
