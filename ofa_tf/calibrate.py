@@ -1,6 +1,8 @@
 """BN recalibration of a subnet ("post-statistics" BN, spec §5)."""
 from __future__ import annotations
 
+import contextlib
+
 import tensorflow as tf
 
 from ofa_tf.subnet_config import SubnetConfig
@@ -49,3 +51,28 @@ def _calibration_step(supernet):
 
         supernet._ofa_calibration_step = step
     return step
+
+
+class SupernetState:
+    """A copy of a supernet's BN running statistics and active subnet, to put back with `restore()`."""
+
+    def __init__(self, supernet):
+        self.supernet = supernet
+        self.statistics = [v for v in supernet.non_trainable_variables if "moving_" in v.path]
+        self.values = [v.numpy() for v in self.statistics]
+        self.config = supernet.get_active_config()
+
+    def restore(self) -> None:
+        for variable, value in zip(self.statistics, self.values):
+            variable.assign(value)
+        self.supernet.set_active_config(self.config)
+
+
+@contextlib.contextmanager
+def preserved_state(supernet):
+    """Restores the supernet's BN running statistics and active subnet when the block ends (also on errors)."""
+    state = SupernetState(supernet)
+    try:
+        yield state
+    finally:
+        state.restore()

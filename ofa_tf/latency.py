@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
-import os
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -22,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ofa_tf.files import read_yaml_or_json
+from ofa_tf.files import write_yaml_or_json
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.efficiency import Configs
 from ofa_tf.nas.efficiency import EfficiencyModel
@@ -158,7 +157,7 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Reads a table written by `save`, or a bare reference table (`key -> {mean, ...}`; empty header)."""
         path = Path(path)
-        data = _read(path)
+        data = read_yaml_or_json(path, "latency table")
         if not isinstance(data, Mapping):
             raise ValueError(f"Latency table {path} must hold a mapping; found {type(data).__name__}.")
         if "table" in data and "header" in data:
@@ -174,18 +173,7 @@ class LatencyTable:
 
     def save(self, path: str | Path) -> None:
         """Writes YAML or JSON (by suffix) atomically: an interrupted write leaves the previous file."""
-        path = Path(path)
-        data = {"header": self.header, "table": self.entries}
-        if path.suffix in (".yaml", ".yml"):
-            text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
-        elif path.suffix == ".json":
-            text = json.dumps(data, indent=1) + "\n"
-        else:
-            raise ValueError(f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_yaml_or_json(path, {"header": self.header, "table": self.entries}, "latency table")
 
     def values(self, statistic: str = "mean") -> dict[str, float]:
         """key -> ms for `statistic` (one of `STATISTICS`); raises naming an entry without it."""
@@ -197,17 +185,6 @@ class LatencyTable:
                 raise KeyError(f"Latency table entry {key!r} has no {statistic!r}; use statistic='mean'.")
             out[key] = float(entry[statistic])
         return out
-
-
-def _read(path: Path):
-    if not path.is_file():
-        raise FileNotFoundError(f"Latency table not found: {path}")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        return yaml.safe_load(text)
-    if path.suffix == ".json":
-        return json.loads(text)
-    raise ValueError(f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json.")
 
 
 class LatencyPredictor(EfficiencyModel):

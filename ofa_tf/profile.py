@@ -5,6 +5,7 @@ import keras
 import numpy as np
 
 from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.utils import float32_sum
 
 
 def profile(model_or_supernet, resolution: int | None = None) -> dict[str, int]:
@@ -26,16 +27,7 @@ def profile(model_or_supernet, resolution: int | None = None) -> dict[str, int]:
         model = _with_resolution(model, resolution)
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     per_layer = _layer_macs(model)
-    return {"params": params, "macs": _reference_sum(per_layer), "macs_exact": int(sum(per_layer))}
-
-
-def _reference_sum(values) -> int:
-    """The reference counter keeps per-module counts in float32 tensors and adds them up in module order,
-    so totals above 2**24 are rounded at each step; this reproduces its figures exactly."""
-    total = np.float32(0)
-    for v in values:
-        total = np.float32(total + np.float32(v))
-    return int(total)
+    return {"params": params, "macs": float32_sum(per_layer), "macs_exact": int(sum(per_layer))}
 
 
 def _with_resolution(model: keras.Model, resolution):

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from ofa_tf.files import write_atomic as write_atomic
 from ofa_tf.subnet_config import SubnetConfig
 
 from .inspect_model import io_tensors
@@ -44,27 +43,6 @@ class ExportResult:
     calibrated_images: int
     seconds: dict[str, float]
     qat_loss: float | None = None
-
-
-def write_atomic(path: str | Path, payload: bytes) -> Path:
-    """Writes `payload` to a temporary file in `path`'s folder, then renames it over `path`.
-
-    A failure leaves `path` as it was (absent or the previous file) and removes the temporary file.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"Output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _load_data(data, validation_split: float, seed: int):

@@ -33,6 +33,8 @@ from android_bench.store import ResultStore
 from android_bench.store import now_iso
 from android_bench.target import Target
 from android_bench.target import resolve_taskset
+from ofa_tf.files import STRUCTURED_SUFFIXES
+from ofa_tf.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ def build_latency_table(
 
     options = options or BenchmarkOptions()
     out = Path(out)
-    if out.suffix not in (".yaml", ".yml", ".json"):
+    if out.suffix not in STRUCTURED_SUFFIXES:
         raise ValueError(f"Unsupported table file {out}: use a .yaml, .yml or .json suffix.")
     supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
     resolutions = check_resolutions(supernet, resolutions)
@@ -205,9 +207,7 @@ def build_latency_table(
                 if on_progress is not None:
                     on_progress(LutProgress(layer.key, None, done, len(layers), failed[layer.key]))
                 continue
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_atomic(path, data)
         paths[str(path.resolve())] = layer.key
 
     def record(result: Result) -> None:

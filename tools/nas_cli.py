@@ -12,7 +12,7 @@ import click
 
 from ofa_tf.run_folder import load_supernet
 
-QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+from .quantize import POST_TRAINING_MODES
 
 
 def _errors_as_click(fn):
@@ -202,7 +202,7 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
 @click.option("--data", "data_source", default=None,
               help="Data for BN recalibration, int8 export and accuracy ('digits', TFDS name, folder).")
 @click.option("--validation-split", default=0.2, show_default=True, type=float)
-@click.option("--quantize", default="none", show_default=True, type=click.Choice(QUANTIZE_CHOICES))
+@click.option("--quantize", default="none", show_default=True, type=click.Choice(POST_TRAINING_MODES))
 @click.option("--calibration-images", default=2000, show_default=True, type=click.IntRange(1))
 @click.option("--no-host", is_flag=True, help="Do not measure on this machine.")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights).")
@@ -265,7 +265,7 @@ def _echo_results(report) -> None:
 @click.option("--full-epochs", default=None, type=click.IntRange(1), help="Epochs of the full-network phase.")
 @click.option("--epochs", default=None, type=click.IntRange(1), help="Epochs of every later phase.")
 @click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
-@click.option("--quantize", default=None, type=click.Choice(QUANTIZE_CHOICES))
+@click.option("--quantize", default=None, type=click.Choice(POST_TRAINING_MODES))
 @click.option("--seed", default=None, type=int)
 @_errors_as_click
 def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):

@@ -12,7 +12,9 @@ import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
-QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "qat")
+POST_TRAINING_MODES = ("none", "float16", "dynamic", "int8")
+"""The modes that convert a trained model as it is (`qat` fine-tunes it first)."""
+QUANTIZE_MODES = (*POST_TRAINING_MODES, "qat")
 IO_TYPES = ("int8", "uint8", "float32")
 _TF_IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}
 

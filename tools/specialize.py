@@ -10,7 +10,6 @@ The pieces, usable on their own:
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ofa_tf.calibrate import preserved_state
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import Constraint
 from ofa_tf.nas import EfficiencyModel
@@ -174,20 +174,6 @@ def make_evaluate_fn(
         return float(result.top1)
 
     return evaluate_fn
-
-
-@contextlib.contextmanager
-def preserved_state(supernet):
-    """Restores the supernet's BN statistics and active subnet on exit."""
-    stats = [v for v in supernet.non_trainable_variables if "moving_" in v.path]
-    saved = [v.numpy() for v in stats]
-    config = supernet.get_active_config()
-    try:
-        yield
-    finally:
-        for v, value in zip(stats, saved):
-            v.assign(value)
-        supernet.set_active_config(config)
 
 
 def export_tflite(
@@ -473,7 +459,7 @@ def specialize(
         out: output folder.
         luts: per device lookup-table files (`{"note8": ["note8_lut.yaml"]}`).
         data: an `ImageData` for BN recalibration, int8 export and accuracy; None skips accuracy.
-        quantize: export mode (see `tools.quantize.QUANTIZE_MODES`).
+        quantize: export mode, one of `tools.quantize.POST_TRAINING_MODES`.
         constraints: budgets every device must also meet (e.g. params).
         measure_host: measure every exported model on this machine (and fit host latency where needed).
         host_fit: an already fitted host model and its measurements (`HostLatency.calibrated_model` output).

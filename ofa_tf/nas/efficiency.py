@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import abc
-import json
 import math
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -11,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ofa_tf.files import read_yaml_or_json
+from ofa_tf.utils import float32_sum
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.config_batch import config_key
 from ofa_tf.nas.network_shape import NetworkShape
@@ -138,11 +138,8 @@ def count_macs(shape: NetworkShape, configs: Configs, float32_accumulation: bool
     ]
     if not float32_accumulation:
         return (sum(head) + sum(term.sum(axis=1) for term in blocks) + sum(tail)).astype(np.int64)
-    per_block = np.stack(blocks, axis=2).reshape(len(batch), -1).astype(np.float32)
-    total = np.zeros(len(batch), dtype=np.float32)
-    for term in head + list(per_block.T) + tail:
-        total = total + np.asarray(term).astype(np.float32)
-    return total.astype(np.int64)
+    per_block = np.stack(blocks, axis=2).reshape(len(batch), -1)
+    return float32_sum([np.broadcast_to(term, len(batch)) for term in head + list(per_block.T) + tail])
 
 
 def count_params(shape: NetworkShape, configs: Configs) -> np.ndarray:
@@ -266,16 +263,7 @@ class LatencyTableModel(EfficiencyModel):
         """Merges YAML (`.yaml`/`.yml`) or JSON tables, e.g. the reference's per-resolution `<r>_lookup_table.yaml`."""
         merged = {}
         for path in paths:
-            path = Path(path)
-            text = path.read_text()
-            if path.suffix in (".yaml", ".yml"):
-                merged.update(yaml.safe_load(text))
-            elif path.suffix == ".json":
-                merged.update(json.loads(text))
-            else:
-                raise ValueError(
-                    f"Unsupported latency table format {path.suffix!r} ({path}); use .yaml, .yml or .json."
-                )
+            merged.update(read_yaml_or_json(path, "latency table"))
         return cls(merged, shape, name)
 
     def _query(self, key: str) -> float:

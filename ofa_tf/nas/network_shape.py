@@ -6,19 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ofa_tf.utils import make_divisible
+
 MBV3_BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
 """Reference OFA-MobileNetV3 widths: stem, blocks.0, five stages, final expand, feature mix."""
 MBV3_STRIDES = (2, 2, 2, 1, 2)
 MBV3_USE_SE = (False, True, False, True, True)
 MBV3_USE_HSWISH = (False, False, True, True, True)
-
-
-def make_divisible(v, divisor: int = 8):
-    """The reference's channel rounding on ints or arrays: nearest multiple (>= divisor), +divisor if < 0.9 v."""
-    v = np.asarray(v)
-    new_v = np.maximum(divisor, (v + divisor // 2).astype(np.int64) // divisor * divisor)
-    new_v = np.where(new_v < 0.9 * v, new_v + divisor, new_v)
-    return int(new_v) if new_v.ndim == 0 else new_v
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,7 @@
-"""Training checkpoints: model + optimizer + schedule position + sampler RNG, and atomic file writes."""
+"""Training checkpoints: model + optimizer + schedule position + sampler RNG, and atomic weights files."""
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.files import atomic_path
 from ofa_tf.run_folder import checkpoint_dir
 
 
@@ -111,35 +110,12 @@ def restore_model(path: str, model, state: TrainingState) -> None:
     tf.train.Checkpoint(model=model, state=state, variables=model_variables(model)).restore(path).expect_partial()
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Writes `text` to `path` via a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-
-
 def save_weights_atomic(model, path: str | Path, write: bool = True) -> None:
     """`model.save_weights` to a temporary `.weights.h5` then renamed; with `write=False` only the
     (collective) variable reads happen and nothing is kept, for non-chief workers."""
-    path = Path(path)
-    directory = path.parent if write else Path(tempfile.mkdtemp(prefix="ofa_tf_worker_w_"))
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".tmp_{os.getpid()}_{path.name}"
-    try:
+    if not write:
+        with tempfile.TemporaryDirectory(prefix="ofa_tf_worker_w_") as scratch:
+            model.save_weights(str(Path(scratch) / Path(path).name))
+        return
+    with atomic_path(path) as tmp:
         model.save_weights(str(tmp))
-        if write:
-            os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        if not write:
-            shutil.rmtree(directory, ignore_errors=True)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.calibrate import calibrate_bn as calibrate_bn_statistics
+from ofa_tf.calibrate import preserved_state
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -106,10 +107,6 @@ def _eval_step(supernet):
     return step
 
 
-def _bn_statistics(supernet):
-    return [v for v in supernet.non_trainable_variables if "moving_" in v.path]
-
-
 def accuracy(supernet, dataset, config: SubnetConfig, max_batches: int | None = None) -> tuple[float, float, int]:
     """(top-1, top-5, images) of `config` on `(images, labels)` batches, with the current BN statistics."""
     step = _eval_step(supernet)
@@ -154,11 +151,8 @@ def evaluate(
     """
     named = parse_subnets(subnets, supernet.search_space, seed)
     default_r = int(resolution or max(supernet.search_space.resolutions))
-    stats = _bn_statistics(supernet)
-    saved_stats = [v.numpy() for v in stats]
-    saved_config = supernet.get_active_config()
     results = []
-    try:
+    with preserved_state(supernet) as saved:
         for name, config in named:
             r = config.r or default_r
             if isinstance(data, tf.data.Dataset):
@@ -178,12 +172,7 @@ def evaluate(
             top1, top5, n = accuracy(supernet, eval_ds, config, max_batches)
             results.append(SubnetAccuracy(name, config.with_resolution(r), r, top1, top5, n))
             logger.info("%s @%d: top-1 %.4f, top-5 %.4f (%d images)", name, r, top1, top5, n)
-            for v, value in zip(stats, saved_stats):
-                v.assign(value)
-    finally:
-        for v, value in zip(stats, saved_stats):
-            v.assign(value)
-        supernet.set_active_config(saved_config)
+            saved.restore()
     return results
 
 

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.files import write_atomic
 from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
 from ofa_tf.run_folder import config_path
@@ -396,7 +397,7 @@ class Trainer:
                 for p in self.phases
             ],
         }
-        ckpt.atomic_write_text(config_path(self.out, c.run_name), json.dumps(resolved, indent=2) + "\n")
+        write_atomic(config_path(self.out, c.run_name), json.dumps(resolved, indent=2) + "\n")
 
     # === Weights ===
     def _teacher_weights(self) -> Path:

@@ -1,5 +1,4 @@
 """Atomic writes, forced conversion failures, bad API arguments, metadata and host runner units."""
-import os
 
 import keras
 import numpy as np
@@ -12,34 +11,12 @@ from tools import export_keras_model
 from tools import export_subnet
 from tools import read_metadata
 from tools import run_tflite
-from tools import write_atomic
 from tools.tflite_metadata import embed_metadata
 from tools.tflite_metadata import metadata_entries
 
 
 def _folder_listing(path):
     return sorted(p.name for p in path.iterdir())
-
-
-def test_write_atomic_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
-    target = tmp_path / "model.tflite"
-    target.write_bytes(b"old")
-
-    def fail(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, b"new contents")
-    assert target.read_bytes() == b"old"
-    assert _folder_listing(tmp_path) == ["model.tflite"]
-
-
-def test_write_atomic_replaces(tmp_path):
-    target = tmp_path / "model.tflite"
-    target.write_bytes(b"old")
-    write_atomic(target, b"new")
-    assert target.read_bytes() == b"new" and _folder_listing(tmp_path) == ["model.tflite"]
 
 
 def test_flex_op_fails_loudly_and_writes_nothing(tmp_path):

@@ -1,0 +1,82 @@
+"""Atomic writes and YAML-or-JSON files (`ofa_tf.files`)."""
+import os
+
+import numpy as np
+import pytest
+
+from ofa_tf.files import atomic_path
+from ofa_tf.files import read_yaml_or_json
+from ofa_tf.files import write_atomic
+from ofa_tf.files import write_yaml_or_json
+from ofa_tf.utils import float32_sum
+from ofa_tf.utils import make_divisible
+
+
+def _listing(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+def test_write_atomic_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, b"new contents")
+    assert target.read_bytes() == b"old"
+    assert _listing(tmp_path) == ["model.tflite"]
+
+
+def test_write_atomic_replaces_and_creates_the_folder(tmp_path):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old")
+    write_atomic(target, b"new")
+    assert target.read_bytes() == b"new" and _listing(tmp_path) == ["model.tflite"]
+    assert write_atomic(tmp_path / "a" / "b.txt", "text é").read_text(encoding="utf-8") == "text é"
+    assert oct((tmp_path / "a" / "b.txt").stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_atomic_path_keeps_the_name_ending_and_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "full.weights.h5"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.name.endswith("-full.weights.h5")
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert _listing(tmp_path) == []
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"whole")
+    assert _listing(tmp_path) == ["full.weights.h5"] and target.read_bytes() == b"whole"
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
+def test_yaml_or_json_round_trip_keeps_key_order(tmp_path, suffix):
+    data = {"header": {"z": 1, "a": [1, 2]}, "table": {"Conv-2": {"mean": 0.5}}}
+    path = write_yaml_or_json(tmp_path / f"t{suffix}", data)
+    assert read_yaml_or_json(path) == data and list(read_yaml_or_json(path)["header"]) == ["z", "a"]
+    assert ("header:" in path.read_text()) == (suffix != ".json")
+
+
+def test_yaml_or_json_errors_name_the_file_and_the_allowed_suffixes(tmp_path):
+    with pytest.raises(ValueError, match=r"Unsupported latency table format '.txt' .*t.txt.*use .yaml, .yml or .json"):
+        write_yaml_or_json(tmp_path / "t.txt", {}, "latency table")
+    with pytest.raises(ValueError, match=r"Unsupported file format '.csv'"):
+        read_yaml_or_json(tmp_path / "t.csv")
+    with pytest.raises(FileNotFoundError, match=r"Latency table not found: .*missing.yaml"):
+        read_yaml_or_json(tmp_path / "missing.yaml", "latency table")
+    assert _listing(tmp_path) == []
+
+
+def test_make_divisible_on_numbers_and_arrays():
+    # the reference's rounding: nearest multiple of 8, at least 8, bumped when it would lose more than 10%
+    assert [make_divisible(v) for v in (3, 12, 16 * 0.5, 20, 27, 100)] == [8, 16, 8, 24, 32, 104]
+    np.testing.assert_array_equal(make_divisible(np.array([3, 12, 20, 27, 100])), [8, 16, 24, 32, 104])
+
+
+def test_float32_sum_rounds_like_the_reference_counter():
+    big = [2**24, 1, 1]  # in float32, 2**24 + 1 rounds back to 2**24 at every step
+    assert float32_sum(big) == 2**24 and sum(big) == 2**24 + 2
+    np.testing.assert_array_equal(float32_sum([np.array([2**24, 3]), np.array([1, 1])]), [2**24, 4])
