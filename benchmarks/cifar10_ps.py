@@ -25,7 +25,7 @@ from ofa_tf.data import load_dataset  # noqa: E402
 from ofa_tf.supernet import OFAMobileNetV3  # noqa: E402
 from ofa_tf.training import evaluate  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
-from ofa_tf.training.evaluate import parse_subnets  # noqa: E402
+from ofa_tf.training.evaluation import parse_subnets  # noqa: E402
 
 PHASE_EPOCHS = {"full": 4, "kernel": 1, "depth_1": 1, "depth_2": 1, "expand_1": 1, "expand_2": 1}
 

@@ -3,9 +3,10 @@
 The public API is re-exported here and imported on first use, so `import ofa_tf` stays cheap
 (TensorFlow loads only when a name that needs it is touched).
 """
-import importlib
 import os
 import sys
+
+from ofa_tf._lazy import lazy_exports
 
 # TensorFlow's oneDNN kernels make a training step ~1.5x faster on CPU, but with two ops running at once (inter-op
 # parallelism) they corrupt the heap in elastic training within minutes (benchmarks/onednn_stress.py: glibc's
@@ -27,8 +28,8 @@ _EXPORTS = {
     "SubnetConfig": "ofa_tf.subnet_config",
     "SearchSpace": "ofa_tf.subnet_config",
     "calibrate_bn": "ofa_tf.calibrate",
-    "profile": "ofa_tf.profile",
-    "search_space_size": "ofa_tf.profile",
+    "profile": "ofa_tf.counting",
+    "search_space_size": "ofa_tf.counting",
     # training and evaluation
     "train": "ofa_tf.training",
     "TrainConfig": "ofa_tf.training",
@@ -54,14 +55,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ofa_tf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -42,3 +42,23 @@ def test_trainer_warns_when_onednn_runs_ops_in_parallel():
         pytest.skip("this TensorFlow build has no oneDNN kernels")
     assert (threads, warned) == ("2", "True")
     assert _probe(WARN_PROBE, TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="1")[1:] == ["1", "False"]
+
+
+def test_no_public_name_is_also_a_submodule():
+    """`ofa_tf.profile` is the function and `ofa_tf.training.evaluate` too: importing a submodule cannot rebind them."""
+    import importlib
+    import pkgutil
+    import types
+
+    for name in ("ofa_tf", "ofa_tf.training", "ofa_tf.nas", "ofa_tf.data", "ofa_tf.layers", "tools"):
+        package = importlib.import_module(name)
+        submodules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+        public = set(getattr(package, "__all__", ())) | {
+            n for n, v in vars(package).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)
+        }
+        assert not public & submodules, f"{name}: {sorted(public & submodules)} name both a submodule and an export"
+    import ofa_tf
+    import ofa_tf.counting  # noqa: F401
+    import ofa_tf.training.evaluation  # noqa: F401
+
+    assert callable(ofa_tf.profile) and isinstance(ofa_tf.training.evaluate, types.FunctionType)

@@ -4,7 +4,7 @@ lines.
 
 The public names below are imported on first use, so the command lines start without loading TensorFlow.
 """
-import importlib
+from ofa_tf._lazy import lazy_exports
 
 _EXPORTS = {
     "ExportResult": ".export",
@@ -26,14 +26,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -108,8 +108,8 @@ def eval_command(net_id, weights, data, subnets, calibrate_bn, resolution, batch
                  max_batches, as_json):
     """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration."""
     from ofa_tf.data import load_dataset
-    from ofa_tf.training.evaluate import evaluate
-    from ofa_tf.training.evaluate import results_table
+    from ofa_tf.training.evaluation import evaluate
+    from ofa_tf.training.evaluation import results_table
     from ofa_tf.zoo import ofa_net
 
     if net_id not in _net_ids():

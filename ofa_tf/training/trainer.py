@@ -24,7 +24,7 @@ from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.distribute import is_chief
 from ofa_tf.training.distribute import make_strategy
 from ofa_tf.training.distribute import model_scope
-from ofa_tf.training.evaluate import evaluate
+from ofa_tf.training.evaluation import evaluate
 from ofa_tf.training.losses import ps_loss
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import OptimizerConfig

@@ -7,8 +7,8 @@ from ps_helpers import randomize_bn
 from ps_helpers import tiny_supernet
 
 from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.training.evaluate import evaluate
-from ofa_tf.training.evaluate import parse_subnets
+from ofa_tf.training.evaluation import evaluate
+from ofa_tf.training.evaluation import parse_subnets
 
 
 def test_parse_subnets(tmp_path):

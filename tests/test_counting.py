@@ -4,7 +4,7 @@ import keras
 import pytest
 
 import ofa_tf
-from ofa_tf.profile import profile
+from ofa_tf.counting import profile
 
 NETS = {"w1.0": "ofa_mbv3_d234_e346_k357_w1.0", "w1.2": "ofa_mbv3_d234_e346_k357_w1.2"}
 SUBNETS = {"max (ks=7,e=6,d=4)": (7, 6, 4), "min (ks=3,e=3,d=2)": (3, 3, 2)}
