@@ -209,20 +209,23 @@ def ofa_specialized(net_id: str, pretrained: bool = False, weights: str | Path |
     """
     from ofa_tf.layer_config import build_network
 
-    if pretrained and weights is not None:
-        raise ValueError("Pass either pretrained=True or weights=FOLDER, not both.")
-    if weights is not None:
-        folder = Path(weights)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"weights={str(weights)!r} is not a folder; pass the folder holding "
-                                    f"{', '.join(FILES)}.")
-        with_weights = True
-    else:
-        with_weights = pretrained
-        folder = download_specialized(net_id, FILES if pretrained else FILES[:2])
-    net_config, image_size, state_dict = read_folder(folder, with_weights)
+    folder = specialized_folder(net_id, pretrained, weights)
+    net_config, image_size, state_dict = read_folder(folder, with_weights=pretrained or weights is not None)
     model = build_network(net_config, state_dict, name=_model_name(net_id), source=str(folder / "init"))
     return model, image_size
+
+
+def specialized_folder(net_id: str, pretrained: bool = False, weights: str | Path | None = None) -> Path:
+    """The folder `ofa_specialized` reads: `weights`, or the download cache (all three files when `pretrained`,
+    else the two configs)."""
+    if pretrained and weights is not None:
+        raise ValueError("Pass either pretrained=True or weights=FOLDER, not both.")
+    if weights is None:
+        return download_specialized(net_id, FILES if pretrained else FILES[:2])
+    folder = Path(weights)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"weights={str(weights)!r} is not a folder; pass the folder holding {', '.join(FILES)}.")
+    return folder
 
 
 def _check_released(net_id: str) -> None:
