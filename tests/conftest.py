@@ -70,6 +70,12 @@ def write_tiny_specialized(folder, image_size=16, n_classes=10, seed=0):
 
 
 @pytest.fixture(scope="session")
+def write_specialized():
+    """`write_tiny_specialized`, for tests that need a variant of the small folder."""
+    return write_tiny_specialized
+
+
+@pytest.fixture(scope="session")
 def tiny_specialized(tmp_path_factory):
     """Path of a small specialized-network folder (`write_tiny_specialized`), 10 classes at 16 px."""
     return write_tiny_specialized(tmp_path_factory.mktemp("specialized") / "tiny_lat@1ms_top1@10.0")
