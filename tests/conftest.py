@@ -79,3 +79,29 @@ def write_specialized():
 def tiny_specialized(tmp_path_factory):
     """Path of a small specialized-network folder (`write_tiny_specialized`), 10 classes at 16 px."""
     return write_tiny_specialized(tmp_path_factory.mktemp("specialized") / "tiny_lat@1ms_top1@10.0")
+
+
+@pytest.fixture
+def http_server():
+    """`http_server(folder)` serves `folder` on 127.0.0.1 (a random port) and returns its base URL; the servers
+    stop after the test. Downloads are tested against it, never against the network."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    def serve(folder):
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server, thread in servers:
+        server.shutdown()
+        thread.join()
+        server.server_close()

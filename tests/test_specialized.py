@@ -1,9 +1,6 @@
 """`ofa_specialized`: the released ids, reading a folder, downloading (file:// and a local HTTP server; never
 the network) and the offline error."""
-import functools
-import http.server
 import shutil
-import threading
 
 import numpy as np
 import pytest
@@ -64,20 +61,12 @@ def test_pretrained_downloads_from_file_url(files_root, folder, monkeypatch, tmp
     assert ofa_tf.ofa_specialized(RELEASED, pretrained=True)[1] == image_size
 
 
-def test_architecture_only_fetches_the_configs_over_http(files_root):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(files_root))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("OFA_TF_FILES_URL", f"http://127.0.0.1:{server.server_address[1]}")
-            model, image_size = ofa_tf.ofa_specialized(RELEASED)
-    finally:
-        server.shutdown()
-        thread.join()
+def test_architecture_only_fetches_the_configs_over_http(files_root, http_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("OFA_TF_FILES_URL", http_server(files_root))
+    model, image_size = ofa_tf.ofa_specialized(RELEASED)
     assert image_size == 164 and model.output_shape == (None, 1000)
+    cached = tmp_path / "keras_home" / "ofa_tf" / "ofa_specialized" / RELEASED.replace("@", "-")
+    assert sorted(p.name for p in cached.iterdir()) == ["net.config", "run.config"]  # no weights fetched
 
 
 def test_offline_error_names_files_and_folder(tmp_path, monkeypatch):

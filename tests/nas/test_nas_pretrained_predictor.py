@@ -1,10 +1,7 @@
 """The tutorial's pretrained accuracy predictor: parity on the reference's cases, the input forms, use as a
 search objective, and its download (local HTTP server; never the network)."""
-import functools
-import http.server
 import json
 import shutil
-import threading
 
 import numpy as np
 import pytest
@@ -76,7 +73,7 @@ def test_is_an_evolution_objective(predictor):
     assert result.efficiency["macs"] <= 300 and result.config.r in predictor.space.resolutions
 
 
-def test_wrong_file_and_download(fixture_dir, tmp_path, monkeypatch):
+def test_wrong_file_and_download(fixture_dir, tmp_path, monkeypatch, http_server):
     with pytest.raises(ValueError, match="exactly one of"):
         ofa_tf.pretrained_accuracy_predictor()
     bad = tmp_path / "bad.pth"
@@ -93,17 +90,8 @@ def test_wrong_file_and_download(fixture_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("OFA_TF_FILES_URL", (tmp_path / "offline").as_uri())
     with pytest.raises(ConnectionError, match=r"acc_predictor.pth.*weights='/path/to/acc_predictor.pth'"):
         ofa_tf.pretrained_accuracy_predictor(pretrained=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("OFA_TF_FILES_URL", f"http://127.0.0.1:{server.server_address[1]}")
-        downloaded = ofa_tf.pretrained_accuracy_predictor(pretrained=True)
-    finally:
-        server.shutdown()
-        thread.join()
+    monkeypatch.setenv("OFA_TF_FILES_URL", http_server(root))
+    downloaded = ofa_tf.pretrained_accuracy_predictor(pretrained=True)
     assert (tmp_path / "home" / "ofa_tf" / "acc_predictor.pth").is_file()
     config = SubnetConfig([5] * 20, [4] * 20, [3] * 5, 192)
     local = ofa_tf.pretrained_accuracy_predictor(weights=fixture_dir / "acc_predictor.pth")
