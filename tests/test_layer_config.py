@@ -2,6 +2,7 @@
 understood (every field honoured or rejected by name, unknown layer names)."""
 import copy
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -31,6 +32,24 @@ def test_fixture_logits_match_reference(zoo, net):
     logits = model(cases["input"], training=False).numpy()
     assert {type(layer).__module__.split(".")[0] for layer in model.layers} == {"keras"}
     np.testing.assert_allclose(logits, cases["logits"], rtol=0, atol=1e-4 * np.abs(cases["logits"]).max())
+
+
+CASES = Path(__file__).parent / "data" / "layer_config_cases"
+
+
+@pytest.mark.parametrize("net", ["proxyless_exotic", "resnet_exotic"])
+def test_every_field_matches_the_reference(net):
+    """Ops orders, conv bias, SE on a ConvLayer, BN'd identity and linear layers, both downsample modes and every
+    activation, at odd and even sizes, against the reference (`tests/data/make_layer_config_cases.py`)."""
+    config = json.loads(CASES.with_suffix(".json").read_text())[net]
+    cases = np.load(CASES.with_suffix(".npz"))
+    prefix = f"{net}/state/"
+    state = {k[len(prefix):]: cases[k] for k in cases.files if k.startswith(prefix)}
+    model = build_network(config, state)
+    for size in (33, 32):
+        logits = model(cases[f"{net}/input_{size}"], training=False).numpy()
+        reference = cases[f"{net}/logits_{size}"]
+        np.testing.assert_allclose(logits, reference, rtol=0, atol=1e-5 * np.abs(reference).max())
 
 
 def test_fresh_weights_without_state_dict(zoo):
