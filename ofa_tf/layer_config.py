@@ -43,7 +43,9 @@ _FIELDS = {  # layer name -> field defaults (constructor signatures in ofa/utils
                               "downsample_mode": "avgpool_conv"},
     "ZeroLayer": {},
 }
-_ALIASES = {"MBInvertedConvLayer": "MBConvLayer"}  # older zoo configs (ofa/utils/layers.py: name2layer)
+# Older zoo configs: `MBInvertedConvLayer` (ofa/utils/layers.py: name2layer) and `MobileInvertedResidualBlock`
+# (MobileNetV3 / ProxylessNASNets build every block with ResidualBlock.build_from_config, whatever its name).
+_ALIASES = {"MBInvertedConvLayer": "MBConvLayer", "MobileInvertedResidualBlock": "ResidualBlock"}
 
 
 class StateDict:

@@ -98,11 +98,13 @@ def test_state_dict_mismatches_are_named(zoo):
 
 
 def test_older_zoo_spellings_and_zero_layers(zoo):
-    """`MBInvertedConvLayer` / `mobile_inverted_conv` / list-valued identity channels (older configs) build the
-    same network; a ZeroLayer shortcut drops the residual add, a ZeroLayer conv the whole block."""
+    """`MobileInvertedResidualBlock` / `MBInvertedConvLayer` / `mobile_inverted_conv` / list-valued identity
+    channels (older configs) build the same network; a ZeroLayer shortcut drops the residual add, a ZeroLayer conv
+    the whole block."""
     config = _config(zoo)
     old = copy.deepcopy(config)
     for block in old["blocks"]:
+        block["name"] = "MobileInvertedResidualBlock"
         block["mobile_inverted_conv"] = block.pop("conv")
         block["mobile_inverted_conv"]["name"] = "MBInvertedConvLayer"
         if block["shortcut"]:
