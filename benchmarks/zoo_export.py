@@ -17,9 +17,9 @@ import numpy as np
 
 from ofa_tf._shared_data import shared_dir
 from ofa_tf.specialized import ofa_specialized
-from tools import export_specialized
-from tools import predict
-from tools import run_tflite
+from ofa_tf_tools import export_specialized
+from ofa_tf_tools import predict
+from ofa_tf_tools import run_tflite
 
 
 @click.command()
