@@ -25,6 +25,8 @@ _EXPORTS = {
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",
     "load_supernet": "ofa_tf.run_folder",
+    "ofa_specialized": "ofa_tf.specialized",
+    "specialized_ids": "ofa_tf.specialized",
     "SubnetConfig": "ofa_tf.subnet_config",
     "SearchSpace": "ofa_tf.subnet_config",
     "calibrate_bn": "ofa_tf.calibrate",
@@ -50,6 +52,7 @@ _EXPORTS = {
     "evolution_search": "ofa_tf.nas",
     "nsga2_search": "ofa_tf.nas",
     "build_accuracy_dataset": "ofa_tf.nas",
+    "pretrained_accuracy_predictor": "ofa_tf.nas",
 }
 
 __all__ = sorted(_EXPORTS)

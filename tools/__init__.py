@@ -9,6 +9,7 @@ from ofa_tf._lazy import lazy_exports
 _EXPORTS = {
     "ExportResult": ".export",
     "export_keras_model": ".export",
+    "export_specialized": ".export",
     "export_subnet": ".export",
     "write_atomic": ".export",
     "HostRunResult": ".host_runner",

@@ -14,10 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 @click.command("export")
-@click.option("--net", "net_id", required=True, help="Supernet id (see ofa_tf.net_ids()).")
-@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="Supernet weights: PyTorch .pth or Keras .weights.h5.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--net", "net_id", default=None, help="Supernet id (see ofa_tf.net_ids()).")
+@click.option("--specialized", default=None,
+              help="Instead of --net/--config: a specialized network id (`ofa-tf zoo`), at its own image size.")
+@click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Supernet weights (PyTorch .pth or Keras .weights.h5); with --specialized the folder holding "
+                   "net.config, run.config and init.")
+@click.option("--pretrained", is_flag=True, help="With --specialized: download the released files.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="SUBNET.json written by SubnetConfig.save / get_active_subnet_config().")
 @click.option("--resolution", type=click.IntRange(min=1), default=None, help="Input size (default: the config's r).")
 @click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="none", show_default=True)
@@ -38,10 +42,25 @@ logger = logging.getLogger(__name__)
 @click.option("--qat-lr", type=click.FloatRange(min=0.0), default=1e-5, show_default=True)
 @click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def export_command(net_id, weights, config_path, resolution, quantize, data, calibrate_bn, out, batch_size, io_type,
-                   n_classes, labels_path, representative_images, qat_steps, qat_batch_size, qat_lr, validation_split,
-                   seed):
-    """Write one subnet of a supernet as a standalone TFLite model (builtin ops only) with embedded metadata."""
+def export_command(net_id, specialized, weights, pretrained, config_path, resolution, quantize, data, calibrate_bn,
+                   out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps, qat_batch_size,
+                   qat_lr, validation_split, seed):
+    """Write one subnet of a supernet (or a specialized network) as a standalone TFLite model (builtin ops only)
+    with embedded metadata."""
+    if specialized is not None:
+        given = [f"--{n}" for n, v in (("net", net_id), ("config", config_path), ("resolution", resolution),
+                                       ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
+        if given:
+            raise click.UsageError(f"--specialized takes none of {', '.join(given)} (the network comes whole).")
+        return _export_specialized(specialized, weights, pretrained, quantize, data, out, batch_size, io_type,
+                                   labels_path, representative_images, qat_steps, qat_batch_size, qat_lr,
+                                   validation_split, seed)
+    missing = [f"--{n}" for n, v in (("net", net_id), ("weights", weights), ("config", config_path)) if v is None]
+    if missing:
+        raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized).")
+    if pretrained or weights.is_dir():
+        raise click.BadParameter("a supernet export takes a weights file (--pretrained and folders are for "
+                                 "--specialized).", param_hint="--weights")
     from ofa_tf.run_folder import load_supernet
     from ofa_tf.subnet_config import SubnetConfig
 
@@ -88,6 +107,61 @@ def export_command(net_id, weights, config_path, resolution, quantize, data, cal
     click.echo(f"ops: {ops}")
 
 
+def _export_specialized(net_id, weights, pretrained, quantize, data, out, batch_size, io_type, labels_path,
+                        representative_images, qat_steps, qat_batch_size, qat_lr, validation_split, seed):
+    from .export import export_specialized
+    from .quantize import ConversionError
+
+    if (weights is None) == (not pretrained):
+        raise click.UsageError("--specialized needs exactly one of --weights FOLDER or --pretrained.")
+    if quantize in ("int8", "qat") and data is None:
+        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
+    labels = None
+    if labels_path is not None:
+        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
+    qat = None
+    if quantize == "qat":
+        from .qat import QATOptions
+
+        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    try:
+        result = export_specialized(
+            net_id, out, weights=weights, pretrained=pretrained, quantize=quantize, data=data, batch_size=batch_size,
+            io_type=io_type, representative_images=representative_images, qat=qat, labels=labels,
+            validation_split=validation_split, seed=seed,
+        )
+    except (ValueError, FileNotFoundError, ConnectionError, ConversionError) as err:
+        raise click.ClickException(str(err)) from err
+    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, {net_id} at "
+               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
+    click.echo(f"ops: {ops}")
+
+
+@click.command("zoo")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def zoo_command(as_json):
+    """List the released specialized networks with their device, latency budget and published figures."""
+    from ofa_tf.specialized import specialized_ids
+
+    nets = specialized_ids()
+    if as_json:
+        click.echo(json.dumps([net.to_dict() for net in nets], indent=2))
+        return
+    click.echo("| net id | device | latency budget | top-1 % | top-5 % | MACs | params |")
+    click.echo("|---|---|---|---|---|---|---|")
+    for net in nets:
+        budget = "-" if net.latency_ms is None else f"{net.latency_ms:g} ms"
+        click.echo(f"| {net.net_id} | {net.device} | {budget} | {net.top1:.1f} | {net.top5:.1f} | "
+                   f"{_macs(net.macs)} | {net.params / 1e6:.1f}M |")
+    click.echo(f"{len(nets)} specialized networks (published ImageNet figures). Export one for a phone: "
+               "ofa-tf export --specialized NET_ID --pretrained --out NET.tflite")
+
+
+def _macs(macs: int) -> str:
+    return f"{macs / 1e9:g}B" if macs >= 1e9 else f"{macs / 1e6:g}M"
+
+
 @click.command("inspect")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -120,7 +194,11 @@ def inspect_command(model, as_json, benchmark, threads, warmup, runs):
                    f"batch: {meta.batch_size}")
         click.echo(f"normalization: (pixel / {meta.pixel_scale:g} - mean) / std, mean={list(meta.mean)} "
                    f"std={list(meta.std)}")
-        click.echo(f"subnet config: {json.dumps(meta.subnet_config)}")
+        if meta.net_config is not None:
+            click.echo(f"network: {meta.net_config.get('name')} with {len(meta.net_config.get('blocks', []))} blocks "
+                       "(reference net.config)")
+        else:
+            click.echo(f"subnet config: {json.dumps(meta.subnet_config)}")
         if meta.labels is None:
             click.echo("labels: none")
         else:

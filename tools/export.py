@@ -151,6 +151,54 @@ def export_subnet(
     return dataclasses.replace(result, calibrated_images=calibrated, seconds=seconds)
 
 
+def export_specialized(
+    net_id: str,
+    out: str | Path,
+    weights: str | Path | None = None,
+    pretrained: bool = False,
+    quantize: str = "none",
+    data=None,
+    batch_size: int = 1,
+    io_type: str = "int8",
+    representative_images: int = 100,
+    qat=None,
+    labels: list[str] | None = None,
+    validation_split: float = 0.1,
+    seed: int = 0,
+) -> ExportResult:
+    """Writes a specialized network (`ofa_tf.ofa_specialized`) as a TFLite model at its own image size.
+
+    `weights` (a folder with `net.config`, `run.config`, `init`) or `pretrained` (download) as for
+    `ofa_specialized`; the metadata carries the id and the network's `net.config`. Other arguments as
+    `export_subnet`.
+    """
+    from ofa_tf.layer_config import build_network
+    from ofa_tf.specialized import read_folder
+    from ofa_tf.specialized import specialized_folder
+
+    start = time.perf_counter()
+    QuantizeOptions(check_mode(quantize), io_type)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid batch_size={batch_size!r}: expected a positive integer.")
+    if data is None and quantize in _NEEDS_DATA:
+        raise ValueError(
+            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
+        )
+    folder = specialized_folder(net_id, pretrained=pretrained, weights=weights)
+    net_config, image_size, state_dict = read_folder(folder)
+    tick = time.perf_counter()
+    model = build_network(net_config, state_dict, resolution=image_size, batch_size=batch_size,
+                          source=str(folder / "init"))
+    build_seconds = time.perf_counter() - tick
+    result = export_keras_model(
+        model, out, quantize=quantize, data=data, io_type=io_type, representative_images=representative_images,
+        qat=qat, labels=labels, net_id=net_id, net_config=net_config, batch_size=batch_size,
+        validation_split=validation_split, seed=seed,
+    )
+    seconds = {**result.seconds, "materialize": build_seconds, "total": time.perf_counter() - start}
+    return dataclasses.replace(result, seconds=seconds)
+
+
 def with_batch_size(model, batch_size: int):
     """A copy of a single-input functional Keras 3 model whose input has a fixed batch dimension."""
     import keras
@@ -179,10 +227,12 @@ def export_keras_model(
     batch_size: int | None = None,
     validation_split: float = 0.1,
     seed: int = 0,
+    net_config: dict | None = None,
 ) -> ExportResult:
     """Converts a materialized subnet (a Keras 3 functional model at a fixed resolution) and writes it atomically.
 
-    `export_subnet` without the supernet steps; arguments as there. `batch_size` fixes the input's batch
+    `export_subnet` without the supernet steps; arguments as there (`net_config`: a specialized network's
+    reference config, kept in the metadata). `batch_size` fixes the input's batch
     dimension (default: the model's, or 1 when it has none). The model's input must be normalized RGB images.
     """
     start = time.perf_counter()
@@ -256,6 +306,7 @@ def export_keras_model(
         net_id=net_id,
         ofa_tf_version=_version(),
         extra=extra,
+        net_config=net_config,
     )
     flatbuffer = embed_metadata(flatbuffer, metadata)
     write_atomic(out, flatbuffer)

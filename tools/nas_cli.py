@@ -22,7 +22,7 @@ def _errors_as_click(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, KeyError) as err:
+        except (ValueError, FileNotFoundError, KeyError, ConnectionError) as err:
             raise click.ClickException(str(err).strip("'\"")) from err
 
     return wrapper
@@ -44,6 +44,30 @@ def _load_data(source: str | None, validation_split: float, seed: int):
 def _resolve_predictor(path: str | Path) -> Path:
     path = Path(path)
     return path.parent if path.is_file() else path
+
+
+REFERENCE_PREDICTOR = "reference"
+_PREDICTOR_HELP = ("Accuracy predictor folder (ofa-tf predictor), or 'reference': the reference tutorial's "
+                   "pretrained ImageNet predictor of ofa_mbv3_d234_e346_k357_w1.2 (downloaded unless "
+                   "--predictor-weights).")
+_PREDICTOR_WEIGHTS_HELP = "With --predictor reference: a local acc_predictor.pth instead of the download."
+
+
+def load_predictor(path: str, weights: str | None, net_id: str | None):
+    """An `AccuracyPredictor` folder, or the reference's pretrained predictor (only for its supernet)."""
+    from ofa_tf.nas import AccuracyPredictor
+    from ofa_tf.nas import ReferenceAccuracyPredictor
+    from ofa_tf.nas import pretrained_accuracy_predictor
+
+    if path != REFERENCE_PREDICTOR:
+        if weights is not None:
+            raise ValueError(f"--predictor-weights goes with --predictor {REFERENCE_PREDICTOR}; received "
+                             f"--predictor {path}.")
+        return AccuracyPredictor.load(_resolve_predictor(path))
+    if net_id != ReferenceAccuracyPredictor.net_id:
+        raise ValueError(f"--predictor {REFERENCE_PREDICTOR} predicts ImageNet accuracy of "
+                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {net_id}.")
+    return pretrained_accuracy_predictor(pretrained=weights is None, weights=weights)
 
 
 # === predictor ===
@@ -102,7 +126,9 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--net", "net_id", default=None, help="Supernet id (read from a training folder if omitted).")
 @click.option("--weights", default=None,
               help="Supernet weights or training folder (for the class count and host latency measurements).")
-@click.option("--predictor", "predictor_path", required=True, help="Accuracy predictor folder (ofa-tf predictor).")
+@click.option("--predictor", "predictor_path", required=True, help=_PREDICTOR_HELP)
+@click.option("--predictor-weights", default=None, type=click.Path(exists=True, dir_okay=False),
+              help=_PREDICTOR_WEIGHTS_HELP)
 @click.option("--constraint", "constraints", multiple=True, required=True,
               help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
 @click.option("--lut", "luts", multiple=True,
@@ -117,13 +143,12 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Subnet config JSON (the input of `ofa-tf export`).")
 @_errors_as_click
-def search(net_id, weights, predictor_path, constraints, luts, n_classes, generations, population,
+def search(net_id, weights, predictor_path, predictor_weights, constraints, luts, n_classes, generations, population,
            pareto_generations, seed, out):
     """Evolutionary search for the most accurate subnet under every --constraint.
 
     Writes OUT (the subnet config), OUT's `.search.json` (predictions, Pareto front) and `.pareto.png`.
     """
-    from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import EvolutionConfig
     from ofa_tf.latency import LatencyPredictor
     from ofa_tf.latency import network_shape
@@ -140,13 +165,12 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
     for path in luts:
         if not Path(path).is_file():
             raise FileNotFoundError(f"Latency table not found: {path} (from --lut).")
-    predictor_dir = _resolve_predictor(predictor_path)
-    model = AccuracyPredictor.load(predictor_dir)
     supernet = load_supernet(net_id, weights, n_classes) if (weights or net_id) else None
     if supernet is None:
         raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
+    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
     if supernet.search_space.n_blocks != model.space.n_blocks:
-        raise ValueError(f"The predictor in {predictor_dir} was trained for another search space than {net_id}.")
+        raise ValueError(f"The predictor {predictor_path} was trained for another search space than {net_id}.")
     shape = network_shape(supernet)
     latency_model = None
     out = Path(out)
@@ -192,7 +216,9 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
 @click.command("specialize")
 @click.option("--supernet", "weights", required=True, help="Trained supernet weights or training output folder.")
 @click.option("--net", "net_id", default=None, help="Supernet id (read from a training folder if omitted).")
-@click.option("--predictor", "predictor_path", required=True, help="Accuracy predictor folder (ofa-tf predictor).")
+@click.option("--predictor", "predictor_path", required=True, help=_PREDICTOR_HELP)
+@click.option("--predictor-weights", default=None, type=click.Path(exists=True, dir_okay=False),
+              help=_PREDICTOR_WEIGHTS_HELP)
 @click.option("--devices", required=True,
               help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
 @click.option("--lut", "luts", multiple=True,
@@ -210,19 +236,18 @@ def search(net_id, weights, predictor_path, constraints, luts, n_classes, genera
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
 @_errors_as_click
-def specialize(weights, net_id, predictor_path, devices, luts, constraints, data_source, validation_split,
-               quantize, calibration_images, no_host, n_classes, generations, seed, out):
+def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts, constraints, data_source,
+               validation_split, quantize, calibration_images, no_host, n_classes, generations, seed, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
-    from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import EvolutionConfig
 
     _logging(True)
     device_list = spec.parse_devices(devices)
     lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
     budgets = [spec.parse_constraint(c) for c in constraints]
-    model = AccuracyPredictor.load(_resolve_predictor(predictor_path))
     supernet = load_supernet(net_id, weights, n_classes)
+    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
     data = _load_data(data_source, validation_split, seed)
     if quantize == "int8" and data is None:
         raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")

@@ -13,6 +13,7 @@ COMMANDS = {
     "demo": ".nas_cli:demo",
     "export": ".cli:export_command",
     "inspect": ".cli:inspect_command",
+    "zoo": ".cli:zoo_command",
 }
 
 

@@ -17,7 +17,7 @@ _BUFFER_ALIGNMENT = 16  # the schema's `force_align: 16` on Buffer.data, which t
 
 @dataclasses.dataclass(frozen=True)
 class ModelMetadata:
-    """What a phone app needs to run an exported subnet without side files.
+    """What a phone app needs to run an exported subnet (or specialized network) without side files.
 
     Inputs are NHWC RGB images at `resolution`; preprocess as `(pixel / pixel_scale - mean) / std` per channel
     (then quantize with the input tensor's scale/zero point when `input_dtype` is an integer type).
@@ -28,12 +28,14 @@ class ModelMetadata:
         mean, std: per-channel normalization constants (RGB, on the [0, 1] scale).
         pixel_scale: divisor turning raw pixels into [0, 1].
         labels: class names in output order, when known.
-        subnet_config: the `SubnetConfig` dict the model was materialized from.
-        net_id: id of the supernet (`ofa_tf.net_ids()`), when known.
+        subnet_config: the `SubnetConfig` dict the model was materialized from (empty for a specialized network).
+        net_id: id of the supernet (`ofa_tf.net_ids()`) or of the specialized network
+            (`ofa_tf.specialized_ids()`), when known.
         quantization: export mode (`none`, `float16`, `dynamic`, `int8`, `qat`).
         input_dtype, output_dtype: numpy dtype names of the model's input and output.
         n_classes: number of outputs (logits).
         extra: free-form additions (e.g. BN calibration details).
+        net_config: the reference network config (`net.config`) a specialized network was built from.
     """
 
     resolution: int
@@ -53,6 +55,7 @@ class ModelMetadata:
     output: str = "logits"
     ofa_tf_version: str | None = None
     extra: dict = dataclasses.field(default_factory=dict)
+    net_config: dict | None = None
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

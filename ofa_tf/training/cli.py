@@ -91,9 +91,13 @@ def train_command(net_id, data, out, **options):
 
 
 @click.command("eval")
-@click.option("--net", "net_id", required=True, help="Supernet id (see `ofa_tf.net_ids()`).")
-@click.option("--weights", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Supernet weights (.weights.h5 or PyTorch .pth).")
+@click.option("--net", "net_id", default=None, help="Supernet id (see `ofa_tf.net_ids()`).")
+@click.option("--specialized", default=None,
+              help="Instead of --net: a specialized network id (`ofa-tf zoo`), evaluated at its own image size.")
+@click.option("--weights", default=None, type=click.Path(exists=True),
+              help="Supernet weights (.weights.h5 or PyTorch .pth); with --specialized the folder holding "
+                   "net.config, run.config and init.")
+@click.option("--pretrained", is_flag=True, help="With --specialized: download the released files.")
 @click.option("--data", required=True, help="TFDS name, image folder, or 'digits'.")
 @click.option("--subnets", default="max,min", show_default=True, help="'max,min,random:N' or FILE.json.")
 @click.option("--calibrate-bn", type=click.IntRange(min=0), default=2000, show_default=True,
@@ -104,14 +108,22 @@ def train_command(net_id, data, out, **options):
 @click.option("--seed", type=int, default=0, show_default=True, help="Data split and random subnets.")
 @click.option("--max-batches", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a Markdown table.")
-def eval_command(net_id, weights, data, subnets, calibrate_bn, resolution, batch_size, validation_split, seed,
-                 max_batches, as_json):
-    """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration."""
+def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibrate_bn, resolution, batch_size,
+                 validation_split, seed, max_batches, as_json):
+    """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration (or of a specialized network)."""
     from ofa_tf.data import load_dataset
     from ofa_tf.training.evaluation import evaluate
     from ofa_tf.training.evaluation import results_table
     from ofa_tf.zoo import ofa_net
 
+    if specialized is not None:
+        if net_id is not None:
+            raise click.UsageError("Pass --net (a supernet) or --specialized (a specialized network), not both.")
+        return _eval_specialized(specialized, weights, pretrained, data, resolution, batch_size, validation_split,
+                                 seed, max_batches, as_json)
+    if net_id is None or weights is None or pretrained:
+        raise click.UsageError("A supernet evaluation needs --net and --weights FILE (--pretrained is for "
+                               "--specialized).")
     if net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
     try:
@@ -125,3 +137,28 @@ def eval_command(net_id, weights, data, subnets, calibrate_bn, resolution, batch
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         click.echo(results_table(results))
+
+
+def _eval_specialized(net_id, weights, pretrained, data, resolution, batch_size, validation_split, seed, max_batches,
+                      as_json):
+    from ofa_tf.data import load_dataset
+    from ofa_tf.specialized import ofa_specialized
+    from ofa_tf.training.evaluate import model_accuracy
+
+    if (weights is None) == (not pretrained):
+        raise click.UsageError("--specialized needs exactly one of --weights FOLDER or --pretrained.")
+    try:
+        model, image_size = ofa_specialized(net_id, pretrained=pretrained, weights=weights)
+        image_data = load_dataset(data, validation_split=validation_split, seed=seed)
+        n_classes = int(model.outputs[0].shape[-1])
+        if image_data.num_classes != n_classes:
+            raise ValueError(f"{net_id} has {n_classes} outputs but {data} has {image_data.num_classes} classes.")
+        size = resolution or image_size
+        top1, top5, n = model_accuracy(model, image_data.validation(batch_size, size), max_batches)
+    except (*_USER_ERRORS, ConnectionError) as err:
+        raise click.ClickException(str(err)) from err
+    result = {"net_id": net_id, "resolution": size, "top1": top1, "top5": top5, "n_images": n}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"{net_id} @{size}: top-1 {100 * top1:.2f}%, top-5 {100 * top5:.2f}% ({n} images of {data})")

@@ -123,6 +123,27 @@ def accuracy(supernet, dataset, config: SubnetConfig, max_batches: int | None = 
     return top1 / n, top5 / n, n
 
 
+def model_accuracy(model, dataset, max_batches: int | None = None) -> tuple[float, float, int]:
+    """(top-1, top-5, images) of a Keras classifier (e.g. `ofa_specialized`'s) on `(images, labels)` batches."""
+    k = min(5, int(model.outputs[0].shape[-1]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32), tf.TensorSpec([None], tf.int32)])
+    def step(images, labels):
+        logits = model(images, training=False)
+        top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.int32))
+        return top1, tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, k), tf.int32))
+
+    top1 = top5 = n = 0
+    for i, (images, labels) in enumerate(dataset):
+        if max_batches is not None and i >= max_batches:
+            break
+        c1, c5 = step(tf.cast(images, tf.float32), tf.cast(labels, tf.int32))
+        top1, top5, n = top1 + int(c1), top5 + int(c5), n + int(tf.shape(labels)[0])
+    if n == 0:
+        raise ValueError("The evaluation dataset is empty.")
+    return top1 / n, top5 / n, n
+
+
 def evaluate(
     supernet,
     data,

@@ -166,3 +166,53 @@ def test_demo_options_reach_the_settings(monkeypatch):
     with pytest.raises(Stop):
         _run(["demo"])
     assert seen[1][0] == tools.demo.DemoSettings() and seen[1][1] == "demo_out"
+
+
+def test_search_with_the_reference_predictor(shared, tmp_path):
+    """Zero training: the tutorial's pretrained predictor drives the search over the official w1.2 space."""
+    from ofa_tf.nas import pretrained_accuracy_predictor
+
+    weights = shared / "reference" / "zoo" / "acc_predictor" / "acc_predictor.pth"
+    out = tmp_path / "note8.json"
+    result = CliRunner().invoke(cli, [
+        "search", "--net", "ofa_mbv3_d234_e346_k357_w1.2", "--predictor", "reference", "--predictor-weights",
+        str(weights), "--constraint", "macs=300M", "--generations", "3", "--population", "16",
+        "--pareto-generations", "0", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    config = SubnetConfig.load(out)
+    predicted = pretrained_accuracy_predictor(weights=weights).predict([config])[0]
+    assert f"predicted top-1: {100 * predicted:.2f}%" in result.output
+    assert config.r in range(160, 225, 4)
+
+
+def test_reference_predictor_is_for_its_supernet_only(shared, tmp_path):
+    weights = shared / "reference" / "zoo" / "acc_predictor" / "acc_predictor.pth"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["search", "--net", NET_ID, "--predictor", "reference", "--predictor-weights",
+                                 str(weights), "--constraint", "macs=300M", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code != 0 and "ofa_mbv3_d234_e346_k357_w1.2 subnets only" in result.output
+    result = runner.invoke(cli, ["search", "--net", NET_ID, "--predictor", str(tmp_path), "--predictor-weights",
+                                 str(weights), "--constraint", "macs=300M", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code != 0 and "--predictor-weights goes with --predictor reference" in result.output
+
+
+@pytest.mark.slow
+def test_specialize_with_the_reference_predictor(shared, tmp_path):
+    """The official w1.2 supernet (random weights here) specialized for a MACs budget with no training."""
+    weights = tmp_path / "w12.weights.h5"
+    ofa_net("ofa_mbv3_d234_e346_k357_w1.2", dropout_rate=0.0).save_weights(weights)
+    predictor = shared / "reference" / "zoo" / "acc_predictor" / "acc_predictor.pth"
+    result = _run(["specialize", "--supernet", weights, "--net", "ofa_mbv3_d234_e346_k357_w1.2", "--predictor",
+                   "reference", "--predictor-weights", predictor, "--devices", "phone:macs=250M", "--no-host",
+                   "--generations", 3, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    outcome = report["devices"][0]["outcome"]
+    assert outcome["efficiency"]["macs"] <= 250
+    from ofa_tf.nas import pretrained_accuracy_predictor
+
+    config = SubnetConfig.from_dict(outcome["config"])
+    assert outcome["predicted_accuracy"] == pytest.approx(
+        pretrained_accuracy_predictor(weights=predictor).predict([config])[0])
+    assert (tmp_path / "out" / "phone.tflite").stat().st_size > 1_000_000

@@ -60,3 +60,37 @@ def test_train_then_eval(tmp_path):
     rows = json.loads(result.output[result.output.index("["):])
     assert [r["name"] for r in rows] == ["max", "min"]
     assert all(0 <= r["top1"] <= r["top5"] <= 1 and r["n_images"] == 20 for r in rows)
+
+
+def test_eval_specialized_reports_top1_of_the_network(tiny_specialized):
+    import numpy as np
+
+    from ofa_tf import ofa_specialized
+    from ofa_tf.data import load_dataset
+
+    result = CliRunner().invoke(eval_command, [
+        "--specialized", "tiny", "--weights", str(tiny_specialized), "--data", "digits", "--batch-size", "60",
+        "--max-batches", "2", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    model, size = ofa_specialized("tiny", weights=tiny_specialized)
+    correct = n = 0
+    for images, labels in load_dataset("digits", validation_split=0.1, seed=0).validation(60, size).take(2):
+        correct += int(np.sum(np.argmax(model(images).numpy(), axis=1) == labels.numpy()))
+        n += len(labels)
+    assert report == {"net_id": "tiny", "resolution": 16, "top1": pytest.approx(correct / n),
+                      "top5": report["top5"], "n_images": n}
+    assert report["top1"] <= report["top5"] <= 1
+
+
+def test_eval_specialized_errors(tiny_specialized, write_specialized, tmp_path):
+    runner = CliRunner()
+    base = ["--specialized", "tiny", "--data", "digits"]
+    result = runner.invoke(eval_command, base)
+    assert result.exit_code != 0 and "exactly one of --weights FOLDER or --pretrained" in result.output
+    result = runner.invoke(eval_command, [*base, "--net", NET, "--weights", str(tiny_specialized)])
+    assert result.exit_code != 0 and "not both" in result.output
+    five = write_specialized(tmp_path / "five", n_classes=5)
+    result = runner.invoke(eval_command, ["--specialized", "five", "--weights", str(five), "--data", "digits"])
+    assert result.exit_code != 0 and "five has 5 outputs but digits has 10 classes" in result.output
