@@ -143,7 +143,7 @@ def _eval_specialized(net_id, weights, pretrained, data, resolution, batch_size,
                       as_json):
     from ofa_tf.data import load_dataset
     from ofa_tf.specialized import ofa_specialized
-    from ofa_tf.training.evaluate import model_accuracy
+    from ofa_tf.training.evaluation import model_accuracy
 
     if (weights is None) == (not pretrained):
         raise click.UsageError("--specialized needs exactly one of --weights FOLDER or --pretrained.")
