@@ -43,7 +43,7 @@ _EXPORTS = {
     # predictors and search
     "AccuracyPredictor": "ofa_tf.nas",
     "ArchEncoder": "ofa_tf.nas",
-    "NetworkShape": "ofa_tf.nas",
+    "NetworkShape": "ofa_tf.network_shape",
     "MacsModel": "ofa_tf.nas",
     "ParamsModel": "ofa_tf.nas",
     "LatencyTableModel": "ofa_tf.nas",

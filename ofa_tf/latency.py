@@ -28,8 +28,7 @@ from ofa_tf.nas.efficiency import Configs
 from ofa_tf.nas.efficiency import EfficiencyModel
 from ofa_tf.nas.efficiency import LatencyTableModel
 from ofa_tf.nas.efficiency import latency_table_keys
-from ofa_tf.nas.network_shape import NetworkShape
-from ofa_tf.nas.network_shape import StageShape
+from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SubnetConfig
 
 TABLE_FORMAT = "ofa_tf.latency_table/1"
@@ -43,11 +42,7 @@ _INPUT = re.compile(r"-input:(\d+)x(\d+)x(\d+)-")
 
 def network_shape(supernet) -> NetworkShape:
     """The `NetworkShape` of an `OFAMobileNetV3` (any width, stem/stage strides and number of classes)."""
-    stages = tuple(StageShape(s.width, s.stride, s.use_se, s.activation != "relu") for s in supernet.stages)
-    return NetworkShape(
-        supernet.stem_width, supernet.first_block_width, stages, supernet.final_expand_width,
-        supernet.feature_mix_width, supernet.n_classes, stem_stride=supernet.first_stride,
-    )
+    return supernet.network_shape
 
 
 @dataclasses.dataclass(frozen=True)

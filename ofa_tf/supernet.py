@@ -1,8 +1,6 @@
 """OFA-MobileNetV3: the elastic supernet as a Keras 3 model."""
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -10,29 +8,9 @@ import tensorflow as tf
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
+from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.utils import make_divisible
-
-# MobileNetV3-Large widths of the reference: first conv, first block, 5 stages, final expand, feature mix.
-BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
-
-
-@dataclasses.dataclass(frozen=True)
-class StageSpec:
-    """One elastic stage: output width, stride of its first block, activation, squeeze-excite."""
-
-    width: int
-    stride: int
-    activation: str
-    use_se: bool
-
-
-def mobilenet_v3_stages(width_mult: float, strides=(2, 2, 2, 1, 2)) -> tuple[StageSpec, ...]:
-    widths = [make_divisible(w * width_mult) for w in BASE_WIDTHS[2:7]]
-    acts = ("relu", "relu", "hard_silu", "hard_silu", "hard_silu")
-    se = (False, True, False, True, True)
-    return tuple(StageSpec(w, s, a, u) for w, s, a, u in zip(widths, strides, acts, se))
 
 
 def _he_fout(kernel_area, out_channels):
@@ -90,11 +68,14 @@ class OFAMobileNetV3(keras.Model):
         self.bn_epsilon = float(bn_epsilon)
         self.net_id = net_id
         self.search_space = SearchSpace(ks_list, expand_list, depth_list, 5, resolutions)
-        self.stages = mobilenet_v3_stages(self.width_mult, self.stage_strides)
-        self.stem_width = make_divisible(BASE_WIDTHS[0] * self.width_mult)
-        self.first_block_width = make_divisible(BASE_WIDTHS[1] * self.width_mult)
-        self.final_expand_width = make_divisible(BASE_WIDTHS[7] * self.width_mult)
-        self.feature_mix_width = make_divisible(BASE_WIDTHS[8] * self.width_mult)
+        shape = NetworkShape.mobilenet_v3(self.width_mult, self.n_classes, stem_stride=self.first_stride,
+                                          strides=self.stage_strides)
+        self._network_shape = shape
+        self.stages = shape.stages
+        self.stem_width = shape.stem_width
+        self.first_block_width = shape.first_block_width
+        self.final_expand_width = shape.final_expand_width
+        self.feature_mix_width = shape.feature_mix_width
         self.active_resolution = None
 
         bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
@@ -145,6 +126,12 @@ class OFAMobileNetV3(keras.Model):
         return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
 
     # === Structure ===
+    @property
+    def network_shape(self) -> NetworkShape:
+        """Widths, strides, SE and activations of every stage: what the supernet is built from, and what MACs,
+        params and latency-table keys are computed from (`ofa_tf.nas.count_macs`, `ofa_tf.latency`)."""
+        return self._network_shape
+
     @property
     def block_group_info(self) -> list[list[int]]:
         """Indices into `blocks` of each stage's blocks (blocks[0] is the fixed first block)."""

@@ -3,7 +3,9 @@ import pytest
 import tensorflow as tf
 
 import ofa_tf
+from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.supernet import OFAMobileNetV3
 
 SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
 
@@ -136,3 +138,19 @@ def test_tiny_preset_ends_at_2x2_from_16_px():
     subnet = net.get_active_subnet(resolution=16)
     pooled_input = subnet.get_layer("pool").input
     assert tuple(pooled_input.shape[1:3]) == (2, 2)
+
+
+@pytest.mark.parametrize("width_mult, first_stride, stage_strides", [(1.0, 2, (2, 2, 2, 1, 2)), (0.5, 1, (1, 2, 2, 1, 2))])
+def test_network_shape_is_what_the_supernet_is_built_from(width_mult, first_stride, stage_strides):
+    net = OFAMobileNetV3(n_classes=7, width_mult=width_mult, first_stride=first_stride, stage_strides=stage_strides,
+                         ks_list=(3,), expand_list=(3,), depth_list=(2,), resolutions=(32,))
+    shape = net.network_shape
+    assert shape == NetworkShape.mobilenet_v3(width_mult, 7, stem_stride=first_stride, strides=stage_strides)
+    assert net.first_conv.filters == shape.stem_width and net.first_conv.strides == (first_stride,) * 2
+    assert net.blocks[0].out_channels == shape.first_block_width
+    for stage, group in zip(shape.stages, net.block_group_info):
+        first = net.blocks[group[0]]
+        assert (first.out_channels, first.strides, first.use_se, first.activation) == (
+            stage.width, stage.stride, stage.use_se, stage.activation)
+    assert net.final_expand_conv.filters == shape.final_expand_width
+    assert net.feature_mix_conv.filters == shape.feature_mix_width and net.classifier.units == shape.n_classes

@@ -21,8 +21,6 @@ from ofa_tf.nas.efficiency import latency_table_keys as latency_table_keys
 from ofa_tf.nas.evolution import EvolutionConfig as EvolutionConfig
 from ofa_tf.nas.evolution import SearchResult as SearchResult
 from ofa_tf.nas.evolution import evolution_search as evolution_search
-from ofa_tf.nas.network_shape import NetworkShape as NetworkShape
-from ofa_tf.nas.network_shape import StageShape as StageShape
 from ofa_tf.nas.nsga2 import NSGA2Config as NSGA2Config
 from ofa_tf.nas.nsga2 import ParetoFront as ParetoFront
 from ofa_tf.nas.nsga2 import crowding_distance as crowding_distance
@@ -31,3 +29,5 @@ from ofa_tf.nas.nsga2 import nsga2_search as nsga2_search
 from ofa_tf.nas.nsga2 import pareto_plot as pareto_plot
 from ofa_tf.nas.pretrained_predictor import ReferenceAccuracyPredictor as ReferenceAccuracyPredictor
 from ofa_tf.nas.pretrained_predictor import pretrained_accuracy_predictor as pretrained_accuracy_predictor
+from ofa_tf.network_shape import NetworkShape as NetworkShape
+from ofa_tf.network_shape import StageShape as StageShape

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from ofa_tf.files import read_yaml_or_json
-from ofa_tf.utils import float32_sum
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.config_batch import config_key
-from ofa_tf.nas.network_shape import NetworkShape
+from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.utils import float32_sum
 
 Configs = ConfigBatch | Sequence[SubnetConfig] | SubnetConfig
 

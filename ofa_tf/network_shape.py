@@ -1,4 +1,5 @@
-"""The static block structure of a supernet: what MACs, params and latency-table keys are computed from."""
+"""The static block structure of a supernet (`OFAMobileNetV3.network_shape`): the widths the supernet is built with,
+and what MACs, params and latency-table keys are computed from."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,8 @@ import numpy as np
 from ofa_tf.utils import make_divisible
 
 MBV3_BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
-"""Reference OFA-MobileNetV3 widths: stem, blocks.0, five stages, final expand, feature mix."""
+"""MobileNetV3-Large widths of the reference (`ofa/imagenet_classification/elastic_nn/networks/ofa_mbv3.py`):
+stem, blocks.0, five stages, final expand, feature mix."""
 MBV3_STRIDES = (2, 2, 2, 1, 2)
 MBV3_USE_SE = (False, True, False, True, True)
 MBV3_USE_HSWISH = (False, False, True, True, True)
@@ -23,6 +25,11 @@ class StageShape:
     stride: int
     use_se: bool
     use_hswish: bool
+
+    @property
+    def activation(self) -> str:
+        """The Keras name of the stage's activation."""
+        return "hard_silu" if self.use_hswish else "relu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +69,15 @@ class NetworkShape:
         cls,
         width_mult: float = 1.0,
         n_classes: int = 1000,
+        *,
+        stem_stride: int = 2,
         base_widths: Sequence[int] = MBV3_BASE_WIDTHS,
         strides: Sequence[int] = MBV3_STRIDES,
         use_se: Sequence[bool] = MBV3_USE_SE,
         use_hswish: Sequence[bool] = MBV3_USE_HSWISH,
     ) -> NetworkShape:
-        """The OFA-MobileNetV3 family: `make_divisible(width * width_mult, 8)` applied to all base widths."""
+        """The OFA-MobileNetV3 family: `make_divisible(width * width_mult, 8)` applied to all base widths; the
+        stem and the stages' first blocks have strides `stem_stride` and `strides` (1 for small images)."""
         n_stages = len(strides)
         if len(base_widths) != n_stages + 4 or len(use_se) != n_stages or len(use_hswish) != n_stages:
             raise ValueError(
@@ -80,7 +90,7 @@ class NetworkShape:
             StageShape(w, int(s), bool(se), bool(hs))
             for w, s, se, hs in zip(widths[2:-2], strides, use_se, use_hswish)
         )
-        return cls(widths[0], widths[1], stages, widths[-2], widths[-1], n_classes)
+        return cls(widths[0], widths[1], stages, widths[-2], widths[-1], n_classes, stem_stride=int(stem_stride))
 
     @property
     def n_stages(self) -> int:
