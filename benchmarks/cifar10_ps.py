@@ -21,7 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click  # noqa: E402
 
+from ofa_tf._shared_data import ENV_VAR  # noqa: E402
+from ofa_tf._shared_data import shared_dir  # noqa: E402
 from ofa_tf.data import load_dataset  # noqa: E402
+from ofa_tf.run_folder import weights_path  # noqa: E402
 from ofa_tf.supernet import OFAMobileNetV3  # noqa: E402
 from ofa_tf.training import evaluate  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
@@ -42,7 +45,9 @@ def describe(config) -> str:
 
 
 @click.command()
-@click.option("--data", "data_dir", default="/work/shared/data/cifar10/train", show_default=True)
+@click.option("--data", "data_dir", default=str(shared_dir() / "data" / "cifar10" / "train"), show_default=True,
+              help=f"CIFAR-10 training folder root/<class>/<image> (default: data/cifar10/train in ${ENV_VAR}, "
+                   "else in ../shared beside the repository).")
 @click.option("--out", default="/tmp/cifar10_ps", show_default=True, type=click.Path(file_okay=False))
 @click.option("--train-images", default=4000, show_default=True)
 @click.option("--validation-images", default=1000, show_default=True)
@@ -67,7 +72,7 @@ def main(data_dir, out, train_images, validation_images, batch_size, phase_epoch
     t_ps = time.time() - t0
     extra = total_epochs - phase_epochs["full"]
     baseline = train(build_net(data.num_classes), data, out / "full_only", task="full", epochs=extra,
-                     init_weights=str(out / "ps" / "weights" / "full.weights.h5"), **common)
+                     init_weights=str(weights_path(out / "ps", "full")), **common)
     t_base = time.time() - t0 - t_ps
 
     subnets = parse_subnets(f"max,min,random:{random_subnets}", ps.supernet.search_space, seed=0)

@@ -1,4 +1,5 @@
-"""BN recalibration of a subnet ("post-statistics" BN, spec §5)."""
+"""BN recalibration of a subnet (the reference's `set_running_statistics` in
+`ofa/imagenet_classification/elastic_nn/utils.py`), and restoring a supernet's BN statistics afterwards."""
 from __future__ import annotations
 
 import contextlib

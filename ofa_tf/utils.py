@@ -6,7 +6,7 @@ CHANNEL_DIVISIBLE = 8
 
 
 def make_divisible(v, divisor: int = CHANNEL_DIVISIBLE):
-    """The reference's channel rounding (`ofa/utils/common_tools.py`, `make_divisible`): nearest multiple of
+    """The reference's channel rounding (`ofa/utils/pytorch_modules.py`, `make_divisible`): nearest multiple of
     `divisor` (>= divisor), bumped up if it loses >10%. On a number (-> int) or an array (-> int64 array)."""
     v = np.asarray(v)
     new_v = np.maximum(divisor, (v + divisor / 2).astype(np.int64) // divisor * divisor)

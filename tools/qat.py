@@ -1,7 +1,8 @@
 """Quantization-aware fine-tuning of a materialized subnet with tfmot, for an all-int8 TFLite model.
 
 tfmot 0.8.1 only accepts tf_keras (Keras 2) models and has no support for hard-swish or the SE multiply, so
-the Keras 3 subnet is rebuilt layer by layer in tf_keras with annotated layers (ecosystem.md §3):
+the Keras 3 subnet is rebuilt layer by layer in tf_keras with annotated layers
+(`tensorflow_model_optimization/python/core/quantization/keras/quantize.py`, `quantize_annotate_layer`):
 hard-swish becomes a `HardSwish` layer and the SE `Multiply` an annotated Multiply, both with an output
 quantizer; hard-sigmoid becomes `AddConst(3)` → `ReLU(6)` → `Scale(1/6)`, so the converter emits int8
 ADD/MUL instead of a float island.

@@ -167,7 +167,8 @@ class ImageData:
         policy: str | ImageNetPolicy | CifarPolicy | None = None,
         seed: int = CALIBRATION_SEED,
     ) -> tf.data.Dataset:
-        """BN-recalibration batches (spec §5): a fixed seeded subset of training images, training transform.
+        """BN-recalibration batches (as the reference's `build_sub_train_loader`): a fixed seeded subset of training
+        images, training transform.
 
         Identical on every call with the same arguments; the subset's decoded images are cached.
         """

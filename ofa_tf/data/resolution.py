@@ -1,4 +1,5 @@
-"""Elastic resolution: the candidate image sizes and the reproducible per-batch size draw (spec §2)."""
+"""Elastic resolution: the candidate image sizes and the reproducible per-batch size draw (the reference's
+`ofa/utils/my_dataloader/my_random_resize_crop.py`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence

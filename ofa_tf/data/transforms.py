@@ -130,7 +130,7 @@ def _random_flip(image: tf.Tensor, seed) -> tf.Tensor:
 
 @dataclasses.dataclass(frozen=True)
 class ImageNetPolicy:
-    """OFA's ImageNet training augmentation (spec §2).
+    """OFA's ImageNet training augmentation (the reference's `ofa/imagenet_classification/data_providers/imagenet.py`).
 
     RandomResizedCrop(size, scale, ratio, bilinear) → horizontal flip → ColorJitter(brightness, saturation)
     → [0, 1] → ImageNet normalization. Evaluation: shorter side to `ceil(size / 0.875)` → center crop.

@@ -1,4 +1,5 @@
-"""Top-1/top-5 of any list of subnets, each after BN recalibration (spec §5)."""
+"""Top-1/top-5 of any list of subnets, each after BN recalibration (the reference's
+`ofa/imagenet_classification/elastic_nn/utils.py`, `set_running_statistics`)."""
 from __future__ import annotations
 
 import dataclasses

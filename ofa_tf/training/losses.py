@@ -1,4 +1,5 @@
-"""Per-example training losses of progressive shrinking: smoothed CE plus distillation (spec §4)."""
+"""Per-example training losses of progressive shrinking: smoothed CE plus distillation (the reference's
+`ofa/imagenet_classification/elastic_nn/training/progressive_shrinking.py`, `train_one_epoch`)."""
 from __future__ import annotations
 
 import tensorflow as tf

@@ -1,4 +1,5 @@
-"""SGD with Nesterov momentum, warmup + per-iteration cosine LR, weight decay except on BN/bias (spec §4)."""
+"""SGD with Nesterov momentum, warmup + per-iteration cosine LR, weight decay except on BN/bias (the reference's
+`ofa/imagenet_classification/run_manager/run_config.py` and `train_ofa_net.py`)."""
 from __future__ import annotations
 
 import dataclasses

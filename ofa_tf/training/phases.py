@@ -1,4 +1,5 @@
-"""Progressive shrinking as data: the schedule is a list of `Phase` rows (spec §4)."""
+"""Progressive shrinking as data: the schedule is a list of `Phase` rows (Cai et al., ICLR 2020, Sec. 3.2; the
+reference's `train_ofa_net.py`)."""
 from __future__ import annotations
 
 import dataclasses

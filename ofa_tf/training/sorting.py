@@ -1,4 +1,5 @@
-"""Channel importance sorting before the expand phases (spec §3, `re_organize_middle_weights`)."""
+"""Channel importance sorting before the expand phases (the reference's `re_organize_middle_weights` in
+`ofa/imagenet_classification/elastic_nn/modules/dynamic_layers.py`)."""
 from __future__ import annotations
 
 import numpy as np

@@ -47,7 +47,7 @@ DEFAULT_NET = "ofa_mbv3_d234_e346_k357_w1.0"
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Options of `train` (all optional; defaults follow the reference, spec §4).
+    """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
 
     Args:
         task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
@@ -616,7 +616,7 @@ class Trainer:
 
 
 def train(net, data, out, **options) -> TrainResult:
-    """Progressive-shrinking training of an OFA supernet (spec §4), or any task/phase of it.
+    """Progressive-shrinking training of an OFA supernet (Cai et al., ICLR 2020, Sec. 3.2), or any task/phase of it.
 
     Args:
         net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or an `OFAMobileNetV3`

@@ -21,7 +21,8 @@ def np_depthwise(x, kernel, stride):
 
 
 def np_transformed_kernel(w7, m75, m53, k):
-    """Spec §2: k=5 is M75·crop5(W7); k=3 is M53·crop3(that 5x5)."""
+    """Kernel transformation (Cai et al., ICLR 2020, Sec. 3.2; `dynamic_op.py`, `get_active_filter`): k=5 is
+    M75·crop5(W7); k=3 is M53·crop3(that 5x5)."""
     if k == 7:
         return w7
     c = w7.shape[2]

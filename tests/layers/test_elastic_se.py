@@ -18,7 +18,7 @@ def test_hidden_width_follows_active_channels():
     layer.build(None)
     for w in layer.weights:
         w.assign(rng.normal(size=w.shape).astype("float32"))
-    assert layer.max_hidden == 40  # spec §1 table: 144 -> 40
+    assert layer.max_hidden == 40  # make_divisible(144 // 4), as the reference's SEModule (pytorch_modules.py)
     for c in (144, 96, 72):
         hidden = make_divisible(c // 4)
         x = rng.normal(size=(2, 4, 4, c)).astype("float32")
@@ -29,8 +29,8 @@ def test_hidden_width_follows_active_channels():
         np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_make_divisible_matches_spec_table():
-    # SE-mid column of spec §1 (w1.0 and w1.2).
+def test_make_divisible_matches_the_reference_se_widths():
+    # SE widths of the reference OFA-MobileNetV3 w1.0 and w1.2 (ofa/utils/pytorch_modules.py, SEModule).
     mids = {72: 24, 96: 24, 144: 40, 120: 32, 160: 40, 240: 64, 480: 120, 336: 88, 448: 112, 672: 168,
             408: 104, 816: 208, 1152: 288, 576: 144, 768: 192}
     assert {m: make_divisible(m // 4) for m in mids} == mids

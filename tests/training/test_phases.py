@@ -5,7 +5,7 @@ from ofa_tf.training.phases import Phase
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases
 
-# (name, ks, e, d, epochs, warmup, base_lr, subnets/step, kd, sort stage) — spec §4 table.
+# (name, ks, e, d, epochs, warmup, base_lr, subnets/step, kd, sort stage) — the reference's train_ofa_net.py settings.
 REFERENCE = [
     ("full", (7,), (6,), (4,), 175, 5, 2.6 / 32, 1, 0.0, None),
     ("kernel", (3, 5, 7), (6,), (4,), 120, 5, 3e-2, 1, 1.0, None),
