@@ -112,9 +112,9 @@ def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibr
                  validation_split, seed, max_batches, as_json):
     """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration (or of a specialized network)."""
     from ofa_tf.data import load_dataset
+    from ofa_tf.run_folder import load_supernet
     from ofa_tf.training.evaluation import evaluate
     from ofa_tf.training.evaluation import results_table
-    from ofa_tf.zoo import ofa_net
 
     if specialized is not None:
         if net_id is not None:
@@ -128,7 +128,7 @@ def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibr
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
     try:
         image_data = load_dataset(data, validation_split=validation_split, seed=seed)
-        net = ofa_net(net_id, weights=weights, n_classes=image_data.num_classes)
+        net = load_supernet(net_id, weights, image_data.num_classes)
         results = evaluate(net, image_data, subnets, calibrate_bn=calibrate_bn, resolution=resolution,
                            batch_size=batch_size, seed=seed, max_batches=max_batches)
     except _USER_ERRORS as err:
