@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
+
+from ofa_tf.files import atomic_path
 
 FILES_URL_ENV = "OFA_TF_FILES_URL"
 FILES_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa"
@@ -26,13 +27,7 @@ def fetch(relative: str, target: Path) -> Path:
     """`target`, downloaded from `files_url()/relative` unless present; written atomically (no partial file)."""
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with urllib.request.urlopen(f"{files_url()}/{relative}", timeout=60) as response, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(response, out)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, urllib.request.urlopen(f"{files_url()}/{relative}", timeout=60) as response, \
+            open(tmp, "wb") as out:
+        shutil.copyfileobj(response, out)
     return target
