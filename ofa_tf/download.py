@@ -27,7 +27,7 @@ def fetch(relative: str, target: Path) -> Path:
     """`target`, downloaded from `files_url()/relative` unless present; written atomically (no partial file)."""
     if target.is_file():
         return target
-    with atomic_path(target) as tmp, urllib.request.urlopen(f"{files_url()}/{relative}", timeout=60) as response:
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
+    with atomic_path(target) as tmp, urllib.request.urlopen(f"{files_url()}/{relative}", timeout=60) as response, \
+            open(tmp, "wb") as out:
+        shutil.copyfileobj(response, out)
     return target

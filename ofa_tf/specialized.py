@@ -224,7 +224,8 @@ def specialized_folder(net_id: str, pretrained: bool = False, weights: str | Pat
         return download_specialized(net_id, FILES if pretrained else FILES[:2])
     folder = Path(weights)
     if not folder.is_dir():
-        raise FileNotFoundError(f"weights={str(weights)!r} is not a folder; pass the folder holding {', '.join(FILES)}.")
+        raise FileNotFoundError(f"weights={str(weights)!r} is not a folder; pass the folder holding "
+                                f"{', '.join(FILES)}.")
     return folder
 
 

@@ -62,7 +62,8 @@ def test_fresh_weights_without_state_dict(zoo):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c["blocks"][2]["conv"].update(name="FancyConvLayer"), "blocks.2.conv: unknown layer name 'FancyConvLayer'"),
+    (lambda c: c["blocks"][2]["conv"].update(name="FancyConvLayer"),
+     "blocks.2.conv: unknown layer name 'FancyConvLayer'"),
     (lambda c: c["blocks"][3]["conv"].update(width=2), "blocks.3.conv: unknown field(s) ['width'] in MBConvLayer"),
     (lambda c: c["first_conv"].update(dilation=2), "first_conv: ConvLayer field dilation=2 is not supported"),
     (lambda c: c["first_conv"].update(groups=3), "ConvLayer field groups=3"),

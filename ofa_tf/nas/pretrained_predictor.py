@@ -62,7 +62,8 @@ class ReferenceAccuracyPredictor:
         x = inputs
         for i, layer in enumerate(_LAYERS):
             last = i == len(_LAYERS) - 1
-            dense = keras.layers.Dense(1 if last else _HIDDEN, activation=None if last else "relu", name=f"linear_{layer}")
+            dense = keras.layers.Dense(1 if last else _HIDDEN, activation=None if last else "relu",
+                                       name=f"linear_{layer}")
             x = dense(x)
             dense.set_weights([np.asarray(state_dict[f"{layer}.weight"], np.float32).T,
                                np.asarray(state_dict[f"{layer}.bias"], np.float32)])
