@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # supernet, subnets, counting
     "OFAMobileNetV3": "ofa_tf.supernet",
+    "OFAProxylessNASNets": "ofa_tf.proxyless",
     "ofa_net": "ofa_tf.zoo",
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ofa_tf.supernet import OFAMobileNetV3
 from ofa_tf.utils import float32_sum
 
 
@@ -16,11 +15,11 @@ def profile(model_or_supernet, resolution: int | None = None) -> dict[str, int]:
     count zero), as the reference's `count_parameters` and `flops_counter.profile`.
 
     Args:
-        model_or_supernet: an `OFAMobileNetV3` (its active subnet is counted) or a Keras model.
+        model_or_supernet: a supernet (its active subnet is counted) or a Keras model.
         resolution: input size; default the active config's `r`, else 224 (or the model's fixed size).
     """
     model = model_or_supernet
-    if isinstance(model, OFAMobileNetV3):
+    if hasattr(model, "get_active_config"):  # a supernet of any family
         config = model.get_active_config()
         model = model.get_active_subnet(resolution=resolution or config.r or 224)
     else:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ofa_tf.subnet_config import SubnetConfig
 
-_KERAS_ACTIVATION = {"relu": "relu", "hard_silu": "hard_silu"}
+_KERAS_ACTIVATION = {"relu": "relu", "relu6": "relu6", "hard_silu": "hard_silu"}
 
 
 def _bn_weights(bn, channels):

@@ -15,21 +15,27 @@ stem, blocks.0, five stages, final expand, feature mix."""
 MBV3_STRIDES = (2, 2, 2, 1, 2)
 MBV3_USE_SE = (False, True, False, True, True)
 MBV3_USE_HSWISH = (False, False, True, True, True)
+PROXYLESS_BASE_WIDTHS = (32, 16, 24, 40, 80, 96, 192, 320, 1280)
+"""ProxylessNAS widths of the reference (`ofa/imagenet_classification/elastic_nn/networks/ofa_proxyless.py`):
+stem, blocks.0, six stages (the last of one block), feature mix."""
+PROXYLESS_STRIDES = (2, 2, 2, 1, 2, 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class StageShape:
-    """One elastic stage: output width, stride of its first block, squeeze-excite, h-swish (else ReLU)."""
+    """One elastic stage: output width, stride of its first block, squeeze-excite, h-swish (else ReLU, or ReLU6
+    with `relu6`)."""
 
     width: int
     stride: int
     use_se: bool
     use_hswish: bool
+    relu6: bool = False
 
     @property
     def activation(self) -> str:
         """The Keras name of the stage's activation."""
-        return "hard_silu" if self.use_hswish else "relu"
+        return "hard_silu" if self.use_hswish else "relu6" if self.relu6 else "relu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,14 +44,15 @@ class NetworkShape:
 
     Layout: first conv (3x3, `stem_stride`) → fixed first block (depthwise `first_block_kernel`, expand 1, stride 1,
     ReLU, no SE) → elastic stages (MBConv; the first block of a stage carries the stride) → final expand 1x1
-    conv → global pool → feature mix 1x1 conv (no BN, no bias) → classifier (with bias).
+    conv → global pool → feature mix 1x1 conv (no BN, no bias) → classifier (with bias). With
+    `final_expand_width=None` (ProxylessNAS) the feature mix 1x1 conv (with BN) runs before the pool instead.
     Middle channels are `make_divisible(round(in * e), divisor)`, SE channels `make_divisible(mid // se_reduction)`.
     """
 
     stem_width: int
     first_block_width: int
     stages: tuple[StageShape, ...]
-    final_expand_width: int
+    final_expand_width: int | None
     feature_mix_width: int
     n_classes: int = 1000
     stem_stride: int = 2
@@ -91,6 +98,16 @@ class NetworkShape:
             for w, s, se, hs in zip(widths[2:-2], strides, use_se, use_hswish)
         )
         return cls(widths[0], widths[1], stages, widths[-2], widths[-1], n_classes, stem_stride=int(stem_stride))
+
+    @classmethod
+    def proxyless(cls, width_mult: float = 1.0, n_classes: int = 1000, *, stem_stride: int = 2,
+                  strides: Sequence[int] = PROXYLESS_STRIDES) -> NetworkShape:
+        """The OFA-ProxylessNAS family: ReLU6, no SE, no final expand (the feature mix runs before the pool)."""
+        if len(strides) != len(PROXYLESS_STRIDES):
+            raise ValueError(f"Expected {len(PROXYLESS_STRIDES)} stage strides; received {list(strides)}.")
+        widths = [make_divisible(w * width_mult, 8) for w in PROXYLESS_BASE_WIDTHS]
+        stages = tuple(StageShape(w, int(s), False, False, relu6=True) for w, s in zip(widths[2:-1], strides))
+        return cls(widths[0], widths[1], stages, None, widths[-1], n_classes, stem_stride=int(stem_stride))
 
     @property
     def n_stages(self) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,13 +68,19 @@ class SubnetConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SearchSpace:
-    """The elastic dimensions of a supernet: choices per block/stage and the resolutions."""
+    """The elastic dimensions of a supernet: choices per block/stage and the resolutions.
+
+    `stage_depths` holds each stage's number of blocks (default `max(depth_list)` for all `n_stages`); a
+    shorter stage clamps its depth as the reference's `min(len(block_idx), d)`, e.g. ProxylessNAS's final
+    one-block stage.
+    """
 
     ks_list: tuple[int, ...] = (3, 5, 7)
     expand_list: tuple[int, ...] = (3, 4, 6)
     depth_list: tuple[int, ...] = (2, 3, 4)
     n_stages: int = 5
     resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
+    stage_depths: tuple[int, ...] | None = None
 
     def __post_init__(self):
         for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
@@ -86,6 +93,13 @@ class SearchSpace:
             raise ValueError(f"Kernel sizes must be odd and positive; received ks_list={list(self.ks_list)}.")
         if min(self.depth_list) < 1:
             raise ValueError(f"Depths must be >= 1; received depth_list={list(self.depth_list)}.")
+        depths = (self.max_depth,) * self.n_stages if self.stage_depths is None else self.stage_depths
+        depths = tuple(int(v) for v in depths)
+        if len(depths) != self.n_stages or not all(1 <= v <= self.max_depth for v in depths):
+            raise ValueError(
+                f"`stage_depths` needs {self.n_stages} entries in 1..{self.max_depth}; received {list(depths)}."
+            )
+        object.__setattr__(self, "stage_depths", depths)
 
     @property
     def max_depth(self) -> int:
@@ -93,25 +107,30 @@ class SearchSpace:
 
     @property
     def n_blocks(self) -> int:
-        return self.n_stages * self.max_depth
+        return sum(self.stage_depths)
+
+    @property
+    def stage_starts(self) -> tuple[int, ...]:
+        """Index into `ks` / `e` of each stage's first block."""
+        return tuple(int(v) for v in np.cumsum((0,) + self.stage_depths[:-1]))
+
+    def depth_choices(self, stage: int) -> tuple[int, ...]:
+        """Depths stage `stage` can run: `depth_list` clamped to its number of blocks."""
+        return tuple(sorted({min(d, self.stage_depths[stage]) for d in self.depth_list}))
 
     def size(self) -> int:
         """Exact number of distinct subnets (ignoring resolution): skipped blocks' choices do not count."""
         per_block = len(self.ks_list) * len(self.expand_list)
-        per_stage = sum(per_block**d for d in self.depth_list)
-        return per_stage**self.n_stages
+        return math.prod(sum(per_block**d for d in self.depth_choices(s)) for s in range(self.n_stages))
 
     def max_config(self, r: int | None = None) -> SubnetConfig:
         n = self.n_blocks
-        return SubnetConfig(
-            (max(self.ks_list),) * n, (max(self.expand_list),) * n, (self.max_depth,) * self.n_stages, r
-        )
+        return SubnetConfig((max(self.ks_list),) * n, (max(self.expand_list),) * n, self.stage_depths, r)
 
     def min_config(self, r: int | None = None) -> SubnetConfig:
         n = self.n_blocks
-        return SubnetConfig(
-            (min(self.ks_list),) * n, (min(self.expand_list),) * n, (min(self.depth_list),) * self.n_stages, r
-        )
+        d = [self.depth_choices(s)[0] for s in range(self.n_stages)]
+        return SubnetConfig((min(self.ks_list),) * n, (min(self.expand_list),) * n, d, r)
 
     def sample(self, rng: np.random.Generator | int | None = None, with_resolution: bool = False) -> SubnetConfig:
         """A uniformly random subnet (ks, e per block, d per stage), as the reference samples."""
@@ -119,17 +138,21 @@ class SearchSpace:
         n = self.n_blocks
         ks = rng.choice(self.ks_list, size=n)
         e = rng.choice(self.expand_list, size=n)
-        d = rng.choice(self.depth_list, size=self.n_stages)
+        d = np.minimum(rng.choice(self.depth_list, size=self.n_stages), self.stage_depths)
         r = int(rng.choice(self.resolutions)) if with_resolution else None
         return SubnetConfig(ks, e, d, r)
 
     def expand(self, ks=None, e=None, d=None, r=None, base: SubnetConfig | None = None) -> SubnetConfig:
-        """Broadcasts ints to full lists, keeps `base` values where an argument (or list entry) is None."""
+        """Broadcasts ints to full lists, keeps `base` values where an argument (or list entry) is None.
+
+        Depths of allowed values are clamped to each stage's number of blocks, as the reference does.
+        """
         base = base or self.max_config()
+        d = self._per_item("d", d, base.d, self.n_stages)
         config = SubnetConfig(
             self._per_item("ks", ks, base.ks, self.n_blocks),
             self._per_item("e", e, base.e, self.n_blocks),
-            self._per_item("d", d, base.d, self.n_stages),
+            tuple(min(v, m) if v in self.depth_list else v for v, m in zip(d, self.stage_depths)),
             base.r if r is None else r,
         )
         self.validate(config)
@@ -153,14 +176,14 @@ class SearchSpace:
     def validate(self, config: SubnetConfig) -> None:
         """Raises ValueError naming the first value outside this space."""
         checks = (
-            ("ks", config.ks, self.ks_list, self.n_blocks),
-            ("e", config.e, self.expand_list, self.n_blocks),
-            ("d", config.d, self.depth_list, self.n_stages),
+            ("ks", config.ks, [self.ks_list] * self.n_blocks, self.n_blocks),
+            ("e", config.e, [self.expand_list] * self.n_blocks, self.n_blocks),
+            ("d", config.d, [self.depth_choices(s) for s in range(self.n_stages)], self.n_stages),
         )
-        for name, values, allowed, length in checks:
+        for name, values, choices, length in checks:
             if len(values) != length:
                 raise ValueError(f"`{name}` must have {length} entries; received {len(values)}: {list(values)}.")
-            for i, v in enumerate(values):
+            for i, (v, allowed) in enumerate(zip(values, choices)):
                 if v not in allowed:
                     raise ValueError(
                         f"Invalid value for `{name}`[{i}]: expected one of {list(allowed)}. Received {name}={v}."

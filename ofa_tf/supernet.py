@@ -1,4 +1,4 @@
-"""OFA-MobileNetV3: the elastic supernet as a Keras 3 model."""
+"""OFA-MobileNetV3: the elastic supernet as a Keras 3 model, on the base every MBConv supernet shares."""
 from __future__ import annotations
 
 import keras
@@ -12,53 +12,27 @@ from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
-
 def _he_fout(kernel_area, out_channels):
     return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
 
 
-@keras.saving.register_keras_serializable(package="ofa_tf")
-class OFAMobileNetV3(keras.Model):
-    """Once-for-All MobileNetV3 supernet with elastic kernel size, expand ratio, depth and resolution.
+class MBConvSupernet(keras.Model):
+    """What OFA supernets of MBConv blocks share: the `{ks, e, d}` search space, the active subnet in int32
+    variables (`active_ks`, `active_e`, `active_d`) or passed to `call(..., subnet=(ks, e, d))` as tensors,
+    so a single trace runs every subnet, and elastic depth over `blocks[1:]` (blocks[0] is fixed).
 
-    The active subnet lives in int32 variables (`active_ks`, `active_e`, `active_d`) or is passed to
-    `call(..., subnet=(ks, e, d))` as tensors, so a single trace runs every subnet.
-
-    Args:
-        n_classes: classifier outputs.
-        width_mult: multiplier on all base widths (make_divisible by 8).
-        ks_list, expand_list, depth_list: elastic choices.
-        dropout_rate: dropout before the classifier.
-        first_stride: stride of the first conv (2 for ImageNet, 1 for small images).
-        stage_strides: stride of each stage's first block.
-        resolutions: input sizes of the search space (metadata for sampling and search).
-        bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-5).
-
-    Reference: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
-    Deployment", ICLR 2020.
+    Subclasses set `search_space` and their `network_shape`, make their layers (`_make_stem_and_blocks`, ...) and
+    define `call` and `materialize` (stock Keras subnet); families other than MobileNetV3 add `torch_weight_table`
+    (their reference checkpoint keys).
     """
 
-    def __init__(
-        self,
-        n_classes=1000,
-        width_mult=1.0,
-        ks_list=(3, 5, 7),
-        expand_list=(3, 4, 6),
-        depth_list=(2, 3, 4),
-        dropout_rate=0.1,
-        first_stride=2,
-        stage_strides=(2, 2, 2, 1, 2),
-        resolutions=tuple(range(128, 225, 4)),
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        net_id=None,
-        **kwargs,
-    ):
+    def __init__(self, n_classes, width_mult, dropout_rate, first_stride, stage_strides, n_stages, bn_momentum,
+                 bn_epsilon, net_id, **kwargs):
         super().__init__(**kwargs)
         if int(n_classes) < 1:
             raise ValueError(f"`n_classes` must be >= 1. Received n_classes={n_classes}.")
-        if len(stage_strides) != 5:
-            raise ValueError(f"`stage_strides` needs 5 entries; received {list(stage_strides)}.")
+        if len(stage_strides) != n_stages:
+            raise ValueError(f"`stage_strides` needs {n_stages} entries; received {list(stage_strides)}.")
         self.n_classes = int(n_classes)
         self.width_mult = float(width_mult)
         self.dropout_rate = float(dropout_rate)
@@ -67,53 +41,7 @@ class OFAMobileNetV3(keras.Model):
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         self.net_id = net_id
-        self.search_space = SearchSpace(ks_list, expand_list, depth_list, 5, resolutions)
-        shape = NetworkShape.mobilenet_v3(self.width_mult, self.n_classes, stem_stride=self.first_stride,
-                                          strides=self.stage_strides)
-        self._network_shape = shape
-        self.stages = shape.stages
-        self.stem_width = shape.stem_width
-        self.first_block_width = shape.first_block_width
-        self.final_expand_width = shape.final_expand_width
-        self.feature_mix_width = shape.feature_mix_width
         self.active_resolution = None
-
-        bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
-        self.first_conv = keras.layers.Conv2D(
-            self.stem_width, 3, strides=self.first_stride, use_bias=False,
-            kernel_initializer=_he_fout(9, self.stem_width), name="first_conv",
-        )
-        self.first_bn = ElasticBatchNorm(self.stem_width, name="first_bn", **bn)
-        self.blocks = [
-            ElasticMBConv(self.stem_width, self.first_block_width, 1, (3,), (1,), "relu", False,
-                          name="blocks_0", **self._bn_kwargs())
-        ]
-        in_ch = self.first_block_width
-        space = self.search_space
-        for s, stage in enumerate(self.stages):
-            for j in range(space.max_depth):
-                self.blocks.append(
-                    ElasticMBConv(
-                        in_ch, stage.width, stage.stride if j == 0 else 1, space.ks_list, space.expand_list,
-                        stage.activation, stage.use_se, name=f"blocks_{len(self.blocks)}", **self._bn_kwargs(),
-                    )
-                )
-                in_ch = stage.width
-        self.final_expand_conv = keras.layers.Conv2D(
-            self.final_expand_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.final_expand_width), name="final_expand_conv",
-        )
-        self.final_expand_bn = ElasticBatchNorm(self.final_expand_width, name="final_expand_bn", **bn)
-        self.feature_mix_conv = keras.layers.Conv2D(
-            self.feature_mix_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
-        )
-        self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
-        limit = 1.0 / self.feature_mix_width**0.5
-        self.classifier = keras.layers.Dense(
-            self.n_classes, kernel_initializer=keras.initializers.RandomUniform(-limit, limit), name="classifier"
-        )
-        self.build((None, None, None, 3))
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.
@@ -132,23 +60,60 @@ class OFAMobileNetV3(keras.Model):
         params and latency-table keys are computed from (`ofa_tf.nas.count_macs`, `ofa_tf.latency`)."""
         return self._network_shape
 
+    def _set_network_shape(self, shape: NetworkShape) -> None:
+        self._network_shape = shape
+        self.stages = shape.stages
+        self.stem_width = shape.stem_width
+        self.first_block_width = shape.first_block_width
+        self.final_expand_width = shape.final_expand_width
+        self.feature_mix_width = shape.feature_mix_width
+
     @property
     def block_group_info(self) -> list[list[int]]:
         """Indices into `blocks` of each stage's blocks (blocks[0] is the fixed first block)."""
-        d = self.search_space.max_depth
-        return [list(range(1 + s * d, 1 + (s + 1) * d)) for s in range(len(self.stages))]
+        space = self.search_space
+        return [list(range(1 + a, 1 + a + n)) for a, n in zip(space.stage_starts, space.stage_depths)]
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
+    # === Layers ===
+    def _make_stem_and_blocks(self, first_block_activation: str) -> None:
+        """First conv + BN, blocks[0] (depthwise 3x3, expand 1, no SE) and the elastic blocks of `stages`."""
+        self.first_conv = keras.layers.Conv2D(
+            self.stem_width, 3, strides=self.first_stride, use_bias=False,
+            kernel_initializer=_he_fout(9, self.stem_width), name="first_conv",
+        )
+        self.first_bn = ElasticBatchNorm(self.stem_width, name="first_bn", momentum=self.bn_momentum,
+                                         epsilon=self.bn_epsilon)
+        self.blocks = [
+            ElasticMBConv(self.stem_width, self.first_block_width, 1, (3,), (1,), first_block_activation, False,
+                          name="blocks_0", **self._bn_kwargs())
+        ]
+        in_ch = self.first_block_width
+        space = self.search_space
+        for stage, depth in zip(self.stages, space.stage_depths):
+            for j in range(depth):
+                self.blocks.append(
+                    ElasticMBConv(
+                        in_ch, stage.width, stage.stride if j == 0 else 1, space.ks_list, space.expand_list,
+                        stage.activation, stage.use_se, name=f"blocks_{len(self.blocks)}", **self._bn_kwargs(),
+                    )
+                )
+                in_ch = stage.width
+
+    def _make_classifier(self) -> None:
+        """Dropout and the classifier (uniform init, as the reference's `LinearLayer`)."""
+        self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
+        limit = 1.0 / self.feature_mix_width**0.5
+        self.classifier = keras.layers.Dense(
+            self.n_classes, kernel_initializer=keras.initializers.RandomUniform(-limit, limit), name="classifier"
+        )
+
+    def _build_stem_and_blocks(self) -> None:
         self.first_conv.build((None, None, None, 3))
         self.first_bn.build(None)
         for block in self.blocks:
             block.build(None)
-        self.final_expand_conv.build((None, None, None, self.stages[-1].width))
-        self.final_expand_bn.build(None)
-        self.feature_mix_conv.build((None, 1, 1, self.final_expand_width))
-        self.classifier.build((None, self.feature_mix_width))
+
+    def _build_active_subnet(self):
         space = self.search_space
         int_var = dict(dtype="int32", trainable=False, aggregation="only_first_replica")
         self.active_ks = self.add_weight(
@@ -160,25 +125,19 @@ class OFAMobileNetV3(keras.Model):
             name="active_e", **int_var,
         )
         self.active_d = self.add_weight(
-            shape=(space.n_stages,), initializer=keras.initializers.Constant(space.max_depth),
+            shape=(space.n_stages,), initializer=keras.initializers.Constant(space.stage_depths),
             name="active_d", **int_var,
         )
-        self.built = True
 
-    # === Forward ===
-    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
-        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
+    def _subnet_tensors(self, inputs, subnet):
         channels = inputs.shape[-1]
         if channels is not None and channels != 3:
             raise ValueError(f"Expected RGB inputs with 3 channels; received input shape {tuple(inputs.shape)}.")
         ks, e, d = (self.active_ks, self.active_e, self.active_d) if subnet is None else subnet
-        ks, e, d = (tf.convert_to_tensor(v, tf.int32) for v in (ks, e, d))
-        bn = dict(training=training, calibration_weight=calibration_weight)
-        hswish = ACTIVATIONS["hard_silu"]
+        return tuple(tf.convert_to_tensor(v, tf.int32) for v in (ks, e, d))
 
-        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        x = hswish(self.first_bn(self.first_conv(x), **bn))
-        x = self.blocks[0](x, **bn)
+    def _run_blocks(self, x, ks, e, d, bn):
+        """The elastic blocks: a stage runs its first `d[s]` blocks (always its first `min(depth_list)`)."""
         min_depth = min(self.search_space.depth_list)
         for s, stage_blocks in enumerate(self.block_group_info):
             for j, b in enumerate(stage_blocks):
@@ -188,11 +147,7 @@ class OFAMobileNetV3(keras.Model):
                     return block(x, kernel_size=ks[b - 1], expand_ratio=e[b - 1], **bn)
 
                 x = run() if j < min_depth else tf.cond(d[s] > j, run, lambda x=x: x)
-        x = hswish(self.final_expand_bn(self.final_expand_conv(x), **bn))
-        x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-        x = hswish(self.feature_mix_conv(x))
-        x = tf.reshape(x, [-1, self.feature_mix_width])
-        return self.classifier(self.dropout(x, training=training))
+        return x
 
     # === Active subnet ===
     def set_active_subnet(self, ks=None, e=None, d=None, r=None) -> None:
@@ -236,10 +191,8 @@ class OFAMobileNetV3(keras.Model):
 
     def get_active_subnet(self, resolution=None, batch_size=None, name=None) -> keras.Model:
         """The active subnet as a plain Keras model of stock layers, with weights copied."""
-        from ofa_tf.materialize import materialize
-
         config = self.get_active_config()
-        return materialize(self, config, resolution or config.r, batch_size=batch_size, name=name)
+        return self.materialize(config, resolution or config.r, batch_size=batch_size, name=name)
 
     def active_blocks(self, config: SubnetConfig | None = None) -> list[tuple[int, int, int]]:
         """(block index, kernel size, expand ratio) of the blocks a config runs, blocks[0] first."""
@@ -271,3 +224,95 @@ class OFAMobileNetV3(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="ofa_tf")
+class OFAMobileNetV3(MBConvSupernet):
+    """Once-for-All MobileNetV3 supernet with elastic kernel size, expand ratio, depth and resolution.
+
+    The active subnet lives in int32 variables (`active_ks`, `active_e`, `active_d`) or is passed to
+    `call(..., subnet=(ks, e, d))` as tensors, so a single trace runs every subnet.
+
+    Args:
+        n_classes: classifier outputs.
+        width_mult: multiplier on all base widths (make_divisible by 8).
+        ks_list, expand_list, depth_list: elastic choices.
+        dropout_rate: dropout before the classifier.
+        first_stride: stride of the first conv (2 for ImageNet, 1 for small images).
+        stage_strides: stride of each stage's first block.
+        resolutions: input sizes of the search space (metadata for sampling and search).
+        bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-5).
+
+    Reference: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
+    Deployment", ICLR 2020.
+    """
+
+    def __init__(
+        self,
+        n_classes=1000,
+        width_mult=1.0,
+        ks_list=(3, 5, 7),
+        expand_list=(3, 4, 6),
+        depth_list=(2, 3, 4),
+        dropout_rate=0.1,
+        first_stride=2,
+        stage_strides=(2, 2, 2, 1, 2),
+        resolutions=tuple(range(128, 225, 4)),
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        net_id=None,
+        **kwargs,
+    ):
+        super().__init__(n_classes, width_mult, dropout_rate, first_stride, stage_strides, 5, bn_momentum, bn_epsilon,
+                         net_id, **kwargs)
+        self.search_space = SearchSpace(ks_list, expand_list, depth_list, 5, resolutions)
+        self._set_network_shape(NetworkShape.mobilenet_v3(self.width_mult, self.n_classes,
+                                                          stem_stride=self.first_stride, strides=self.stage_strides))
+
+        self._make_stem_and_blocks(first_block_activation="relu")
+        bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+        self.final_expand_conv = keras.layers.Conv2D(
+            self.final_expand_width, 1, use_bias=False,
+            kernel_initializer=_he_fout(1, self.final_expand_width), name="final_expand_conv",
+        )
+        self.final_expand_bn = ElasticBatchNorm(self.final_expand_width, name="final_expand_bn", **bn)
+        self.feature_mix_conv = keras.layers.Conv2D(
+            self.feature_mix_width, 1, use_bias=False,
+            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
+        )
+        self._make_classifier()
+        self.build((None, None, None, 3))
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self._build_stem_and_blocks()
+        self.final_expand_conv.build((None, None, None, self.stages[-1].width))
+        self.final_expand_bn.build(None)
+        self.feature_mix_conv.build((None, 1, 1, self.final_expand_width))
+        self.classifier.build((None, self.feature_mix_width))
+        self._build_active_subnet()
+        self.built = True
+
+    # === Forward ===
+    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
+        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
+        ks, e, d = self._subnet_tensors(inputs, subnet)
+        bn = dict(training=training, calibration_weight=calibration_weight)
+        hswish = ACTIVATIONS["hard_silu"]
+
+        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        x = hswish(self.first_bn(self.first_conv(x), **bn))
+        x = self.blocks[0](x, **bn)
+        x = self._run_blocks(x, ks, e, d, bn)
+        x = hswish(self.final_expand_bn(self.final_expand_conv(x), **bn))
+        x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+        x = hswish(self.feature_mix_conv(x))
+        x = tf.reshape(x, [-1, self.feature_mix_width])
+        return self.classifier(self.dropout(x, training=training))
+
+    def materialize(self, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
+        """`config` as a Keras model of stock layers (see `ofa_tf.materialize.materialize`)."""
+        from ofa_tf.materialize import materialize
+
+        return materialize(self, config, resolution, batch_size=batch_size, name=name)

@@ -1,4 +1,4 @@
-"""Read the reference's PyTorch OFA checkpoints into an `OFAMobileNetV3` (torch needed only here)."""
+"""Read the reference's PyTorch OFA checkpoints into an ofa_tf supernet (torch needed only here)."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 _BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
-def _conv(w):  # [out, in, kh, kw] -> [kh, kw, in, out]
+def conv_kernel(w):  # [out, in, kh, kw] -> [kh, kw, in, out]
     return np.transpose(w, (2, 3, 1, 0))
 
 
@@ -47,47 +47,55 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
 
 
-def weight_table(supernet) -> dict[str, tuple[object, Callable]]:
-    """`torch key -> (keras variable, layout transform)` for every tensor of the supernet."""
+def add_batch_norm(table: dict, prefix: str, layer) -> None:
+    """Adds the four tensors of a BatchNorm under `prefix` (`prefix.weight` -> gamma, ...)."""
+    for torch_name, keras_name in _BN.items():
+        table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), _same)
+
+
+def mbconv_weight_table(supernet) -> dict[str, tuple[object, Callable]]:
+    """The keys every MBConv supernet shares: first conv, blocks (`blocks.0` static) and classifier."""
     table = {}
-
-    def bn(prefix, layer):
-        for torch_name, keras_name in _BN.items():
-            table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), _same)
-
-    table["first_conv.conv.weight"] = (supernet.first_conv.kernel, _conv)
-    bn("first_conv.bn", supernet.first_bn)
+    table["first_conv.conv.weight"] = (supernet.first_conv.kernel, conv_kernel)
+    add_batch_norm(table, "first_conv.bn", supernet.first_bn)
     first = supernet.blocks[0]
     table["blocks.0.conv.depth_conv.conv.weight"] = (first.depthwise_conv.kernel, _depthwise)
-    bn("blocks.0.conv.depth_conv.bn", first.depthwise_bn)
-    table["blocks.0.conv.point_linear.conv.weight"] = (first.project_conv.kernel, _conv)
-    bn("blocks.0.conv.point_linear.bn", first.project_bn)
+    add_batch_norm(table, "blocks.0.conv.depth_conv.bn", first.depthwise_bn)
+    table["blocks.0.conv.point_linear.conv.weight"] = (first.project_conv.kernel, conv_kernel)
+    add_batch_norm(table, "blocks.0.conv.point_linear.bn", first.project_bn)
     for i, block in enumerate(supernet.blocks[1:], start=1):
         p = f"blocks.{i}.conv"
-        table[f"{p}.inverted_bottleneck.conv.conv.weight"] = (block.expand_conv.kernel, _conv)
-        bn(f"{p}.inverted_bottleneck.bn.bn", block.expand_bn)
+        table[f"{p}.inverted_bottleneck.conv.conv.weight"] = (block.expand_conv.kernel, conv_kernel)
+        add_batch_norm(table, f"{p}.inverted_bottleneck.bn.bn", block.expand_bn)
         for name, matrix in block.depthwise_conv.transform_matrices.items():
             table[f"{p}.depth_conv.conv.{name}"] = (matrix, _same)
         table[f"{p}.depth_conv.conv.conv.weight"] = (block.depthwise_conv.kernel, _depthwise)
-        bn(f"{p}.depth_conv.bn.bn", block.depthwise_bn)
+        add_batch_norm(table, f"{p}.depth_conv.bn.bn", block.depthwise_bn)
         if block.use_se:
             se = block.se
             table[f"{p}.depth_conv.se.fc.reduce.weight"] = (se.reduce_kernel, _se)
             table[f"{p}.depth_conv.se.fc.reduce.bias"] = (se.reduce_bias, _same)
             table[f"{p}.depth_conv.se.fc.expand.weight"] = (se.expand_kernel, _se)
             table[f"{p}.depth_conv.se.fc.expand.bias"] = (se.expand_bias, _same)
-        table[f"{p}.point_linear.conv.conv.weight"] = (block.project_conv.kernel, _conv)
-        bn(f"{p}.point_linear.bn.bn", block.project_bn)
-    table["final_expand_layer.conv.weight"] = (supernet.final_expand_conv.kernel, _conv)
-    bn("final_expand_layer.bn", supernet.final_expand_bn)
-    table["feature_mix_layer.conv.weight"] = (supernet.feature_mix_conv.kernel, _conv)
+        table[f"{p}.point_linear.conv.conv.weight"] = (block.project_conv.kernel, conv_kernel)
+        add_batch_norm(table, f"{p}.point_linear.bn.bn", block.project_bn)
     table["classifier.linear.weight"] = (supernet.classifier.kernel, np.transpose)
     table["classifier.linear.bias"] = (supernet.classifier.bias, _same)
     return table
 
 
+def weight_table(supernet) -> dict[str, tuple[object, Callable]]:
+    """`torch key -> (keras variable, layout transform)` for every tensor of an `OFAMobileNetV3`."""
+    table = mbconv_weight_table(supernet)
+    table["final_expand_layer.conv.weight"] = (supernet.final_expand_conv.kernel, conv_kernel)
+    add_batch_norm(table, "final_expand_layer.bn", supernet.final_expand_bn)
+    table["feature_mix_layer.conv.weight"] = (supernet.feature_mix_conv.kernel, conv_kernel)
+    return table
+
+
 def remap_key(key: str, known: set[str]) -> str:
-    """The reference's `OFAMobileNetV3.load_state_dict` renaming of older checkpoint keys."""
+    """The reference's renaming of older checkpoint keys (`load_state_dict` of `OFAMobileNetV3` and
+    `OFAProxylessNASNets`)."""
     new = key.replace(".mobile_inverted_conv.", ".conv.")
     if new in known:
         return new
@@ -111,7 +119,7 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
     Transform matrices missing from the checkpoint (e.g. a full-net checkpoint) keep their identity
     initialisation, as in the reference; any other missing, unexpected or mis-shaped key raises.
     """
-    table = weight_table(supernet)
+    table = supernet.torch_weight_table() if hasattr(supernet, "torch_weight_table") else weight_table(supernet)
     known = set(table)
     assigned = {}
     for key, value in state_dict.items():
@@ -120,7 +128,7 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
         target = remap_key(key, known)
         if target not in table:
             raise ValueError(
-                f"Unexpected key {key!r} in checkpoint (no OFAMobileNetV3 tensor of that name"
+                f"Unexpected key {key!r} in checkpoint (no {type(supernet).__name__} tensor of that name"
                 f"{'' if target == key else f', also tried {target!r}'})."
             )
         variable, transform = table[target]

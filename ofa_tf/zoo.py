@@ -6,6 +6,8 @@ from pathlib import Path
 
 import keras
 
+from ofa_tf.network_shape import PROXYLESS_STRIDES
+from ofa_tf.proxyless import OFAProxylessNASNets
 from ofa_tf.supernet import OFAMobileNetV3
 
 WEIGHTS_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{net_id}"
@@ -21,6 +23,21 @@ class Preset:
     resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
     url: str | None = None
 
+    def build(self, **kwargs) -> OFAMobileNetV3:
+        return OFAMobileNetV3(width_mult=self.width_mult, first_stride=self.first_stride,
+                              stage_strides=self.stage_strides, resolutions=self.resolutions, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxylessPreset(Preset):
+    """A named `OFAProxylessNASNets` (6 stage strides)."""
+
+    stage_strides: tuple[int, ...] = PROXYLESS_STRIDES
+
+    def build(self, **kwargs) -> OFAProxylessNASNets:
+        return OFAProxylessNASNets(width_mult=self.width_mult, first_stride=self.first_stride,
+                                   stage_strides=self.stage_strides, resolutions=self.resolutions, **kwargs)
+
 
 _SMALL = dict(first_stride=1, stage_strides=(1, 2, 2, 1, 2), resolutions=(24, 28, 32))
 PRESETS = {
@@ -34,6 +51,12 @@ PRESETS = {
     # Tiny images (8x8 digits): the small topology at 8-16 px, so a 16x16 input ends at 2x2.
     "ofa_mbv3_tiny_d234_e346_k357_w0.5": Preset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2),
                                                 resolutions=(8, 12, 16)),
+    "ofa_proxyless_d234_e346_k357_w1.3": ProxylessPreset(
+        1.3, url=WEIGHTS_URL.format(net_id="ofa_proxyless_d234_e346_k357_w1.3")
+    ),
+    # ProxylessNAS at 8-16 px (stride-1 stem and first stage), for tests and the digits data.
+    "ofa_proxyless_tiny_d234_e346_k357_w0.5": ProxylessPreset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2, 1),
+                                                              resolutions=(8, 12, 16)),
 }
 
 
@@ -47,8 +70,8 @@ def ofa_net(
     weights: str | Path | None = None,
     n_classes: int = 1000,
     dropout_rate: float = 0.1,
-) -> OFAMobileNetV3:
-    """Builds a named OFA supernet, optionally with weights.
+) -> keras.Model:
+    """Builds a named OFA supernet (`OFAMobileNetV3` or `OFAProxylessNASNets`), optionally with weights.
 
     Args:
         net_id: one of `net_ids()`.
@@ -62,16 +85,7 @@ def ofa_net(
     if pretrained and weights is not None:
         raise ValueError("Pass either pretrained=True or weights=..., not both.")
     preset = PRESETS[net_id]
-    net = OFAMobileNetV3(
-        n_classes=n_classes,
-        width_mult=preset.width_mult,
-        dropout_rate=dropout_rate,
-        first_stride=preset.first_stride,
-        stage_strides=preset.stage_strides,
-        resolutions=preset.resolutions,
-        net_id=net_id,
-        name=net_id.replace(".", "_"),
-    )
+    net = preset.build(n_classes=n_classes, dropout_rate=dropout_rate, net_id=net_id, name=net_id.replace(".", "_"))
     if pretrained:
         weights = download_weights(net_id)
     if weights is not None:
@@ -79,7 +93,7 @@ def ofa_net(
     return net
 
 
-def load_weights(net: OFAMobileNetV3, path: str | Path) -> None:
+def load_weights(net: keras.Model, path: str | Path) -> None:
     """Loads a PyTorch `.pth` checkpoint (converted) or Keras `.weights.h5` / `.keras` weights."""
     path = Path(path)
     if not path.is_file():

@@ -9,6 +9,7 @@ from ofa_tf.utils import make_divisible
 
 ACTIVATIONS = {
     "relu": tf.nn.relu,
+    "relu6": tf.nn.relu6,
     "hard_silu": lambda x: x * tf.nn.relu6(x + 3.0) / 6.0,
 }
 _ALIASES = {"h_swish": "hard_silu", "hard_swish": "hard_silu"}
@@ -34,7 +35,7 @@ class ElasticMBConv(keras.layers.Layer):
         strides: depthwise stride.
         kernel_sizes: elastic kernel sizes.
         expand_ratios: elastic expand ratios; middle width = make_divisible(round(in * e), 8).
-        activation: "relu" or "hard_silu" (h_swish).
+        activation: "relu", "relu6" or "hard_silu" (h_swish).
         use_se: whether the block has squeeze-and-excitation.
         bn_momentum, bn_epsilon: batch-norm settings (Keras momentum convention).
     """

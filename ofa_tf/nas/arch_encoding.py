@@ -46,7 +46,7 @@ class ArchEncoder:
         """Float32 matrix (N, n_dim), one row per config."""
         batch = ConfigBatch.coerce(configs)
         space = self.space
-        if batch.ks.shape[1] != space.n_blocks or batch.n_stages != space.n_stages:
+        if batch.stage_depths != space.stage_depths:
             raise ValueError(
                 f"Configs have {batch.ks.shape[1]} blocks in {batch.n_stages} stages; this encoder expects "
                 f"{space.n_blocks} blocks in {space.n_stages} stages."
@@ -54,7 +54,8 @@ class ArchEncoder:
         r_idx = _indices("r", batch.r, self._r_lookup, self.resolutions)
         ks_idx = _indices("ks", batch.ks, self._ks_lookup, space.ks_list)
         e_idx = _indices("e", batch.e, self._e_lookup, space.expand_list)
-        _indices("d", batch.d, _lookup(space.depth_list), space.depth_list)
+        for s in range(space.n_stages):
+            _indices("d", batch.d[:, s], _lookup(space.depth_choices(s)), space.depth_choices(s))
         n = len(batch)
         rows = np.arange(n)
         features = np.zeros((n, self.n_dim), dtype=np.float32)
@@ -84,17 +85,17 @@ class ArchEncoder:
         one_hot = ks_part.sum(axis=2).max() <= 1 and e_part.sum(axis=2).max() <= 1
         if not one_hot or not np.array_equal(active, e_part.any(axis=2)):
             raise ValueError("Every block must have either no bits or exactly one ks bit and one e bit set.")
-        per_stage = active.reshape(len(hot), space.n_stages, space.max_depth)
-        d = per_stage.sum(axis=2)
-        prefix = np.arange(space.max_depth)[None, None, :] < d[:, :, None]
-        if not np.array_equal(per_stage, prefix):
+        depths = space.stage_depths
+        d = np.stack([active[:, a : a + n].sum(axis=1) for a, n in zip(space.stage_starts, depths)], axis=1)
+        position = np.concatenate([np.arange(n) for n in depths])
+        if not np.array_equal(active, position[None, :] < np.repeat(d, depths, axis=1)):
             raise ValueError("Active blocks must form a prefix of each stage (blocks beyond the depth are zeros).")
-        bad_d = ~np.isin(d, space.depth_list)
+        bad_d = ~np.stack([np.isin(d[:, s], space.depth_choices(s)) for s in range(space.n_stages)], axis=1)
         if bad_d.any():
             row, stage = np.argwhere(bad_d)[0]
             raise ValueError(
                 f"Row {row} decodes to depth {d[row, stage]} in stage {stage}; "
-                f"allowed depths are {list(space.depth_list)}."
+                f"allowed depths are {list(space.depth_choices(stage))}."
             )
         ks = np.where(active, np.asarray(space.ks_list)[ks_part.argmax(axis=2)], min(space.ks_list))
         e = np.where(active, np.asarray(space.expand_list)[e_part.argmax(axis=2)], min(space.expand_list))

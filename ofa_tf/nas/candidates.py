@@ -91,7 +91,7 @@ class CandidateSampler:
         return ConfigBatch(
             rng.choice(self._ks, size=(n, space.n_blocks)),
             rng.choice(self._e, size=(n, space.n_blocks)),
-            rng.choice(self._d, size=(n, space.n_stages)),
+            np.minimum(rng.choice(self._d, size=(n, space.n_stages)), space.stage_depths),
             rng.choice(self._r, size=n),
         )
 

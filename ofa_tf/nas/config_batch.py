@@ -16,8 +16,9 @@ NO_RESOLUTION = 0
 class ConfigBatch:
     """N subnet configs: `ks`, `e` of shape (N, n_blocks), `d` of shape (N, n_stages), `r` of shape (N,).
 
-    Rows are in the layout of `SubnetConfig`: block `j` of stage `s` is column `s * max_depth + j`.
-    A config without a resolution has `r == NO_RESOLUTION`.
+    Rows are in the layout of `SubnetConfig`: every stage holds `max_depth` blocks, except that the last one
+    may hold fewer (ProxylessNAS's one-block final stage: 21 blocks in 6 stages, as the reference's
+    `MobileNetArchEncoder` for "mbv2" spaces). A config without a resolution has `r == NO_RESOLUTION`.
     """
 
     ks: np.ndarray
@@ -34,9 +35,10 @@ class ConfigBatch:
                 f"`d` must have shape (N, n_stages) and `r` shape (N,) with N={ks.shape[0]}; "
                 f"received d {d.shape} and r {r.shape}."
             )
-        if d.shape[1] == 0 or ks.shape[1] % d.shape[1]:
+        if d.shape[1] == 0 or not 0 < ks.shape[1] - (d.shape[1] - 1) * -(-ks.shape[1] // d.shape[1]):
             raise ValueError(
-                f"The number of blocks ({ks.shape[1]}) must be a multiple of the number of stages ({d.shape[1]})."
+                f"{ks.shape[1]} blocks do not fill {d.shape[1]} stages of equal depth (the last one may be "
+                "shorter)."
             )
         for name, value in zip(("ks", "e", "d", "r"), (ks, e, d, r)):
             value.setflags(write=False)
@@ -83,7 +85,12 @@ class ConfigBatch:
 
     @property
     def max_depth(self) -> int:
-        return self.ks.shape[1] // self.d.shape[1]
+        return -(-self.ks.shape[1] // self.d.shape[1])
+
+    @property
+    def stage_depths(self) -> tuple[int, ...]:
+        """Blocks per stage: `max_depth`, the last stage what remains."""
+        return stage_depths(self.ks.shape[1], self.n_stages)
 
     def take(self, indices) -> ConfigBatch:
         return ConfigBatch(self.ks[indices], self.e[indices], self.d[indices], self.r[indices])
@@ -94,8 +101,8 @@ class ConfigBatch:
 
     def active_mask(self) -> np.ndarray:
         """Boolean (N, n_blocks): True where the block lies within its stage's depth."""
-        position = np.tile(np.arange(self.max_depth), self.n_stages)
-        return position[None, :] < np.repeat(self.d, self.max_depth, axis=1)
+        position = np.concatenate([np.arange(n) for n in self.stage_depths])
+        return position[None, :] < np.repeat(self.d, self.stage_depths, axis=1)
 
     def require_resolution(self) -> None:
         missing = np.flatnonzero(self.r == NO_RESOLUTION)
@@ -118,9 +125,15 @@ class ConfigBatch:
 
 def config_key(config: SubnetConfig) -> str:
     """Canonical string of a config (inactive blocks ignored), e.g. for caches and JSON files."""
-    max_depth = len(config.ks) // len(config.d)
+    starts = np.cumsum((0,) + stage_depths(len(config.ks), len(config.d))[:-1])
     parts = []
-    for stage, depth in enumerate(config.d):
-        blocks = range(stage * max_depth, stage * max_depth + depth)
+    for start, depth in zip(starts, config.d):
+        blocks = range(start, start + depth)
         parts.append(",".join(f"k{config.ks[i]}e{config.e[i]}" for i in blocks))
     return "|".join(parts) + f"@r{config.r}"
+
+
+def stage_depths(n_blocks: int, n_stages: int) -> tuple[int, ...]:
+    """Blocks per stage of a config layout: `ceil(n_blocks / n_stages)` each, the last stage what remains."""
+    max_depth = -(-n_blocks // n_stages)
+    return (max_depth,) * (n_stages - 1) + (n_blocks - (n_stages - 1) * max_depth,)

@@ -60,9 +60,10 @@ def _iter_blocks(shape: NetworkShape, batch: ConfigBatch, sizes: np.ndarray):
     """Yields (column, in_ch, out_ch, stride, stage, active, f_in, f_out) for every elastic block position."""
     active = batch.active_mask()
     inputs = shape.stage_inputs()
-    for s, stage in enumerate(shape.stages):
-        for j in range(batch.max_depth):
-            col = s * batch.max_depth + j
+    col = -1
+    for s, (stage, depth) in enumerate(zip(shape.stages, batch.stage_depths)):
+        for j in range(depth):
+            col += 1
             in_ch = inputs[s] if j == 0 else stage.width
             stride = stage.stride if j == 0 else 1
             out_sizes = -(-sizes // stride)
@@ -71,13 +72,13 @@ def _iter_blocks(shape: NetworkShape, batch: ConfigBatch, sizes: np.ndarray):
                 sizes = out_sizes
 
 
-def _block_columns(shape: NetworkShape, max_depth: int) -> dict[str, np.ndarray]:
+def _block_columns(shape: NetworkShape, stage_depths: Sequence[int]) -> dict[str, np.ndarray]:
     """Per elastic block position: stage, position in stage, in/out channels, stride, SE flag."""
     inputs = shape.stage_inputs()
     rows = [
         (s, j, inputs[s] if j == 0 else st.width, st.width, st.stride if j == 0 else 1, st.use_se)
-        for s, st in enumerate(shape.stages)
-        for j in range(max_depth)
+        for s, (st, depth) in enumerate(zip(shape.stages, stage_depths))
+        for j in range(depth)
     ]
     names = ("stage", "position", "in_ch", "out_ch", "stride", "use_se")
     return {name: np.array(column, dtype=np.int64) for name, column in zip(names, zip(*rows))}
@@ -85,7 +86,7 @@ def _block_columns(shape: NetworkShape, max_depth: int) -> dict[str, np.ndarray]
 
 def _block_costs(shape: NetworkShape, batch: ConfigBatch, with_macs: bool) -> dict[str, np.ndarray]:
     """(N, n_blocks) matrices: mid and SE channels, feature sizes in/out (if `with_macs`), active mask."""
-    cols = _block_columns(shape, batch.max_depth)
+    cols = _block_columns(shape, batch.stage_depths)
     mid = shape.mid_channels(cols["in_ch"][None, :], batch.e)
     se = np.where(cols["use_se"][None, :] == 1, shape.se_channels(mid), 0)
     out = {"cols": cols, "mid": mid, "se": se, "active": batch.active_mask()}
@@ -131,11 +132,11 @@ def count_macs(shape: NetworkShape, configs: Configs, float32_accumulation: bool
         mid * cols["out_ch"] * c["f_out"] ** 2,
     ]
     blocks = [np.where(active, term, 0) for term in blocks]
-    tail = [
-        shape.stages[-1].width * shape.final_expand_width * f_last**2,
-        np.full(len(batch), shape.final_expand_width * shape.feature_mix_width),
-        np.full(len(batch), shape.feature_mix_width * shape.n_classes),
-    ]
+    last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width
+    if fe is None:  # ProxylessNAS: the feature mix runs before pooling
+        tail = [last * fm * f_last**2, np.full(len(batch), fm * shape.n_classes)]
+    else:
+        tail = [last * fe * f_last**2, np.full(len(batch), fe * fm), np.full(len(batch), fm * shape.n_classes)]
     if not float32_accumulation:
         return (sum(head) + sum(term.sum(axis=1) for term in blocks) + sum(tail)).astype(np.int64)
     per_block = np.stack(blocks, axis=2).reshape(len(batch), -1)
@@ -152,7 +153,8 @@ def count_params(shape: NetworkShape, configs: Configs) -> np.ndarray:
     last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width
     fixed = _STEM_IN_CHANNELS * stem * _STEM_KERNEL**2 + 2 * stem
     fixed += stem * shape.first_block_kernel**2 + 2 * stem + stem * first + 2 * first
-    fixed += last * fe + 2 * fe + fe * fm + fm * shape.n_classes + shape.n_classes
+    fixed += last * fm + 2 * fm if fe is None else last * fe + 2 * fe + fe * fm  # feature mix with BN, or not
+    fixed += fm * shape.n_classes + shape.n_classes
     block = (
         cols["in_ch"] * mid + 2 * mid  # expand conv + BN
         + mid * batch.ks**2 + 2 * mid  # depthwise conv + BN
@@ -202,6 +204,9 @@ def _block_key(f_in, f_out, in_ch, out_ch, mid, ks, stride, idskip, se, hs) -> s
 
 
 def _fixed_keys(shape: NetworkShape, r: int, f_last: int) -> list[str]:
+    if shape.final_expand_width is None:
+        raise ValueError("Latency table keys follow the reference's MBv3LatencyTable: OFA-MobileNetV3 shapes only "
+                         "(this shape has no final expand layer, as ProxylessNAS).")
     f0 = int(shape.stem_size(r))
     stem, first = shape.stem_width, shape.first_block_width
     last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width

@@ -63,7 +63,8 @@ class Phase:
 
     def search_space(self, space: SearchSpace) -> SearchSpace:
         """`space` restricted to this phase's choices."""
-        return SearchSpace(self.ks_list, self.expand_list, self.depth_list, space.n_stages, space.resolutions)
+        return dataclasses.replace(space, ks_list=self.ks_list, expand_list=self.expand_list,
+                                   depth_list=self.depth_list)
 
     def with_total_epochs(self, total: int) -> Phase:
         """The same phase run for `total` epochs, keeping the warmup fraction."""

@@ -18,7 +18,7 @@ from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.supernet import MBConvSupernet
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.distribute import is_chief
@@ -141,7 +141,7 @@ class TrainConfig:
 class TrainResult:
     """What `train` did: the trained supernet, finished phases, per-epoch history, traces per phase."""
 
-    supernet: OFAMobileNetV3
+    supernet: MBConvSupernet
     out_dir: Path
     phases: list[str]
     history: list[dict]
@@ -255,14 +255,16 @@ def _load_data(data, config: TrainConfig):
     return data
 
 
-def _clone_supernet(net, n_classes: int, dropout_rate: float) -> OFAMobileNetV3:
+def _clone_supernet(net, n_classes: int, dropout_rate: float) -> MBConvSupernet:
     if isinstance(net, str):
         return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
-    if not isinstance(net, OFAMobileNetV3):
-        raise TypeError(f"`net` must be a net id or an OFAMobileNetV3; received {type(net).__name__}.")
+    if not isinstance(net, MBConvSupernet):
+        raise TypeError(
+            f"`net` must be a net id, an OFAMobileNetV3 or an OFAProxylessNASNets; received {type(net).__name__}."
+        )
     if net.n_classes != n_classes:
         raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
-    clone = OFAMobileNetV3.from_config(net.get_config())
+    clone = type(net).from_config(net.get_config())
     clone.set_weights(net.get_weights())
     return clone
 
@@ -381,7 +383,7 @@ class Trainer:
             return
         c = self.config
         resolved = {
-            "net": self.net_id or {"class": "OFAMobileNetV3", "config": self.supernet.get_config()},
+            "net": self.net_id or {"class": type(self.supernet).__name__, "config": self.supernet.get_config()},
             "num_classes": self.data.num_classes,
             "num_train_images": int(self.data.num_train),
             "num_validation_images": int(self.data.num_validation),
@@ -421,7 +423,7 @@ class Trainer:
         if self._teacher is None:
             path = self._teacher_weights()
             with model_scope(self.strategy):
-                full = OFAMobileNetV3.from_config({**self.supernet.get_config(), "dropout_rate": 0.0})
+                full = type(self.supernet).from_config({**self.supernet.get_config(), "dropout_rate": 0.0})
                 load_weights(full, path)
                 full.set_max_net()
                 self._teacher = full.get_active_subnet(name="teacher")
@@ -619,7 +621,7 @@ def train(net, data, out, **options) -> TrainResult:
     """Progressive-shrinking training of an OFA supernet (Cai et al., ICLR 2020, Sec. 3.2), or any task/phase of it.
 
     Args:
-        net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or an `OFAMobileNetV3`
+        net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or a supernet object
             (copied; the trained copy is `result.supernet`).
         data: an image source for `ofa_tf.data.load_dataset` (folder, TFDS name, "digits") or an `ImageData`.
         out: output folder: `config_<run>.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/<run>/` (every

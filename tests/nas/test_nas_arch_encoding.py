@@ -87,3 +87,22 @@ def test_decode_rejects_non_prefix_blocks():
     x[0, 64 + 3 * 3] = 1
     with pytest.raises(ValueError, match="prefix"):
         encoder.decode(x)
+
+
+def test_proxyless_layout_as_the_reference_mbv2_encoder():
+    """21 blocks in 6 stages (the last of one block): (n_stage - 1) * max_depth + 1 block slots, as the reference's
+    `MobileNetArchEncoder` for "mbv2" spaces; the final stage's depth is 1."""
+    space = SearchSpace(n_stages=6, resolutions=(160, 224), stage_depths=(4, 4, 4, 4, 4, 1))
+    encoder = ArchEncoder(space)
+    assert encoder.n_dim == 2 + 21 * 3 + 21 * 3
+    configs = _random_configs(20, seed=3, space=space)
+    batch = ConfigBatch.from_configs(configs)
+    assert batch.stage_depths == (4, 4, 4, 4, 4, 1) and batch.active_mask()[:, -1].all()
+    decoded = encoder.decode(encoder.encode(configs))
+    assert [config_key(c) for c in decoded] == [config_key(c) for c in configs]
+    x = encoder.encode(space.min_config(r=224))[0]
+    assert x[2 + 20 * 3] == 1 and x[2 + 63 + 20 * 3] == 1  # the final block (ks 3, e 3) is always encoded
+    with pytest.raises(ValueError, match=r"expected one of \[1\]. Received d=2"):
+        encoder.encode(SubnetConfig([3] * 21, [3] * 21, (2,) * 6, r=224))
+    with pytest.raises(ValueError, match="do not fill 6 stages"):
+        ConfigBatch(np.zeros((1, 19)), np.zeros((1, 19)), np.zeros((1, 6)), np.zeros(1))

@@ -204,3 +204,28 @@ def test_measured_latency_rejects_bad_values():
     model = MeasuredLatencyModel(lambda config: float("nan"))
     with pytest.raises(ValueError, match="finite"):
         model.predict([SPACE.min_config(r=128)])
+
+
+def test_proxyless_counts_equal_the_built_subnets_and_the_released_figures(shared):
+    """The analytic models on ProxylessNAS shapes (feature mix before the pool, one-block final stage)."""
+    from ofa_tf.latency import network_shape
+    from ofa_tf.counting import profile
+    from ofa_tf.zoo import ofa_net
+
+    numbers = json.loads((shared / "reference" / "reference_numbers.json").read_text())
+    released = next(v for k, v in numbers["subnets"].items() if k.startswith("proxyless_w1.3"))
+    w13 = ofa_net("ofa_proxyless_d234_e346_k357_w1.3")
+    shape = network_shape(w13)
+    for name, config in (("max (ks=7,e=6,d=4)", w13.search_space.max_config()),
+                         ("min (ks=3,e=3,d=2)", w13.search_space.min_config())):
+        for r, macs in released[name]["macs"].items():
+            assert count_macs(shape, config.with_resolution(int(r)), float32_accumulation=True)[0] == macs
+        assert count_params(shape, config)[0] == released[name]["params"]
+    tiny = ofa_net("ofa_proxyless_tiny_d234_e346_k357_w0.5", n_classes=10)
+    shape = network_shape(tiny)
+    configs = _random_configs(4, seed=1, space=tiny.search_space, resolutions=(8, 12, 16))
+    for config, macs, params in zip(configs, count_macs(shape, configs), count_params(shape, configs)):
+        tiny.set_active_config(config)
+        assert profile(tiny, config.r) == {"params": params, "macs": macs, "macs_exact": macs}
+    with pytest.raises(ValueError, match="OFA-MobileNetV3 shapes only"):
+        latency_table_keys(shape, configs[0])

@@ -216,3 +216,48 @@ def test_specialize_with_the_reference_predictor(shared, tmp_path):
     assert outcome["predicted_accuracy"] == pytest.approx(
         pretrained_accuracy_predictor(weights=predictor).predict([config])[0])
     assert (tmp_path / "out" / "phone.tflite").stat().st_size > 1_000_000
+
+
+@pytest.mark.slow
+def test_search_and_export_on_proxyless(tmp_path):
+    """A constrained search on the ProxylessNAS supernet, then `ofa-tf export` of the result (float32 TFLite)."""
+    from ofa_tf.counting import profile
+    from tools.cli import export_command
+    from tools.host_runner import predict
+
+    net_id = "ofa_proxyless_tiny_d234_e346_k357_w0.5"
+    net = ofa_net(net_id, n_classes=10, dropout_rate=0.0)
+    weights, predictor = tmp_path / "proxyless.weights.h5", tmp_path / "predictor"
+    net.save_weights(weights)
+    AccuracyPredictor(net.search_space, seed=2).save(predictor)
+    shape = network_shape(net)
+    mid = net.search_space.sample(np.random.default_rng(5)).with_resolution(12)
+    bound = {"macs": np.ceil(MacsModel(shape).predict(mid)[0] * 1e3) / 1e3,
+             "params": np.ceil(ParamsModel(shape).predict(mid)[0] * 1e3) / 1e3}
+    out = tmp_path / "subnet.json"
+    result = _run(["search", "--net", net_id, "--weights", weights, "--predictor", predictor,
+                   "--constraint", f"macs={bound['macs']:g}M", "--constraint", f"params={bound['params']:g}M",
+                   "--generations", 20, "--pareto-generations", 0, "--seed", 3, "--out", out])
+    assert result.exit_code == 0, result.output
+    config = SubnetConfig.load(out)
+    net.search_space.validate(config)
+    assert len(config.ks) == 21 and config.d[-1] == 1
+    net.set_active_config(config)
+    counted = profile(net, config.r)  # the analytic models are the reference's counts of the built subnet
+    assert counted["params"] / 1e6 == ParamsModel(shape).predict(config)[0] <= bound["params"]
+    assert counted["macs_exact"] / 1e6 == MacsModel(shape).predict(config)[0] <= bound["macs"]
+
+    tflite = tmp_path / "subnet.tflite"
+    result = CliRunner().invoke(export_command, ["--net", net_id, "--weights", str(weights), "--config", str(out),
+                                                 "--quantize", "none", "--out", str(tflite)])
+    assert result.exit_code == 0, result.output
+    x = np.random.default_rng(6).normal(size=(2, config.r, config.r, 3)).astype("float32")
+    np.testing.assert_allclose(predict(tflite, x), net.get_active_subnet()(x, training=False), rtol=1e-4, atol=1e-5)
+
+    result = _run(["specialize", "--supernet", weights, "--net", net_id, "--predictor", predictor,
+                   "--devices", f"box:macs={bound['macs']:g}M", "--no-host", "--generations", 10, "--out",
+                   tmp_path / "specialized"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "specialized" / "report.json").read_text())
+    assert report["net_id"] == net_id and report["devices"][0]["outcome"]["efficiency"]["macs"] <= bound["macs"]
+    assert (tmp_path / "specialized" / "box.tflite").stat().st_size > 10_000

@@ -26,3 +26,16 @@ def randomize_bn(net, seed=0):
             v.assign(rng.normal(0, 0.2, v.shape).astype(np.float32))
 
 
+
+
+def tiny_proxyless(n_classes=10, dropout_rate=0.1, seed=0):
+    """A fast ProxylessNAS supernet: width 0.5, ks {3, 5}, e {2, 3}, d {1, 2}, small-image strides."""
+    import keras
+
+    from ofa_tf.proxyless import OFAProxylessNASNets
+
+    keras.utils.set_random_seed(seed)
+    return OFAProxylessNASNets(
+        n_classes=n_classes, width_mult=0.5, ks_list=(3, 5), expand_list=(2, 3), depth_list=(1, 2),
+        dropout_rate=dropout_rate, first_stride=2, stage_strides=(1, 2, 2, 1, 2, 1), resolutions=(16, 20, 24),
+    )

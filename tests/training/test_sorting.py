@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ps_helpers import randomize_bn
+from ps_helpers import tiny_proxyless
 from ps_helpers import tiny_supernet
 
 from ofa_tf.training.sorting import middle_channel_order
@@ -79,3 +80,14 @@ def test_sorting_keeps_max_subnet_outputs(stage):
     np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-5)
     # the sort permuted real weights, so the equality above is not trivial
     assert any(not np.array_equal(k, b.project_conv.kernel.numpy()) for k, b in zip(kernels, net.blocks[1:]))
+
+
+def test_sorting_keeps_proxyless_supernet_function():
+    net = tiny_proxyless(dropout_rate=0.0)
+    randomize_bn(net)
+    x = np.random.default_rng(4).normal(size=(2, 16, 16, 3)).astype("float32")
+    before = net(x, training=False).numpy()
+    sort_channels(net, 0)
+    np.testing.assert_allclose(net(x, training=False), before, rtol=1e-4, atol=1e-5)
+    project = np.abs(net.blocks[-1].project_conv.kernel.numpy()).sum(axis=(0, 1, 3))
+    assert np.all(np.diff(project) <= 0)

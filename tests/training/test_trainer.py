@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from ps_helpers import tiny_proxyless
 from ps_helpers import tiny_supernet
 
 from ofa_tf.training import train
@@ -88,3 +89,19 @@ def test_whole_schedule_traces_twice(tmp_path, digits):
     )
     assert result.completed and len(result.phases) == 6
     assert result.trace_counts == {"full": 1, "kernel": 1, "depth_1": 0, "depth_2": 0, "expand_1": 0, "expand_2": 0}
+
+
+@pytest.mark.slow
+def test_proxyless_progressive_shrinking_runs_every_phase(tmp_path, digits):
+    """ProxylessNAS through the whole schedule (2 steps per phase): two traces, channels sorted, weights saved."""
+    result = train(
+        tiny_proxyless(), digits, tmp_path, task="all", epochs=1, batch_size=16, steps_per_epoch=2,
+        image_sizes=(16,), validate=False, verbose=0,
+    )
+    assert result.completed and result.phases == ["full", "kernel", "depth_1", "depth_2", "expand_1", "expand_2"]
+    assert result.trace_counts == {"full": 1, "kernel": 1, "depth_1": 0, "depth_2": 0, "expand_1": 0, "expand_2": 0}
+    assert all((tmp_path / "weights" / f"{p}.weights.h5").is_file() for p in result.phases)
+    config = json.loads((tmp_path / "config_all.json").read_text())
+    assert config["net"]["class"] == "OFAProxylessNASNets"
+    assert [p["sort_channels"] for p in config["phases"]][-2:] == [0, 1]
+    assert np.isfinite([r["loss"] for r in result.history if r["event"] == "epoch"]).all()

@@ -94,3 +94,24 @@ def test_eval_specialized_errors(tiny_specialized, write_specialized, tmp_path):
     five = write_specialized(tmp_path / "five", n_classes=5)
     result = runner.invoke(eval_command, ["--specialized", "five", "--weights", str(five), "--data", "digits"])
     assert result.exit_code != 0 and "five has 5 outputs but digits has 10 classes" in result.output
+
+
+@pytest.mark.slow
+def test_proxyless_schedule_then_eval(tmp_path):
+    """The tiny ProxylessNAS preset through every phase (one step each) on digits, then eval of max and min."""
+    net, runner, out = "ofa_proxyless_tiny_d234_e346_k357_w0.5", CliRunner(), tmp_path / "run"
+    result = runner.invoke(train_command, [
+        "--net", net, "--data", "digits", "--task", "all", "--epochs", "1", "--steps-per-epoch", "1",
+        "--batch-size", "8", "--image-sizes", "8", "--no-validate", "--verbose", "0", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "phases done: full, kernel, depth_1, depth_2, expand_1, expand_2" in result.output
+    result = runner.invoke(eval_command, [
+        "--net", net, "--weights", str(out / "weights" / "expand_2.weights.h5"), "--data", "digits",
+        "--subnets", "max,min", "--calibrate-bn", "16", "--resolution", "8", "--max-batches", "1",
+        "--batch-size", "20", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output[result.output.index("["):])
+    assert [r["name"] for r in rows] == ["max", "min"] and all(r["n_images"] == 20 for r in rows)
+    assert rows[0]["config"]["d"] == [4, 4, 4, 4, 4, 1] and rows[1]["config"]["d"] == [2, 2, 2, 2, 2, 1]
