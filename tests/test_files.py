@@ -1,15 +1,12 @@
 """Atomic writes and YAML-or-JSON files (`ofa_tf.files`)."""
 import os
 
-import numpy as np
 import pytest
 
 from ofa_tf.files import atomic_path
 from ofa_tf.files import read_yaml_or_json
 from ofa_tf.files import write_atomic
 from ofa_tf.files import write_yaml_or_json
-from ofa_tf.utils import float32_sum
-from ofa_tf.utils import make_divisible
 
 
 def _listing(path):
@@ -68,15 +65,3 @@ def test_yaml_or_json_errors_name_the_file_and_the_allowed_suffixes(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"Latency table not found: .*missing.yaml"):
         read_yaml_or_json(tmp_path / "missing.yaml", "latency table")
     assert _listing(tmp_path) == []
-
-
-def test_make_divisible_on_numbers_and_arrays():
-    # the reference's rounding: nearest multiple of 8, at least 8, bumped when it would lose more than 10%
-    assert [make_divisible(v) for v in (3, 12, 16 * 0.5, 20, 27, 100)] == [8, 16, 8, 24, 32, 104]
-    np.testing.assert_array_equal(make_divisible(np.array([3, 12, 20, 27, 100])), [8, 16, 24, 32, 104])
-
-
-def test_float32_sum_rounds_like_the_reference_counter():
-    big = [2**24, 1, 1]  # in float32, 2**24 + 1 rounds back to 2**24 at every step
-    assert float32_sum(big) == 2**24 and sum(big) == 2**24 + 2
-    np.testing.assert_array_equal(float32_sum([np.array([2**24, 3]), np.array([1, 1])]), [2**24, 4])
