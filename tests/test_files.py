@@ -33,7 +33,12 @@ def test_write_atomic_replaces_and_creates_the_folder(tmp_path):
     write_atomic(target, b"new")
     assert target.read_bytes() == b"new" and _listing(tmp_path) == ["model.tflite"]
     assert write_atomic(tmp_path / "a" / "b.txt", "text é").read_text(encoding="utf-8") == "text é"
-    assert oct((tmp_path / "a" / "b.txt").stat().st_mode & 0o777) == oct(0o644)
+    umask = os.umask(0o027)
+    try:
+        written = write_atomic(tmp_path / "a" / "c.tflite", b"x")
+    finally:
+        os.umask(umask)
+    assert oct(written.stat().st_mode & 0o777) == oct(0o640)  # a new file's mode under the umask, not mkstemp's 0600
 
 
 def test_atomic_path_keeps_the_name_ending_and_leaves_nothing_on_failure(tmp_path):
