@@ -1,15 +1,12 @@
 """Atomic writes and YAML-or-JSON files (`ofa_tf.files`)."""
 import os
 
-import numpy as np
 import pytest
 
 from ofa_tf.files import atomic_path
 from ofa_tf.files import read_yaml_or_json
 from ofa_tf.files import write_atomic
 from ofa_tf.files import write_yaml_or_json
-from ofa_tf.utils import float32_sum
-from ofa_tf.utils import make_divisible
 
 
 def _listing(path):
@@ -36,7 +33,12 @@ def test_write_atomic_replaces_and_creates_the_folder(tmp_path):
     write_atomic(target, b"new")
     assert target.read_bytes() == b"new" and _listing(tmp_path) == ["model.tflite"]
     assert write_atomic(tmp_path / "a" / "b.txt", "text é").read_text(encoding="utf-8") == "text é"
-    assert oct((tmp_path / "a" / "b.txt").stat().st_mode & 0o777) == oct(0o644)
+    umask = os.umask(0o027)
+    try:
+        written = write_atomic(tmp_path / "a" / "c.tflite", b"x")
+    finally:
+        os.umask(umask)
+    assert oct(written.stat().st_mode & 0o777) == oct(0o640)  # a new file's mode under the umask, not mkstemp's 0600
 
 
 def test_atomic_path_keeps_the_name_ending_and_leaves_nothing_on_failure(tmp_path):
@@ -68,15 +70,3 @@ def test_yaml_or_json_errors_name_the_file_and_the_allowed_suffixes(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"Latency table not found: .*missing.yaml"):
         read_yaml_or_json(tmp_path / "missing.yaml", "latency table")
     assert _listing(tmp_path) == []
-
-
-def test_make_divisible_on_numbers_and_arrays():
-    # the reference's rounding: nearest multiple of 8, at least 8, bumped when it would lose more than 10%
-    assert [make_divisible(v) for v in (3, 12, 16 * 0.5, 20, 27, 100)] == [8, 16, 8, 24, 32, 104]
-    np.testing.assert_array_equal(make_divisible(np.array([3, 12, 20, 27, 100])), [8, 16, 24, 32, 104])
-
-
-def test_float32_sum_rounds_like_the_reference_counter():
-    big = [2**24, 1, 1]  # in float32, 2**24 + 1 rounds back to 2**24 at every step
-    assert float32_sum(big) == 2**24 and sum(big) == 2**24 + 2
-    np.testing.assert_array_equal(float32_sum([np.array([2**24, 3]), np.array([1, 1])]), [2**24, 4])
