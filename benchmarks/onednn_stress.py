@@ -19,9 +19,9 @@ import click
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.training.trainer import make_train_step
-from ofa_tf.training.trainer import stack_configs
-from ofa_tf.training.trainer import tensorflow_setting
+from ofa_tf.training.runtime import tensorflow_setting
+from ofa_tf.training.step import make_train_step
+from ofa_tf.training.step import stack_configs
 from train_throughput import supernet_with_teacher  # benchmarks/ is on sys.path when run as a script
 
 

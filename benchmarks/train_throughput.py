@@ -23,9 +23,9 @@ import tensorflow as tf  # noqa: E402
 from ofa_tf.training.distribute import model_scope  # noqa: E402
 from ofa_tf.training.optimizer import OptimizerConfig  # noqa: E402
 from ofa_tf.training.optimizer import build_optimizer  # noqa: E402
-from ofa_tf.training.trainer import make_train_step  # noqa: E402
-from ofa_tf.training.trainer import stack_configs  # noqa: E402
-from ofa_tf.training.trainer import tensorflow_setting  # noqa: E402
+from ofa_tf.training.runtime import tensorflow_setting  # noqa: E402
+from ofa_tf.training.step import make_train_step  # noqa: E402
+from ofa_tf.training.step import stack_configs  # noqa: E402
 from ofa_tf.zoo import ofa_net  # noqa: E402
 
 

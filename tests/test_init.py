@@ -7,11 +7,11 @@ import pytest
 
 SETTINGS = ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS")
 PROBE = (
-    "import ofa_tf, os; import tensorflow as tf; from ofa_tf.training.trainer import inter_op_threads; "
+    "import ofa_tf, os; import tensorflow as tf; from ofa_tf.training.runtime import inter_op_threads; "
     "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS', '-'), inter_op_threads())"
 )
 WARN_PROBE = (
-    "import warnings, tensorflow as tf, ofa_tf; from ofa_tf.training.trainer import onednn_enabled, "
+    "import warnings, tensorflow as tf, ofa_tf; from ofa_tf.training.runtime import onednn_enabled, "
     "inter_op_threads, warn_if_onednn_unsafe\nwith warnings.catch_warnings(record=True) as w:\n"
     "    warnings.simplefilter('always')\n    warn_if_onednn_unsafe()\n"
     "print(onednn_enabled(), inter_op_threads(), any('oneDNN' in str(x.message) for x in w))"

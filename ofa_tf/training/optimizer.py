@@ -99,3 +99,11 @@ def add_weight_decay(grads, variables, mask, weight_decay: float, num_replicas: 
         return list(grads)
     coef = weight_decay / num_replicas
     return [g + coef * tf.convert_to_tensor(v) if m and g is not None else g for g, v, m in zip(grads, variables, mask)]
+
+
+def reset_optimizer(optimizer) -> None:
+    """A fresh start for a new phase: step count and momentum buffers to zero."""
+    optimizer.iterations.assign(0)
+    for variable in optimizer.variables:
+        if variable is not optimizer.iterations and "learning_rate" not in variable.path:
+            variable.assign(tf.zeros_like(variable))

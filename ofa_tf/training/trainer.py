@@ -1,12 +1,10 @@
-"""The progressive-shrinking training loop: an explicit `strategy.run` step traced once for all phases."""
+"""The training loop: phases of a recipe, checkpoints every epoch, resume, validation after each phase."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-import os
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -20,121 +18,27 @@ from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
 from ofa_tf.supernet import MBConvSupernet
 from ofa_tf.training import checkpoint as ckpt
-from ofa_tf.training.distribute import STRATEGIES
+from ofa_tf.training.config import TrainConfig
 from ofa_tf.training.distribute import is_chief
 from ofa_tf.training.distribute import make_strategy
 from ofa_tf.training.distribute import model_scope
 from ofa_tf.training.evaluation import evaluate
-from ofa_tf.training.losses import ps_loss
-from ofa_tf.training.optimizer import NO_DECAY_KEYS
-from ofa_tf.training.optimizer import OptimizerConfig
 from ofa_tf.training.optimizer import WarmupCosine
-from ofa_tf.training.optimizer import add_weight_decay
 from ofa_tf.training.optimizer import build_optimizer
-from ofa_tf.training.optimizer import decay_mask
+from ofa_tf.training.optimizer import reset_optimizer
 from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases
+from ofa_tf.training.runtime import warn_if_onednn_unsafe
 from ofa_tf.training.sorting import sort_channels
+from ofa_tf.training.step import make_train_step
+from ofa_tf.training.step import stack_configs
+from ofa_tf.training.tensorboard import write_scalar
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_NET = "ofa_mbv3_d234_e346_k357_w1.0"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
-
-    Args:
-        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
-        phase: 1 or 2 for depth/expand (None = both phases).
-        epochs: total epochs of every selected phase (warmup keeps its fraction).
-        epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
-        phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
-        batch_size: global batch size (split over replicas).
-        image_sizes: training resolutions, one drawn per batch (default: the supernet's).
-        teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
-        init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
-        strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
-            name/address for the resolver.
-        resume: continue from the latest checkpoint in `out`.
-        lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
-        warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
-        label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
-        validation_split: held-out part of the training images when `data` is a source name or folder.
-        train_images: train on a seeded subset of this many images.
-        steps_per_epoch: cap on steps per epoch.
-        policy: augmentation policy ("imagenet" or "cifar"; default from the image size).
-        seed: seed of data order, augmentation and subnet sampling.
-        validate: evaluate the max and min subnets (BN recalibrated) after each phase.
-        calibration_images: BN-recalibration images for that validation.
-        max_steps: stop after this many steps of this call without saving (simulates an interruption).
-        log_every: steps between TensorBoard scalars.
-        verbose: Progbar verbosity (0 silent, 1 bar, 2 one line per epoch).
-    """
-
-    task: str = "all"
-    phase: int | None = None
-    epochs: int | None = None
-    epoch_scale: float | None = None
-    phase_epochs: dict[str, int] | None = None
-    batch_size: int = 64
-    image_sizes: tuple[int, ...] | None = None
-    teacher: str | None = None
-    init_weights: str | None = None
-    strategy: str | tf.distribute.Strategy = "default"
-    tpu: str | None = None
-    resume: bool = False
-    lr: float | None = None
-    warmup_epochs: float | None = None
-    n_subnets: int | None = None
-    kd_ratio: float | None = None
-    label_smoothing: float = 0.1
-    weight_decay: float = 3e-5
-    momentum: float = 0.9
-    nesterov: bool = True
-    dropout_rate: float = 0.1
-    validation_split: float | int = 0.1
-    train_images: int | None = None
-    steps_per_epoch: int | None = None
-    policy: str | None = None
-    seed: int = 0
-    validate: bool = True
-    calibration_images: int = 2000
-    max_steps: int | None = None
-    log_every: int = 10
-    verbose: int = 1
-
-    def __post_init__(self):
-        if not isinstance(self.strategy, tf.distribute.Strategy) and self.strategy not in STRATEGIES:
-            raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}.")
-        if self.epochs is not None and self.epoch_scale is not None:
-            raise ValueError("Pass either `epochs` or `epoch_scale`, not both.")
-        for name in ("batch_size", "epochs", "n_subnets", "train_images", "steps_per_epoch", "max_steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-                raise ValueError(f"Invalid value for `{name}`: expected a positive int. Received {name}={value!r}.")
-        if self.image_sizes is not None:
-            self.image_sizes = tuple(int(s) for s in self.image_sizes)
-            if not self.image_sizes or min(self.image_sizes) < 8:
-                raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
-        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
-        names = [p.name for p in progressive_shrinking()]
-        unknown = sorted(set(self.phase_epochs or {}) - set(names))
-        if unknown:
-            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
-
-    @property
-    def run_name(self) -> str:
-        """Names the checkpoint folder and config file of this task selection ("all", "depth_1", ...)."""
-        return self.task if self.phase is None else f"{self.task}_{self.phase}"
-
-    def optimizer_config(self) -> OptimizerConfig:
-        return OptimizerConfig(self.momentum, self.nesterov, self.weight_decay, NO_DECAY_KEYS)
 
 
 @dataclasses.dataclass
@@ -147,97 +51,6 @@ class TrainResult:
     history: list[dict]
     trace_counts: dict[str, int]
     completed: bool
-
-
-def make_train_step(
-    model,
-    optimizer,
-    strategy,
-    *,
-    element_spec,
-    global_batch_size: int,
-    teacher=None,
-    label_smoothing: float = 0.1,
-    weight_decay: float = 0.0,
-    no_decay_keys=NO_DECAY_KEYS,
-):
-    """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
-
-    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
-    subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
-    are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
-    a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
-    same teacher setting runs on one trace.
-    """
-    variables = model.trainable_variables
-    mask = decay_mask(variables, no_decay_keys)
-    n_replicas = strategy.num_replicas_in_sync
-    space = model.search_space
-
-    def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True, subnet=(ks, e, d))
-            per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-    def replica_step(images, labels, ks, e, d, kd_ratio):
-        images = tf.cast(images, tf.float32)
-        teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
-        # Every subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
-        total = tf.constant(0.0)
-        grads = [tf.zeros_like(v) for v in variables]
-        n_subnets = tf.shape(ks)[0]
-        for j in tf.range(n_subnets):
-            loss, g = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[j], e[j], d[j])
-            total += loss
-            grads = [a + b for a, b in zip(grads, g)]
-        grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)
-        optimizer.apply_gradients(zip(grads, variables))
-        return total / tf.cast(n_subnets, tf.float32)
-
-    images_spec, labels_spec = element_spec
-    signature = [
-        images_spec,
-        labels_spec,
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_stages], tf.int32),
-        tf.TensorSpec([], tf.float32),
-    ]
-
-    @tf.function(input_signature=signature)
-    def step(images, labels, ks, e, d, kd_ratio):
-        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d, kd_ratio))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-
-    return step
-
-
-def reset_optimizer(optimizer) -> None:
-    """A fresh start for a new phase: step count and momentum buffers to zero."""
-    optimizer.iterations.assign(0)
-    for variable in optimizer.variables:
-        if variable is not optimizer.iterations and "learning_rate" not in variable.path:
-            variable.assign(tf.zeros_like(variable))
-
-
-def _scalar_metadata() -> bytes:
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    return metadata.SerializeToString()
-
-
-def write_scalar(name: str, value: float, step: int) -> None:
-    """A TensorBoard scalar via `tf.summary.write` (works without the tensorboard package installed)."""
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
-
-
-def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
-    return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))
 
 
 def _load_data(data, config: TrainConfig):
@@ -267,37 +80,6 @@ def _clone_supernet(net, n_classes: int, dropout_rate: float) -> MBConvSupernet:
     clone = type(net).from_config(net.get_config())
     clone.set_weights(net.get_weights())
     return clone
-
-
-def tensorflow_setting() -> str:
-    """"oneDNN on|off, N inter-op threads": what benchmarks report they ran with."""
-    return f"oneDNN {'on' if onednn_enabled() else 'off'}, {inter_op_threads()} inter-op threads"
-
-
-def onednn_enabled() -> bool:
-    """Whether TensorFlow's oneDNN kernels are on in this process."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def inter_op_threads() -> int:
-    """How many ops TensorFlow runs at once in this process."""
-    configured = tf.config.threading.get_inter_op_parallelism_threads()
-    return configured or int(os.environ.get("TF_NUM_INTEROP_THREADS") or 0) or (os.cpu_count() or 1)
-
-
-def warn_if_onednn_unsafe() -> None:
-    """Warns when oneDNN is on with ops running in parallel (see `ofa_tf/__init__.py`)."""
-    threads = inter_op_threads()
-    if onednn_enabled() and threads > 1:
-        warnings.warn(
-            f"TensorFlow's oneDNN kernels are on with {threads} inter-op threads; oneDNN ops running in "
-            "parallel have corrupted the heap in elastic training (benchmarks/onednn_stress.py). Import ofa_tf "
-            "before TensorFlow, or set TF_NUM_INTEROP_THREADS=1 (or TF_ENABLE_ONEDNN_OPTS=0) before importing it.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
 
 
 class Trainer:

@@ -6,7 +6,7 @@ from ps_helpers import tiny_proxyless
 from ps_helpers import tiny_supernet
 
 from ofa_tf.training import train
-from ofa_tf.training.trainer import TrainConfig
+from ofa_tf.training.config import TrainConfig
 
 
 def test_config_errors():

@@ -1,0 +1,105 @@
+"""`TrainConfig`: every option of `train`, validated."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from ofa_tf.training.distribute import STRATEGIES
+from ofa_tf.training.optimizer import NO_DECAY_KEYS
+from ofa_tf.training.optimizer import OptimizerConfig
+from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import select_phases
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
+
+    Args:
+        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
+        phase: 1 or 2 for depth/expand (None = both phases).
+        epochs: total epochs of every selected phase (warmup keeps its fraction).
+        epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
+        phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
+        batch_size: global batch size (split over replicas).
+        image_sizes: training resolutions, one drawn per batch (default: the supernet's).
+        teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
+        init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
+        strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
+            name/address for the resolver.
+        resume: continue from the latest checkpoint in `out`.
+        lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
+        warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
+        label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
+        validation_split: held-out part of the training images when `data` is a source name or folder.
+        train_images: train on a seeded subset of this many images.
+        steps_per_epoch: cap on steps per epoch.
+        policy: augmentation policy ("imagenet" or "cifar"; default from the image size).
+        seed: seed of data order, augmentation and subnet sampling.
+        validate: evaluate the max and min subnets (BN recalibrated) after each phase.
+        calibration_images: BN-recalibration images for that validation.
+        max_steps: stop after this many steps of this call without saving (simulates an interruption).
+        log_every: steps between TensorBoard scalars.
+        verbose: Progbar verbosity (0 silent, 1 bar, 2 one line per epoch).
+    """
+
+    task: str = "all"
+    phase: int | None = None
+    epochs: int | None = None
+    epoch_scale: float | None = None
+    phase_epochs: dict[str, int] | None = None
+    batch_size: int = 64
+    image_sizes: tuple[int, ...] | None = None
+    teacher: str | None = None
+    init_weights: str | None = None
+    strategy: str | tf.distribute.Strategy = "default"
+    tpu: str | None = None
+    resume: bool = False
+    lr: float | None = None
+    warmup_epochs: float | None = None
+    n_subnets: int | None = None
+    kd_ratio: float | None = None
+    label_smoothing: float = 0.1
+    weight_decay: float = 3e-5
+    momentum: float = 0.9
+    nesterov: bool = True
+    dropout_rate: float = 0.1
+    validation_split: float | int = 0.1
+    train_images: int | None = None
+    steps_per_epoch: int | None = None
+    policy: str | None = None
+    seed: int = 0
+    validate: bool = True
+    calibration_images: int = 2000
+    max_steps: int | None = None
+    log_every: int = 10
+    verbose: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.strategy, tf.distribute.Strategy) and self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}.")
+        if self.epochs is not None and self.epoch_scale is not None:
+            raise ValueError("Pass either `epochs` or `epoch_scale`, not both.")
+        for name in ("batch_size", "epochs", "n_subnets", "train_images", "steps_per_epoch", "max_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"Invalid value for `{name}`: expected a positive int. Received {name}={value!r}.")
+        if self.image_sizes is not None:
+            self.image_sizes = tuple(int(s) for s in self.image_sizes)
+            if not self.image_sizes or min(self.image_sizes) < 8:
+                raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
+        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
+        names = [p.name for p in progressive_shrinking()]
+        unknown = sorted(set(self.phase_epochs or {}) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
+
+    @property
+    def run_name(self) -> str:
+        """Names the checkpoint folder and config file of this task selection ("all", "depth_1", ...)."""
+        return self.task if self.phase is None else f"{self.task}_{self.phase}"
+
+    def optimizer_config(self) -> OptimizerConfig:
+        return OptimizerConfig(self.momentum, self.nesterov, self.weight_decay, NO_DECAY_KEYS)

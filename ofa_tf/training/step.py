@@ -1,0 +1,80 @@
+"""The training step: every subnet of a step in one `tf.while_loop` under `strategy.run`, traced once."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ofa_tf.training.losses import ps_loss
+from ofa_tf.training.optimizer import NO_DECAY_KEYS
+from ofa_tf.training.optimizer import add_weight_decay
+from ofa_tf.training.optimizer import decay_mask
+
+
+def make_train_step(
+    model,
+    optimizer,
+    strategy,
+    *,
+    element_spec,
+    global_batch_size: int,
+    teacher=None,
+    label_smoothing: float = 0.1,
+    weight_decay: float = 0.0,
+    no_decay_keys=NO_DECAY_KEYS,
+):
+    """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
+
+    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
+    subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
+    are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
+    a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
+    same teacher setting runs on one trace.
+    """
+    variables = model.trainable_variables
+    mask = decay_mask(variables, no_decay_keys)
+    n_replicas = strategy.num_replicas_in_sync
+    space = model.search_space
+
+    def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True, subnet=(ks, e, d))
+            per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def replica_step(images, labels, ks, e, d, kd_ratio):
+        images = tf.cast(images, tf.float32)
+        teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
+        # Every subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
+        total = tf.constant(0.0)
+        grads = [tf.zeros_like(v) for v in variables]
+        n_subnets = tf.shape(ks)[0]
+        for j in tf.range(n_subnets):
+            loss, g = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[j], e[j], d[j])
+            total += loss
+            grads = [a + b for a, b in zip(grads, g)]
+        grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)
+        optimizer.apply_gradients(zip(grads, variables))
+        return total / tf.cast(n_subnets, tf.float32)
+
+    images_spec, labels_spec = element_spec
+    signature = [
+        images_spec,
+        labels_spec,
+        tf.TensorSpec([None, space.n_blocks], tf.int32),
+        tf.TensorSpec([None, space.n_blocks], tf.int32),
+        tf.TensorSpec([None, space.n_stages], tf.int32),
+        tf.TensorSpec([], tf.float32),
+    ]
+
+    @tf.function(input_signature=signature)
+    def step(images, labels, ks, e, d, kd_ratio):
+        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d, kd_ratio))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return step
+
+
+def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
+    return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))
