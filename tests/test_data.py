@@ -8,6 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from ofa_tf import data as D
+from ofa_tf.data.transforms import get_policy
 from ofa_tf.data.transforms import random_resized_crop_box
 
 MEAN = np.array(D.IMAGENET_MEAN, np.float32)
@@ -129,7 +130,7 @@ def test_split_is_seeded_disjoint_and_exhaustive():
 def test_digits_source_interface(digits):
     assert digits.num_classes == 10 and digits.class_names[3] == "3"
     assert digits.num_train + digits.num_validation == 1797 and digits.num_validation == 180
-    assert digits.policy == "cifar"  # 8×8 images default to the small-image policy
+    assert digits.policy == "digits"  # a flipped 2 is not a 2: shifts only
 
 
 # === Image folders ===
@@ -245,6 +246,20 @@ def test_cifar_policy_pads_crops_and_flips():
         found += any(np.allclose(out, w, atol=1e-3) for w in windows)
     assert found == 20
     assert D.CifarPolicy().train(tf.constant(image), 128, tf.constant([0, 0], tf.int64)).shape == (128, 128, 3)
+
+
+def test_digits_policy_shifts_but_never_flips():
+    image = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    policy = get_policy("digits")
+    assert policy == D.CifarPolicy(flip=False)
+    padded = np.pad(image, [(4, 4), (4, 4), (0, 0)]).astype(np.float32)
+    windows = [padded[t : t + 32, s : s + 32] for t in range(9) for s in range(9)]
+    outs = [_to_uint8_range(policy.train(tf.constant(image), 32, tf.constant([i, 0], tf.int64))) for i in range(20)]
+    assert all(any(np.allclose(out, w, atol=1e-3) for w in windows) for out in outs)
+    assert not any(np.allclose(out, w[:, ::-1], atol=1e-3) for out in outs for w in windows)
+    assert len({out.tobytes() for out in outs}) > 5  # it does shift
+    # the source's policy is what training uses unless another is chosen; other small images still flip
+    assert D.load_dataset("digits").policy == "digits" and get_policy("cifar").flip
 
 
 # === Calibration and TFLite representative data ===

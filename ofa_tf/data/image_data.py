@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.data import resolution as res
+from ofa_tf.data.sources import SOURCE_POLICIES
 from ofa_tf.data.sources import ImageStore
 from ofa_tf.data.sources import digits_store
 from ofa_tf.data.sources import index_image_folder
@@ -322,5 +323,6 @@ def load_dataset(
 
     data = ImageData(class_names, store, labels, train_idx, val_idx, cache=cache)
     first = store.load(tf.constant(int(train_idx[0]), tf.int64))
-    data.policy = "cifar" if max(first.shape[:2]) <= SMALL_IMAGE_SIZE else "imagenet"
+    named = None if path.is_dir() else SOURCE_POLICIES.get(str(source).split(":")[0])
+    data.policy = named or ("cifar" if max(first.shape[:2]) <= SMALL_IMAGE_SIZE else "imagenet")
     return data

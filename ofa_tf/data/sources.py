@@ -25,6 +25,9 @@ _MAGIC = {
     b"BM": "bmp",
 }
 _TRAILER_BYTES = 64
+# Augmentation policy (`ofa_tf.data.transforms.POLICIES`) of sources whose images must not be flipped; other
+# sources get "cifar" (small images) or "imagenet" by image size.
+SOURCE_POLICIES = {"digits": "digits", "mnist": "digits", "emnist": "digits", "svhn_cropped": "digits"}
 
 
 class CorruptImageWarning(UserWarning):

@@ -200,11 +200,16 @@ class CifarPolicy:
         return eval_transform(image, size, crop_fraction=1.0)
 
 
-POLICIES = {"imagenet": ImageNetPolicy(), "cifar": CifarPolicy()}
+POLICIES = {
+    "imagenet": ImageNetPolicy(),
+    "cifar": CifarPolicy(),
+    # Digits and characters are not mirror-symmetric (a flipped 2 is not a 2): shifts only.
+    "digits": CifarPolicy(flip=False),
+}
 
 
 def get_policy(policy: str | ImageNetPolicy | CifarPolicy) -> ImageNetPolicy | CifarPolicy:
-    """A policy instance from its name (`"imagenet"`, `"cifar"`) or the instance itself."""
+    """A policy instance from its name (`"imagenet"`, `"cifar"`, `"digits"`) or the instance itself."""
     if isinstance(policy, (ImageNetPolicy, CifarPolicy)):
         return policy
     if policy not in POLICIES:

@@ -2,8 +2,10 @@
 from ofa_tf.nas.accuracy_dataset import AccuracyDataset as AccuracyDataset
 from ofa_tf.nas.accuracy_dataset import build_accuracy_dataset as build_accuracy_dataset
 from ofa_tf.nas.accuracy_predictor import AccuracyPredictor as AccuracyPredictor
+from ofa_tf.nas.accuracy_predictor import CrossValidationReport as CrossValidationReport
 from ofa_tf.nas.accuracy_predictor import PredictorReport as PredictorReport
 from ofa_tf.nas.accuracy_predictor import PredictorTrainingConfig as PredictorTrainingConfig
+from ofa_tf.nas.accuracy_predictor import cross_validate as cross_validate
 from ofa_tf.nas.arch_encoding import ArchEncoder as ArchEncoder
 from ofa_tf.nas.candidates import Constraint as Constraint
 from ofa_tf.nas.candidates import InfeasibleConstraintError as InfeasibleConstraintError

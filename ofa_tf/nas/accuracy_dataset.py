@@ -54,6 +54,15 @@ class AccuracyDataset:
         order = np.random.default_rng(seed).permutation(len(self))
         return self._take(order[n_val:]), self._take(order[:n_val])
 
+    def folds(self, k: int, seed: int | np.random.Generator = 0) -> list[tuple[AccuracyDataset, AccuracyDataset]]:
+        """`k` shuffled (train, validation) splits whose validation parts cover every sample exactly once."""
+        if not 2 <= k <= len(self):
+            raise ValueError(f"`k` must be in [2, {len(self)}] (the number of samples); received k={k}.")
+        order = np.random.default_rng(seed).permutation(len(self))
+        parts = np.array_split(order, k)
+        rest = [np.concatenate(parts[:i] + parts[i + 1 :]) for i in range(k)]
+        return [(self._take(train), self._take(val)) for train, val in zip(rest, parts)]
+
     def _take(self, indices: np.ndarray) -> AccuracyDataset:
         return AccuracyDataset(tuple(self.configs[i] for i in indices), self.accuracies[indices])
 

@@ -50,6 +50,39 @@ class PredictorReport:
     spearman: float
 
 
+@dataclasses.dataclass(frozen=True)
+class CrossValidationReport:
+    """k-fold cross-validation of the predictor: one `PredictorReport` per fold, each fold a fresh predictor."""
+
+    folds: tuple[PredictorReport, ...]
+
+    def _stat(self, name: str) -> tuple[float, float]:
+        values = np.array([getattr(f, name) for f in self.folds], np.float64)
+        return float(values.mean()), float(values.std())
+
+    @property
+    def kendall_tau(self) -> tuple[float, float]:
+        """(mean, standard deviation) over the folds."""
+        return self._stat("kendall_tau")
+
+    @property
+    def rmse(self) -> tuple[float, float]:
+        return self._stat("rmse")
+
+    @property
+    def baseline_rmse(self) -> tuple[float, float]:
+        """RMSE of always predicting the training folds' mean."""
+        return self._stat("baseline_rmse")
+
+    def to_dict(self) -> dict:
+        return {
+            "k": len(self.folds),
+            "n": sum(f.n_val for f in self.folds),
+            **{key: dict(zip(("mean", "std"), getattr(self, key))) for key in ("kendall_tau", "rmse", "baseline_rmse")},
+            "folds": [dataclasses.asdict(f) for f in self.folds],
+        }
+
+
 class _BaseAccuracy(keras.layers.Layer):
     """Adds a non-trainable scalar (the mean training accuracy) to its input."""
 
@@ -136,9 +169,25 @@ class AccuracyPredictor:
         if not isinstance(dataset, AccuracyDataset):
             dataset = AccuracyDataset(*dataset)
         train, val = dataset.split(config.val_fraction, config.seed)
+        self._train(train, config)
+        return self.score(val, train)
+
+    def score(self, val: AccuracyDataset, train: AccuracyDataset) -> PredictorReport:
+        """RMSE and rank correlations on `val`, beside the RMSE of always predicting the mean of `train`."""
+        pred_val = self.predict(val.configs)
+        return PredictorReport(
+            n_train=len(train),
+            n_val=len(val),
+            train_rmse=_rmse(self.predict(train.configs), train.accuracies),
+            rmse=_rmse(pred_val, val.accuracies),
+            baseline_rmse=_rmse(np.full(len(val), train.accuracies.mean()), val.accuracies),
+            kendall_tau=float(stats.kendalltau(pred_val, val.accuracies).statistic),
+            spearman=float(stats.spearmanr(pred_val, val.accuracies).statistic),
+        )
+
+    def _train(self, train: AccuracyDataset, config: PredictorTrainingConfig) -> None:
         x_train = self.encoder.encode(train.configs)
         y_train = train.accuracies.astype(np.float32)
-        x_val = self.encoder.encode(val.configs)
         self._base.base_acc.assign(float(y_train.mean()))
 
         optimizer = keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay)
@@ -164,18 +213,6 @@ class AccuracyPredictor:
             for start in range(0, len(order), config.batch_size):
                 idx = order[start : start + config.batch_size]
                 train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
-
-        pred_val = self.predict_features(x_val)
-        pred_train = self.predict_features(x_train)
-        return PredictorReport(
-            n_train=len(train),
-            n_val=len(val),
-            train_rmse=_rmse(pred_train, train.accuracies),
-            rmse=_rmse(pred_val, val.accuracies),
-            baseline_rmse=_rmse(np.full(len(val), y_train.mean()), val.accuracies),
-            kendall_tau=float(stats.kendalltau(pred_val, val.accuracies).statistic),
-            spearman=float(stats.spearmanr(pred_val, val.accuracies).statistic),
-        )
 
     def save(self, directory: str | Path) -> None:
         """Writes `predictor.weights.h5` and `predictor.json` (architecture + search space) into `directory`."""
@@ -221,3 +258,22 @@ def _torch_linear_init(fan_in: int, seed: int) -> dict:
 
 def _rmse(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(pred) - np.asarray(target)) ** 2)))
+
+
+def cross_validate(
+    dataset: AccuracyDataset | tuple[Sequence[SubnetConfig], Sequence[float]],
+    space: SearchSpace,
+    k: int = 5,
+    config: PredictorTrainingConfig = PredictorTrainingConfig(),
+    **predictor_options,
+) -> CrossValidationReport:
+    """Scores `AccuracyPredictor(space, **predictor_options)` by k-fold cross-validation over all of `dataset`:
+    every sample is held out exactly once, by a predictor trained on the other folds."""
+    if not isinstance(dataset, AccuracyDataset):
+        dataset = AccuracyDataset(*dataset)
+    reports = []
+    for train, val in dataset.folds(k, config.seed):
+        predictor = AccuracyPredictor(space, **predictor_options)
+        predictor._train(train, config)
+        reports.append(predictor.score(val, train))
+    return CrossValidationReport(tuple(reports))

@@ -7,6 +7,7 @@ import logging
 import click
 
 from ofa_tf.training.distribute import STRATEGIES
+from ofa_tf.training.phases import RECIPES
 from ofa_tf.training.phases import TASKS
 
 _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, TypeError)
@@ -47,6 +48,9 @@ def _net_ids():
 @click.command("train")
 @click.option("--net", "net_id", required=True, help="Supernet id (see `ofa_tf.net_ids()`), incl. small-image presets.")
 @click.option("--data", required=True, help="TFDS name, image folder root/<class>/<image>, or 'digits'.")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default="reference", show_default=True,
+              help="reference: progressive shrinking as the paper; sandwich: full network, then the whole space "
+                   "with max + min + random subnets and in-place distillation.")
 @click.option("--task", type=click.Choice(TASKS), default="all", show_default=True)
 @click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand task.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
@@ -64,13 +68,15 @@ def _net_ids():
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--lr", type=float, default=None, help="Initial learning rate (default: base_lr * batch / 64).")
 @click.option("--warmup-epochs", type=float, default=None)
-@click.option("--n-subnets", type=click.IntRange(min=1), default=None, help="Subnets per step.")
-@click.option("--kd-ratio", type=float, default=None, help="Distillation weight of the PS phases.")
+@click.option("--n-subnets", type=click.IntRange(min=0), default=None,
+              help="Random subnets per step (in sandwich phases: beside the max and the min).")
+@click.option("--kd-ratio", type=float, default=None, help="Weight of the teacher's distillation after `full`.")
 @click.option("--weight-decay", type=float, default=3e-5, show_default=True)
 @click.option("--validation-split", type=float, default=0.1, show_default=True)
 @click.option("--train-images", type=click.IntRange(min=1), default=None, help="Seeded subset of training images.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None)
-@click.option("--policy", type=click.Choice(["imagenet", "cifar"]), default=None, help="Augmentation policy.")
+@click.option("--policy", type=click.Choice(["imagenet", "cifar", "digits"]), default=None,
+              help="Augmentation policy (default: the source's; 'digits' never flips).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--validate/--no-validate", default=True, show_default=True, help="Max/min accuracy after each phase.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after N steps (no save).")

@@ -9,7 +9,8 @@ import tensorflow as tf
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import OptimizerConfig
-from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import RECIPES
+from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 
 
@@ -18,7 +19,9 @@ class TrainConfig:
     """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
 
     Args:
-        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
+        recipe: "reference" (progressive shrinking as the paper) or "sandwich" (the full network, then the
+            whole space with the sandwich rule and in-place distillation); see `ofa_tf.training.phases`.
+        task: "full", "kernel", "depth", "expand" or "all" (the whole recipe).
         phase: 1 or 2 for depth/expand (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
@@ -31,12 +34,13 @@ class TrainConfig:
             name/address for the resolver.
         resume: continue from the latest checkpoint in `out`.
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
-        warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
+        warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: the teacher's
+            weight in every phase but `full`; n_subnets: the random subnets beside max and min in sandwich rows).
         label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
         validation_split: held-out part of the training images when `data` is a source name or folder.
         train_images: train on a seeded subset of this many images.
         steps_per_epoch: cap on steps per epoch.
-        policy: augmentation policy ("imagenet" or "cifar"; default from the image size).
+        policy: augmentation policy ("imagenet", "cifar" or "digits"; default: the data source's).
         seed: seed of data order, augmentation and subnet sampling.
         validate: evaluate the max and min subnets (BN recalibrated) after each phase.
         calibration_images: BN-recalibration images for that validation.
@@ -45,6 +49,7 @@ class TrainConfig:
         verbose: Progbar verbosity (0 silent, 1 bar, 2 one line per epoch).
     """
 
+    recipe: str = "reference"
     task: str = "all"
     phase: int | None = None
     epochs: int | None = None
@@ -83,15 +88,17 @@ class TrainConfig:
         if self.epochs is not None and self.epoch_scale is not None:
             raise ValueError("Pass either `epochs` or `epoch_scale`, not both.")
         for name in ("batch_size", "epochs", "n_subnets", "train_images", "steps_per_epoch", "max_steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-                raise ValueError(f"Invalid value for `{name}`: expected a positive int. Received {name}={value!r}.")
+            value, least = getattr(self, name), 0 if name == "n_subnets" else 1
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < least):
+                raise ValueError(f"Invalid value for `{name}`: expected an int >= {least}. Received {name}={value!r}.")
         if self.image_sizes is not None:
             self.image_sizes = tuple(int(s) for s in self.image_sizes)
             if not self.image_sizes or min(self.image_sizes) < 8:
                 raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
-        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
-        names = [p.name for p in progressive_shrinking()]
+        if self.recipe not in RECIPES:
+            raise ValueError(f"Unknown recipe {self.recipe!r}; expected one of {list(RECIPES)}.")
+        select_phases(recipe_phases(self.recipe), self.task, self.phase)  # validates task / phase
+        names = [p.name for p in recipe_phases(self.recipe)]
         unknown = sorted(set(self.phase_epochs or {}) - set(names))
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")

@@ -1,5 +1,6 @@
-"""Per-example training losses of progressive shrinking: smoothed CE plus distillation (the reference's
-`ofa/imagenet_classification/elastic_nn/training/progressive_shrinking.py`, `train_one_epoch`)."""
+"""Per-example training losses: smoothed CE plus distillation (the reference's
+`ofa/imagenet_classification/elastic_nn/training/progressive_shrinking.py`, `train_one_epoch`) and in-place
+distillation (BigNAS, Yu et al., ECCV 2020)."""
 from __future__ import annotations
 
 import tensorflow as tf
@@ -26,5 +27,14 @@ def ps_loss(labels, logits, teacher_probs=None, kd_ratio: float = 1.0, smoothing
     """Per-example `kd_ratio * KD + CE_ls` ([B]); plain smoothed CE without a teacher. `kd_ratio` may be a tensor."""
     loss = smoothed_cross_entropy(labels, logits, smoothing)
     if teacher_probs is None or (isinstance(kd_ratio, (int, float)) and kd_ratio == 0):
+        return loss
+    return loss + tf.cast(kd_ratio, tf.float32) * soft_target_cross_entropy(teacher_probs, logits)
+
+
+def inplace_distillation_loss(soft_labels, logits, teacher_probs=None, kd_ratio: float = 0.0) -> tf.Tensor:
+    """Per-example loss of a subnet taught by the max subnet's `soft_labels` (held constant), plus `kd_ratio`
+    times the external teacher's distillation loss when there is one (BigNAS's in-place distillation)."""
+    loss = soft_target_cross_entropy(soft_labels, logits)
+    if teacher_probs is None:
         return loss
     return loss + tf.cast(kd_ratio, tf.float32) * soft_target_cross_entropy(teacher_probs, logits)

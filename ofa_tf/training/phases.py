@@ -1,5 +1,5 @@
-"""Progressive shrinking as data: the schedule is a list of `Phase` rows (Cai et al., ICLR 2020, Sec. 3.2; the
-reference's `train_ofa_net.py`)."""
+"""Training recipes as data, each a list of `Phase` rows: progressive shrinking (Cai et al., ICLR 2020, Sec. 3.2;
+the reference's `train_ofa_net.py`) and the sandwich (BigNAS, Yu et al., ECCV 2020)."""
 from __future__ import annotations
 
 import dataclasses
@@ -27,6 +27,9 @@ class Phase:
         n_subnets: subnets sampled per step (the reference's `dynamic_batch_size`); gradients are summed.
         kd_ratio: weight of the distillation loss (0 = no teacher).
         sort_channels: `expand_ratio_stage` of the channel sorting at the start of the phase, or None.
+        sandwich: every step trains the phase's max subnet on the labels and its min subnet plus `n_subnets`
+            random ones on the max subnet's soft labels (in-place distillation); `kd_ratio` then weighs the
+            external teacher on top (0 = none).
     """
 
     task: str
@@ -40,6 +43,7 @@ class Phase:
     n_subnets: int
     kd_ratio: float
     sort_channels: int | None = None
+    sandwich: bool = False
 
     def __post_init__(self):
         for name in ("ks_list", "expand_list", "depth_list"):
@@ -49,8 +53,11 @@ class Phase:
                 f"Phase {self.name}: needs at least one epoch in total; received epochs={self.epochs}, "
                 f"warmup_epochs={self.warmup_epochs}."
             )
-        if self.n_subnets < 1:
-            raise ValueError(f"Phase {self.name}: `n_subnets` must be >= 1. Received n_subnets={self.n_subnets}.")
+        if self.n_subnets < (0 if self.sandwich else 1):
+            least = 0 if self.sandwich else 1
+            raise ValueError(
+                f"Phase {self.name}: `n_subnets` must be >= {least}. Received n_subnets={self.n_subnets}."
+            )
 
     @property
     def name(self) -> str:
@@ -107,6 +114,34 @@ def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
         Phase("expand", 1, ks, e[-2:], d, 25, 0, 2.5e-3, 4, 1.0, sort_channels=0),
         Phase("expand", 2, ks, e, d, 120, 5, 7.5e-3, 4, 1.0, sort_channels=1),
     ]
+
+
+def sandwich(space: SearchSpace | None = None) -> list[Phase]:
+    """The sandwich recipe for short budgets: the full network, then the whole space at once.
+
+    Every step of the elastic row trains the max subnet on the labels and the min subnet plus two random ones
+    on the max subnet's soft labels: the sandwich rule and in-place distillation of BigNAS (Yu et al., ECCV
+    2020), which keep the largest subnets as good as the full network while the small ones learn from it.
+    The elastic row is the reference's last phase (`expand_2`: every kernel size, depth and ratio, channels
+    sorted), at the full phase's learning rate with a short warmup: the reference's rates (2.5e-3 to 3e-2 per
+    64 images) are fine-tuning rates for a supernet trained for 180 epochs; a short budget still needs to learn.
+    """
+    space = space or SearchSpace()
+    ks, e, d = space.ks_list, space.expand_list, space.depth_list
+    return [
+        Phase("full", None, (max(ks),), (max(e),), (max(d),), 175, 5, 2.6 / 32, 0, 0.0, sandwich=True),
+        Phase("expand", 2, ks, e, d, 175, 5, 2.6 / 32, 2, 0.0, sort_channels=0, sandwich=True),
+    ]
+
+
+RECIPES = {"reference": progressive_shrinking, "sandwich": sandwich}
+
+
+def recipe_phases(recipe: str, space: SearchSpace | None = None) -> list[Phase]:
+    """The rows of the recipe named `recipe` ("reference" or "sandwich") for `space`."""
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown recipe {recipe!r}; expected one of {list(RECIPES)}.")
+    return RECIPES[recipe](space)
 
 
 def select_phases(phases: Sequence[Phase], task: str, phase: int | None = None) -> list[Phase]:

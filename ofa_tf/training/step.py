@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.training.losses import inplace_distillation_loss
 from ofa_tf.training.losses import ps_loss
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import add_weight_decay
@@ -18,6 +19,7 @@ def make_train_step(
     element_spec,
     global_batch_size: int,
     teacher=None,
+    inplace_distillation: bool = False,
     label_smoothing: float = 0.1,
     weight_decay: float = 0.0,
     no_decay_keys=NO_DECAY_KEYS,
@@ -29,28 +31,44 @@ def make_train_step(
     are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
     a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
     same teacher setting runs on one trace.
+
+    With `inplace_distillation` (the sandwich recipe), row 0 must be the max subnet: it learns from the labels
+    (`ps_loss`), every other row from its soft labels, held constant (`inplace_distillation_loss`); a teacher
+    adds `kd_ratio` times its distillation loss to every row.
     """
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
     space = model.search_space
 
-    def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
+    def subnet_grads(images, config, loss_fn):
         with tf.GradientTape() as tape:
-            logits = model(images, training=True, subnet=(ks, e, d))
-            per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            logits = model(images, training=True, subnet=config)
+            loss = tf.nn.compute_average_loss(loss_fn(logits), global_batch_size=global_batch_size)
+        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO), logits
 
     def replica_step(images, labels, ks, e, d, kd_ratio):
         images = tf.cast(images, tf.float32)
         teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
-        # Every subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
+
+        def label_loss(logits):
+            return ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
+
         total = tf.constant(0.0)
         grads = [tf.zeros_like(v) for v in variables]
         n_subnets = tf.shape(ks)[0]
-        for j in tf.range(n_subnets):
-            loss, g = subnet_grads(images, labels, teacher_probs, kd_ratio, ks[j], e[j], d[j])
+        first, loss_fn = 0, label_loss
+        if inplace_distillation:
+            total, grads, max_logits = subnet_grads(images, (ks[0], e[0], d[0]), label_loss)
+            soft_labels = tf.stop_gradient(tf.nn.softmax(max_logits))
+
+            def loss_fn(logits):
+                return inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio)
+
+            first = 1
+        # Every other subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
+        for j in tf.range(first, n_subnets):
+            loss, g, _ = subnet_grads(images, (ks[j], e[j], d[j]), loss_fn)
             total += loss
             grads = [a + b for a, b in zip(grads, g)]
         grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)

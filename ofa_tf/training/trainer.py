@@ -28,7 +28,7 @@ from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.optimizer import reset_optimizer
 from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
-from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.runtime import warn_if_onednn_unsafe
 from ofa_tf.training.sorting import sort_channels
@@ -120,7 +120,7 @@ class Trainer:
     # === Schedule ===
     def _resolve_phases(self) -> list[Phase]:
         c = self.config
-        phases = select_phases(progressive_shrinking(self.space), c.task, c.phase)
+        phases = select_phases(recipe_phases(c.recipe, self.space), c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
         out = []
@@ -221,28 +221,29 @@ class Trainer:
                 self._optimizer.build(self.supernet.trainable_variables)
         return self._optimizer
 
-    def train_step(self, element_spec, teacher):
-        """The step function shared by every phase with the same teacher setting (one trace each)."""
-        key = teacher is not None
+    def train_step(self, element_spec, teacher, sandwich: bool):
+        """The step function shared by every phase with the same teacher and sandwich setting (one trace each)."""
+        key = (teacher is not None, sandwich)
         if key not in self._steps:
             c = self.config
             self._steps[key] = make_train_step(
                 self.supernet, self.optimizer(), self.strategy, element_spec=element_spec,
-                global_batch_size=c.batch_size, teacher=teacher, label_smoothing=c.label_smoothing,
-                weight_decay=c.weight_decay,
+                global_batch_size=c.batch_size, teacher=teacher, inplace_distillation=sandwich,
+                label_smoothing=c.label_smoothing, weight_decay=c.weight_decay,
             )
         return self._steps[key]
 
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        index = [p.name for p in progressive_shrinking(self.space)].index(first.name)
-        previous = progressive_shrinking(self.space)[index - 1].name if index > 0 else None
+        rows = recipe_phases(c.recipe, self.space)
+        index = [p.name for p in rows].index(first.name)
+        previous = rows[index - 1].name if index > 0 else None
         if c.init_weights is not None:
             source = Path(c.init_weights)
         elif previous is not None and self._weights_path(previous).is_file():
             source = self._weights_path(previous)
-        elif first.task == "kernel" and (c.teacher is not None or self._weights_path("full").is_file()):
+        elif index == 1 and (c.teacher is not None or self._weights_path("full").is_file()):
             source = self._teacher_weights()
         elif first.task == "full":
             return
@@ -320,9 +321,10 @@ class Trainer:
         space = phase.search_space(self.space)
         teacher = self.teacher() if phase.kd_ratio > 0 else None
         logger.info(
-            "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %d subnet(s)/step, kd %.2f, "
+            "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
             "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
-            schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
+            schedule.warmup_steps, schedule.warmup_lr, "sandwich: max, min + " if phase.sandwich else "",
+            phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
         )
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
@@ -336,7 +338,7 @@ class Trainer:
                 ds = ds.skip(skip)
             dist = self.strategy.experimental_distribute_dataset(ds)
             if step_fn is None:
-                step_fn = self.train_step(dist.element_spec, teacher)
+                step_fn = self.train_step(dist.element_spec, teacher, phase.sandwich)
                 traces_before = step_fn.experimental_get_tracing_count()
             progbar = keras.utils.Progbar(
                 self.steps_per_epoch, verbose=c.verbose if self.chief else 0, stateful_metrics=["lr"]
@@ -345,7 +347,7 @@ class Trainer:
                 progbar.update(skip)
             losses, t0 = [], time.perf_counter()
             for i, (images, labels) in enumerate(dist, start=skip):
-                configs = [space.sample(rng) for _ in range(phase.n_subnets)]
+                configs = phase_configs(phase, space, rng)
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
                 loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
@@ -397,6 +399,15 @@ class Trainer:
             logger.info("Phase %s, %s subnet @%d: top-1 %.4f.", phase.name, name, res.resolution, res.top1)
             with self.writer.as_default():
                 write_scalar(f"val/{phase.name}/{name}_{res.resolution}/top1", res.top1, int(self.state.global_step))
+
+
+def phase_configs(phase: Phase, space, rng) -> list:
+    """The subnets of one step: `n_subnets` random ones, after the max and the min in a sandwich row."""
+    random = [space.sample(rng) for _ in range(phase.n_subnets)]
+    if not phase.sandwich:
+        return random
+    ends = [space.max_config(), space.min_config()]
+    return (ends[:1] if ends[0] == ends[1] else ends) + random
 
 
 def train(net, data, out, **options) -> TrainResult:

@@ -73,3 +73,32 @@ def test_same_seed_same_training():
     config = PredictorTrainingConfig(epochs=2, batch_size=64, seed=4)
     reports = [AccuracyPredictor(SPACE, seed=2).fit(dataset, config) for _ in range(2)]
     assert reports[0] == reports[1]
+
+
+def test_folds_hold_out_every_sample_once():
+    dataset = _synthetic_dataset(23, seed=4)
+    folds = dataset.folds(5, seed=1)
+    held_out = [c for _, val in folds for c in val.configs]
+    assert sorted(map(id, held_out)) == sorted(map(id, dataset.configs))
+    assert [len(val) for _, val in folds] == [5, 5, 5, 4, 4]
+    for train, val in folds:
+        assert len(train) + len(val) == 23 and not set(map(id, train.configs)) & set(map(id, val.configs))
+    with pytest.raises(ValueError, match="`k` must be in \\[2, 23\\]"):
+        dataset.folds(24)
+
+
+def test_cross_validation_beats_the_mean_on_a_known_function_and_not_on_noise():
+    from ofa_tf.nas import cross_validate
+
+    config = PredictorTrainingConfig(epochs=60, batch_size=64, seed=0)
+    signal = cross_validate(_synthetic_dataset(200, seed=2), SPACE, k=4, config=config, hidden_size=64)
+    assert len(signal.folds) == 4 and sum(f.n_val for f in signal.folds) == 200
+    tau, tau_spread = signal.kendall_tau
+    assert tau > 0.4 and 0 <= tau_spread < 0.2, signal.to_dict()
+    assert signal.rmse[0] < 0.8 * signal.baseline_rmse[0], signal.to_dict()
+    # Accuracies unrelated to the architecture: nothing to learn, the mean is as good as it gets.
+    noise = _synthetic_dataset(200, seed=2)
+    noise = AccuracyDataset(noise.configs, np.random.default_rng(5).uniform(0.5, 0.6, 200))
+    flat = cross_validate(noise, SPACE, k=4, config=config, hidden_size=64)
+    assert abs(flat.kendall_tau[0]) < 0.2 and flat.rmse[0] > 0.9 * flat.baseline_rmse[0], flat.to_dict()
+    assert flat.to_dict()["k"] == 4 and flat.to_dict()["n"] == 200
