@@ -1,13 +1,17 @@
-"""Progressive shrinking on real data: CIFAR-10, PS supernet vs a full-size-only network.
+"""Training recipes on real data: CIFAR-10, the reference and the sandwich recipe against networks trained alone.
 
     nohup python benchmarks/cifar10_ps.py --out /tmp/cifar10_ps > /tmp/cifar10_ps.log 2>&1 &
 
 Trains a small-image OFA-MobileNetV3 (width 0.5, stride-2 stem so 32 px inputs run at 16x16 after the
-stem, to fit a CPU-hour) with the whole schedule (full → kernel → depth 1, 2 → expand 1, 2) at a few
-epochs per phase, on a seeded subset of the CIFAR-10 training folder (validation images carved from
-it). The baseline continues the PS run's `full` network at full size only, so it sees the same total
-number of epochs. Both are evaluated (BN recalibrated per subnet) on the same max, min and 10 random
-subnets; the Markdown table is printed and written to `<out>/cifar10_ps.md`.
+stem, to fit a CPU-hour) on a seeded subset of the CIFAR-10 training folder (validation images carved from
+it) with both recipes of `ofa_tf.training.phases` at the same total epochs:
+- reference: full → kernel → depth 1, 2 → expand 1, 2 (`--phase-epochs`);
+- sandwich: the same `full` epochs, then the rest on the whole space (max + min + random subnets, in-place
+  distillation).
+Baselines, each for the same total epochs: the reference run's `full` network continued at full size only,
+and the max, the min and two random subnets of the table each trained alone from scratch (the supernet
+pinned to that subnet, `train(..., subnet=...)`). Every network is evaluated (BN recalibrated per subnet) on the
+same max, min and random subnets; the Markdown table is printed and written to `<out>/cifar10_ps.md`.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from ofa_tf.training import train  # noqa: E402
 from ofa_tf.training.evaluation import parse_subnets  # noqa: E402
 
 PHASE_EPOCHS = {"full": 4, "kernel": 1, "depth_1": 1, "depth_2": 1, "expand_1": 1, "expand_2": 1}
+ALONE = ("max", "min", "random_0", "random_1")  # the subnets also trained alone
 
 
 def build_net(n_classes: int) -> OFAMobileNetV3:
@@ -52,7 +57,8 @@ def describe(config) -> str:
 @click.option("--train-images", default=4000, show_default=True)
 @click.option("--validation-images", default=1000, show_default=True)
 @click.option("--batch-size", default=64, show_default=True)
-@click.option("--phase-epochs", default=json.dumps(PHASE_EPOCHS), show_default=True, help="JSON dict.")
+@click.option("--phase-epochs", default=json.dumps(PHASE_EPOCHS), show_default=True,
+              help="JSON dict of the reference recipe; the sandwich recipe runs the same `full` epochs, then the rest.")
 @click.option("--calibrate-bn", default=500, show_default=True)
 @click.option("--random-subnets", default=10, show_default=True)
 @click.option("--steps-per-epoch", default=None, type=int, help="Cap (smoke tests).")
@@ -63,42 +69,58 @@ def main(data_dir, out, train_images, validation_images, batch_size, phase_epoch
     out = Path(out)
     phase_epochs = json.loads(phase_epochs)
     total_epochs = sum(phase_epochs.values())
-    t0 = time.time()
+    sandwich_epochs = {"full": phase_epochs["full"], "expand_2": total_epochs - phase_epochs["full"]}
     data = load_dataset(data_dir, validation_split=validation_images, seed=0)
-    data._materialize()  # decode the folder once, shared by both runs and the evaluation
+    data._materialize()  # decode the folder once, shared by every run and the evaluation
     common = dict(batch_size=batch_size, train_images=train_images, image_sizes=(24, 28, 32), validate=False,
                   steps_per_epoch=steps_per_epoch, verbose=2, resume=resume)
-    ps = train(build_net(data.num_classes), data, out / "ps", task="all", phase_epochs=phase_epochs, **common)
-    t_ps = time.time() - t0
-    extra = total_epochs - phase_epochs["full"]
-    baseline = train(build_net(data.num_classes), data, out / "full_only", task="full", epochs=extra,
-                     init_weights=str(weights_path(out / "ps", "full")), **common)
-    t_base = time.time() - t0 - t_ps
-
-    subnets = parse_subnets(f"max,min,random:{random_subnets}", ps.supernet.search_space, seed=0)
+    subnets = parse_subnets(f"max,min,random:{random_subnets}", build_net(data.num_classes).search_space, seed=0)
     configs = [c.with_resolution(32) for _, c in subnets]
-    ps_res = evaluate(ps.supernet, data, configs, calibrate_bn=calibrate_bn)
-    base_res = evaluate(baseline.supernet, data, configs, calibrate_bn=calibrate_bn)
+    seconds, columns = {}, {}
+
+    def run(name, **options):
+        start = time.time()
+        result = train(build_net(data.num_classes), data, out / name, **common, **options)
+        seconds[name] = time.time() - start
+        return result.supernet
+
+    for recipe, epochs in (("reference", phase_epochs), ("sandwich", sandwich_epochs)):
+        supernet = run(recipe, recipe=recipe, task="all", phase_epochs=epochs)
+        columns[recipe] = [r.top1 for r in evaluate(supernet, data, configs, calibrate_bn=calibrate_bn)]
+    full_only = run("full_only", task="full", epochs=total_epochs - phase_epochs["full"],
+                    init_weights=str(weights_path(out / "reference", "full")))
+    columns["full_only"] = [r.top1 for r in evaluate(full_only, data, configs, calibrate_bn=calibrate_bn)]
+    alone = {}
+    for (name, _), config in zip(subnets, configs):
+        if name in ALONE:
+            net = run(f"alone_{name}", task="full", epochs=total_epochs, subnet=config.with_resolution(None))
+            (result,) = evaluate(net, data, [config], calibrate_bn=calibrate_bn)
+            alone[name] = result.top1
 
     lines = [
         f"CIFAR-10, {train_images} training / {data.num_validation} validation images, 32 px, {total_epochs} epochs "
-        f"in total ({', '.join(f'{k} {v}' for k, v in phase_epochs.items())}); top-1 (%) after BN recalibration "
-        f"on {calibrate_bn} training images.",
+        f"per network (reference: {', '.join(f'{k} {v}' for k, v in phase_epochs.items())}; sandwich: "
+        f"{', '.join(f'{k} {v}' for k, v in sandwich_epochs.items())}); top-1 (%) after BN recalibration on "
+        f"{calibrate_bn} training images.",
         "",
-        "| subnet | architecture | PS supernet | full-size only |",
-        "|---|---|---|---|",
+        "| subnet | architecture | reference recipe | sandwich recipe | full-size only | trained alone |",
+        "|---|---|---|---|---|---|",
     ]
-    for (name, config), a, b in zip(subnets, ps_res, base_res):
-        lines.append(f"| {name} | {describe(config)} | {100 * a.top1:.1f} | {100 * b.top1:.1f} |")
-    mean = lambda rs: 100 * sum(r.top1 for r in rs) / len(rs)  # noqa: E731
-    lines.append(f"| mean of {len(subnets)} | | {mean(ps_res):.1f} | {mean(base_res):.1f} |")
-    lines += ["", f"Training time: PS {t_ps / 60:.0f} min, full-size-only continuation {t_base / 60:.0f} min (2-core CPU)."]
+    for i, (name, config) in enumerate(subnets):
+        cells = [f"{100 * columns[k][i]:.1f}" for k in ("reference", "sandwich", "full_only")]
+        cells.append(f"{100 * alone[name]:.1f}" if name in alone else "")
+        lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
+    means = [f"{100 * sum(columns[k]) / len(configs):.1f}" for k in ("reference", "sandwich", "full_only")]
+    lines.append(f"| mean of {len(configs)} | | {' | '.join(means)} | |")
+    lines += ["", "Wall time (2-core CPU): " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in seconds.items())
+              + " (full_only: the continuation only; it starts from the reference run's `full` weights)."]
     table = "\n".join(lines)
     click.echo(table)
     (out / "cifar10_ps.md").write_text(table + "\n")
     (out / "cifar10_ps.json").write_text(json.dumps(
-        {"ps": [r.to_dict() for r in ps_res], "full_only": [r.to_dict() for r in base_res],
-         "phase_epochs": phase_epochs, "train_images": train_images}, indent=2))
+        {"subnets": [{"name": n, **c.to_dict()} for n, c in subnets], "top1": columns, "alone": alone,
+         "seconds": seconds, "phase_epochs": phase_epochs, "sandwich_epochs": sandwich_epochs,
+         "train_images": train_images}, indent=2))
 
 
 if __name__ == "__main__":

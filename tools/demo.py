@@ -1,8 +1,8 @@
 """The whole OFA pipeline in one call: train a supernet, build an accuracy predictor, specialize for two budgets.
 
-The default runs offline on CPU in minutes: the tiny-image supernet trained with progressive shrinking on
-scikit-learn's handwritten digits (8x8, at 8-16 px), 40 evaluated subnets for the predictor, a MACs budget and a
-host-latency budget, two `.tflite` files exported and run on this machine. Every stage takes real data (a TFDS
+The default runs offline on CPU in minutes: the tiny-image supernet trained with the sandwich recipe on
+scikit-learn's handwritten digits (8x8, at 8-16 px), 40 evaluated subnets for the predictor (judged by k-fold
+cross-validation), a MACs budget and a host-latency budget, two `.tflite` files exported and run on this machine. Every stage takes real data (a TFDS
 name or an image folder) and the official ImageNet supernets instead.
 """
 from __future__ import annotations
@@ -21,8 +21,10 @@ from ofa_tf.nas import NetworkShape
 from ofa_tf.nas import NSGA2Config
 from ofa_tf.nas import PredictorReport
 from ofa_tf.nas import PredictorTrainingConfig
+from ofa_tf.nas import CrossValidationReport
 from ofa_tf.nas import build_accuracy_dataset
 from ofa_tf.nas import count_macs
+from ofa_tf.nas import cross_validate
 from ofa_tf.run_folder import infer_n_classes
 from ofa_tf.run_folder import load_supernet
 from ofa_tf.run_folder import resolve_weights
@@ -50,14 +52,16 @@ class DemoSettings:
         validation_split: held-out images (accuracy of subnets and of the `.tflite` files).
         weights: trained supernet weights (`.weights.h5` / `.pth`) or a training output folder; skips training.
         pretrained: use the official ImageNet weights of `net_id` (skips training; needs internet once).
-        full_epochs: epochs of the full-network phase (the teacher; most of the training time).
-        epochs: epochs of every other progressive-shrinking phase.
+        recipe: training recipe of `ofa_tf.train` ("sandwich" or "reference").
+        full_epochs: epochs of the full-network phase.
+        epochs: epochs of every other phase (the sandwich recipe has one: the whole space).
         batch_size: training batch size.
         steps_per_epoch: cap on training steps per epoch (None = the whole training split).
         image_sizes: training resolutions (None = the supernet's).
         n_subnets: subnets evaluated (BN recalibrated) for the predictor's dataset.
         calibration_images: BN-recalibration images per subnet.
         predictor_epochs: predictor training epochs.
+        cv_folds: folds of the predictor's cross-validation over all evaluated subnets.
         budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
             MACs budget, the second as a host-latency budget.
         host_points, host_runs: subnets measured for the host latency fit, and timed runs per measurement.
@@ -71,14 +75,16 @@ class DemoSettings:
     validation_split: float = 0.2
     weights: str | None = None
     pretrained: bool = False
-    full_epochs: int = 6
-    epochs: int = 1
+    recipe: str = "sandwich"
+    full_epochs: int = 15
+    epochs: int = 10
     batch_size: int = 64
     steps_per_epoch: int | None = None
     image_sizes: tuple[int, ...] | None = None
     n_subnets: int = 40
     calibration_images: int = 300
     predictor_epochs: int = 300
+    cv_folds: int = 5
     budget_fractions: tuple[float, float] = (0.35, 0.75)
     host_points: int = 3
     host_runs: int = 30
@@ -96,6 +102,8 @@ class DemoSettings:
             raise ValueError("Pass either `weights` or `pretrained`, not both.")
         if self.full_epochs < 1 or self.epochs < 1:
             raise ValueError(f"Epochs must be >= 1; received full_epochs={self.full_epochs}, epochs={self.epochs}.")
+        if not 2 <= self.cv_folds <= self.n_subnets:
+            raise ValueError(f"`cv_folds` must be in [2, n_subnets={self.n_subnets}]; received {self.cv_folds}.")
         if self.n_subnets < 10:
             raise ValueError(f"`n_subnets` must be >= 10 to train and check a predictor; received {self.n_subnets}.")
 
@@ -125,6 +133,7 @@ class DemoResult:
     weights: Path | None
     predictor_dir: Path
     predictor_report: PredictorReport
+    cross_validation: CrossValidationReport
     report: SpecializeReport
     seconds: dict[str, float]
 
@@ -143,7 +152,8 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     if not final.is_file():
         start = time.perf_counter()
         train(
-            settings.net_id, data, train_dir, epochs=settings.epochs, phase_epochs={"full": settings.full_epochs},
+            settings.net_id, data, train_dir, recipe=settings.recipe, epochs=settings.epochs,
+            phase_epochs={"full": settings.full_epochs},
             batch_size=settings.batch_size, steps_per_epoch=settings.steps_per_epoch,
             image_sizes=settings.image_sizes, seed=settings.seed,
             calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
@@ -179,10 +189,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     )
     seconds["accuracy_dataset"] = time.perf_counter() - start
     start = time.perf_counter()
+    training = PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
+    cv = cross_validate((configs, accuracies), space, settings.cv_folds, training, seed=settings.seed)
+    (predictor_dir / "cross_validation.json").write_text(json.dumps(cv.to_dict(), indent=1) + "\n")
+    logger.info("Predictor, %d-fold cross-validation over %d subnets: RMSE %.4f ± %.4f (mean baseline %.4f ± %.4f), "
+                "Kendall tau %.3f ± %.3f.", settings.cv_folds, len(accuracies), *cv.rmse, *cv.baseline_rmse,
+                *cv.kendall_tau)
     predictor = AccuracyPredictor(space, seed=settings.seed)
-    predictor_report = predictor.fit(
-        (configs, accuracies), PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
-    )
+    predictor_report = predictor.fit((configs, accuracies), training)
     predictor.save(predictor_dir)
     (predictor_dir / "predictor_report.json").write_text(
         json.dumps(dataclasses.asdict(predictor_report), indent=1) + "\n"
@@ -198,7 +212,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     seconds["host_fit"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
-    summary = _summary_markdown(settings, data, predictor_report, accuracies, seconds)
+    summary = _summary_markdown(settings, data, cv, accuracies)
     start = time.perf_counter()
     report = specialize(
         supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_fit=(host_model, points),
@@ -207,7 +221,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
         nsga2=NSGA2Config(n_generations=settings.nsga2_generations), seed=settings.seed,
         title=f"OFA demo: {settings.net_id} on {settings.data}",
         extra={"settings": settings.to_dict(), "predictor": dataclasses.asdict(predictor_report),
-               "seconds": seconds, "summary_markdown": summary},
+               "predictor_cross_validation": cv.to_dict(), "seconds": seconds, "summary_markdown": summary},
     )
     seconds["specialize"] = time.perf_counter() - start
     seconds["total"] = time.perf_counter() - total
@@ -216,7 +230,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     report.json_path.write_text(json.dumps(payload, indent=1) + "\n")
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     report.markdown_path.write_text(report.markdown_path.read_text() + f"Stage times: {timing}.\n")
-    return DemoResult(out, weights, predictor_dir, predictor_report, report, seconds)
+    return DemoResult(out, weights, predictor_dir, predictor_report, cv, report, seconds)
 
 
 def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:
@@ -233,16 +247,16 @@ def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model)
     ]
 
 
-def _summary_markdown(settings, data, predictor_report: PredictorReport, accuracies, seconds) -> str:
-    p = predictor_report
+def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies) -> str:
+    (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
     return "\n".join([
         f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
-        f"validation images, {data.num_classes} classes), progressive shrinking ({settings.full_epochs} epoch(s) "
-        f"of the full network, {settings.epochs} per other phase)"
+        f"validation images, {data.num_classes} classes), recipe `{settings.recipe}` ({settings.full_epochs} "
+        f"epoch(s) of the full network, {settings.epochs} per later phase)"
         + (" (given weights, not trained here)." if settings.weights or settings.pretrained else "."),
         "",
         f"Accuracy predictor: {len(accuracies)} subnets evaluated after BN recalibration (top-1 from "
-        f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); on {p.n_val} held-out subnets RMSE "
-        f"{100 * p.rmse:.2f} points vs {100 * p.baseline_rmse:.2f} for always predicting the mean, "
-        f"Kendall tau {p.kendall_tau:.3f}, Spearman {p.spearman:.3f}.",
+        f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); {len(cv.folds)}-fold cross-validation "
+        f"over all of them: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points vs {100 * base:.2f} ± "
+        f"{100 * base_sd:.2f} for always predicting the mean, Kendall tau {tau:.3f} ± {tau_sd:.3f}.",
     ])

@@ -309,9 +309,10 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     settings = DemoSettings.quick(**overrides) if quick else DemoSettings.from_env(**overrides)
     result = run_demo(settings, out)
     _echo_results(result.report)
-    p = result.predictor_report
-    click.echo(f"Predictor: held-out RMSE {100 * p.rmse:.2f} points (mean baseline {100 * p.baseline_rmse:.2f}), "
-               f"Kendall tau {p.kendall_tau:.3f}.")
+    cv = result.cross_validation
+    (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
+    click.echo(f"Predictor, {len(cv.folds)}-fold cross-validation: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points "
+               f"(mean baseline {100 * base:.2f} ± {100 * base_sd:.2f}), Kendall tau {tau:.3f} ± {tau_sd:.3f}.")
     click.echo("Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()) + ".")
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import OptimizerConfig
@@ -22,6 +23,8 @@ class TrainConfig:
         recipe: "reference" (progressive shrinking as the paper) or "sandwich" (the full network, then the
             whole space with the sandwich rule and in-place distillation); see `ofa_tf.training.phases`.
         task: "full", "kernel", "depth", "expand" or "all" (the whole recipe).
+        subnet: with task "full", train only this `SubnetConfig` (or its dict): the network trained alone that
+            the paper compares subnets of the supernet with.
         phase: 1 or 2 for depth/expand (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
@@ -52,6 +55,7 @@ class TrainConfig:
     recipe: str = "reference"
     task: str = "all"
     phase: int | None = None
+    subnet: SubnetConfig | dict | None = None
     epochs: int | None = None
     epoch_scale: float | None = None
     phase_epochs: dict[str, int] | None = None
@@ -98,6 +102,11 @@ class TrainConfig:
         if self.recipe not in RECIPES:
             raise ValueError(f"Unknown recipe {self.recipe!r}; expected one of {list(RECIPES)}.")
         select_phases(recipe_phases(self.recipe), self.task, self.phase)  # validates task / phase
+        if self.subnet is not None:
+            if self.task != "full":
+                raise ValueError(f"`subnet` trains one subnet alone with task='full'; received task={self.task!r}.")
+            if isinstance(self.subnet, dict):
+                self.subnet = SubnetConfig.from_dict(self.subnet)
         names = [p.name for p in recipe_phases(self.recipe)]
         unknown = sorted(set(self.phase_epochs or {}) - set(names))
         if unknown:

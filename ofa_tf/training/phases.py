@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.subnet_config import SubnetConfig
 
 TASKS = ("full", "kernel", "depth", "expand", "all")
 # Images per "GPU" in the reference; `base_lr` values are per this many images (linear scaling rule).
@@ -72,6 +73,16 @@ class Phase:
         """`space` restricted to this phase's choices."""
         return dataclasses.replace(space, ks_list=self.ks_list, expand_list=self.expand_list,
                                    depth_list=self.depth_list)
+
+    def step_configs(self, space: SearchSpace, rng) -> list[SubnetConfig]:
+        """The subnets of one training step in `space` restricted to this phase: `n_subnets` random ones, after
+        the max and the min (once if they are the same) in a sandwich row."""
+        space = self.search_space(space)
+        random = [space.sample(rng) for _ in range(self.n_subnets)]
+        if not self.sandwich:
+            return random
+        ends = [space.max_config(), space.min_config()]
+        return (ends[:1] if ends[0] == ends[1] else ends) + random
 
     def with_total_epochs(self, total: int) -> Phase:
         """The same phase run for `total` epochs, keeping the warmup fraction."""

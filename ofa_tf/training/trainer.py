@@ -101,6 +101,8 @@ class Trainer:
         with model_scope(self.strategy):
             self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
         self.space = self.supernet.search_space
+        if config.subnet is not None:
+            self.space.validate(config.subnet)
         self.resolutions = tuple(config.image_sizes or self.space.resolutions)
         self.phases = self._resolve_phases()
         self.state = ckpt.TrainingState()
@@ -318,7 +320,6 @@ class Trainer:
             self.state.set(index, 0, 0, rng)
             checkpointer.save()
 
-        space = phase.search_space(self.space)
         teacher = self.teacher() if phase.kd_ratio > 0 else None
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
@@ -347,7 +348,7 @@ class Trainer:
                 progbar.update(skip)
             losses, t0 = [], time.perf_counter()
             for i, (images, labels) in enumerate(dist, start=skip):
-                configs = phase_configs(phase, space, rng)
+                configs = [c.subnet] if c.subnet is not None else phase.step_configs(self.space, rng)
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
                 loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
@@ -387,9 +388,10 @@ class Trainer:
         if not c.validate or self.data.num_validation == 0 or multiworker:
             return
         sizes = sorted({max(self.resolutions), min(self.resolutions)})
-        subnets = [(name, cfg.with_resolution(r)) for r in sizes
-                   for name, cfg in (("max", phase.search_space(self.space).max_config()),
-                                     ("min", phase.search_space(self.space).min_config()))]
+        space = phase.search_space(self.space)
+        ends = (("subnet", c.subnet),) if c.subnet is not None else (
+            ("max", space.max_config()), ("min", space.min_config()))
+        subnets = [(name, cfg.with_resolution(r)) for r in sizes for name, cfg in ends]
         n_calib = min(c.calibration_images, self.data.num_train)
         results = evaluate(self.supernet, self.data, [cfg for _, cfg in subnets], calibrate_bn=n_calib)
         for (name, _), res in zip(subnets, results):
@@ -399,15 +401,6 @@ class Trainer:
             logger.info("Phase %s, %s subnet @%d: top-1 %.4f.", phase.name, name, res.resolution, res.top1)
             with self.writer.as_default():
                 write_scalar(f"val/{phase.name}/{name}_{res.resolution}/top1", res.top1, int(self.state.global_step))
-
-
-def phase_configs(phase: Phase, space, rng) -> list:
-    """The subnets of one step: `n_subnets` random ones, after the max and the min in a sandwich row."""
-    random = [space.sample(rng) for _ in range(phase.n_subnets)]
-    if not phase.sandwich:
-        return random
-    ends = [space.max_config(), space.min_config()]
-    return (ends[:1] if ends[0] == ends[1] else ends) + random
 
 
 def train(net, data, out, **options) -> TrainResult:

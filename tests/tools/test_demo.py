@@ -19,6 +19,9 @@ def test_settings_validate_and_quick_env(monkeypatch):
         DemoSettings(weights="w.h5", pretrained=True)
     with pytest.raises(ValueError, match="full_epochs=0"):
         DemoSettings(full_epochs=0)
+    with pytest.raises(ValueError, match="`cv_folds` must be in \\[2, n_subnets=40\\]"):
+        DemoSettings(cv_folds=1)
+    assert DemoSettings().recipe == "sandwich" and DemoSettings.quick().recipe == "sandwich"
     monkeypatch.setenv(QUICK_ENV, "1")
     assert DemoSettings.from_env() == DemoSettings.quick()
     monkeypatch.setenv(QUICK_ENV, "0")
@@ -51,6 +54,11 @@ def test_demo_runs_end_to_end(tmp_path):
     # known accuracy function in tests/nas/test_nas_accuracy_predictor.py, not here.
     p = result.predictor_report
     assert p.n_val >= 4 and 0 <= p.rmse < 1 and 0 <= p.baseline_rmse < 1
+    # k-fold cross-validation holds out every evaluated subnet once
+    cv = json.loads((result.predictor_dir / "cross_validation.json").read_text())
+    assert cv["k"] == 5 and cv["n"] == 24 and len(cv["folds"]) == 5
+    assert payload["predictor_cross_validation"]["rmse"] == cv["rmse"]
+    assert "5-fold cross-validation over all of them" in report.markdown_path.read_text()
     text = report.markdown_path.read_text()
     assert "| macs_budget |" in text and "| host |" in text and "Stage times" in text
     assert report.plot_path.stat().st_size > 1000

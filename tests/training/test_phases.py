@@ -1,3 +1,6 @@
+import dataclasses
+
+import numpy as np
 import pytest
 
 from ofa_tf.subnet_config import SearchSpace
@@ -73,3 +76,41 @@ def test_epoch_overrides_keep_warmup_fraction():
         kernel.scaled(0)
     with pytest.raises(ValueError, match="at least one epoch"):
         Phase("full", None, (3,), (3,), (2,), 0, 0, 0.1, 1, 0.0)
+
+
+def test_sandwich_recipe_rows():
+    from ofa_tf.training.phases import recipe_phases
+
+    space = SearchSpace()
+    full, elastic = recipe_phases("sandwich", space)
+    assert (full.name, full.ks_list, full.expand_list, full.depth_list) == ("full", (7,), (6,), (4,))
+    assert (elastic.name, elastic.ks_list, elastic.expand_list, elastic.depth_list) == (
+        "expand_2", (3, 5, 7), (3, 4, 6), (2, 3, 4))
+    assert full.sandwich and elastic.sandwich and elastic.n_subnets == 2 and elastic.kd_ratio == 0
+    assert elastic.base_lr == full.base_lr and elastic.sort_channels == 0
+    assert recipe_phases("reference", space) == progressive_shrinking(space)
+    assert not any(p.sandwich for p in progressive_shrinking(space))
+    assert [p.name for p in select_phases(recipe_phases("sandwich"), "expand", 2)] == ["expand_2"]
+    with pytest.raises(ValueError, match="no phase for task='kernel'"):
+        select_phases(recipe_phases("sandwich"), "kernel")
+    with pytest.raises(ValueError, match="Unknown recipe 'bignas'; expected one of \\['reference', 'sandwich'\\]"):
+        recipe_phases("bignas")
+    # a sandwich row may have no random subnets (max and min only); a reference row needs one
+    assert dataclasses.replace(elastic, n_subnets=0).n_subnets == 0
+    with pytest.raises(ValueError, match="`n_subnets` must be >= 1"):
+        dataclasses.replace(progressive_shrinking()[2], n_subnets=0)
+
+
+def test_step_subnets_of_a_sandwich_row():
+    from ofa_tf.training.phases import recipe_phases
+
+    space = SearchSpace()
+    full, elastic = recipe_phases("sandwich", space)
+    rng = np.random.default_rng(0)
+    assert full.step_configs(space, rng) == [space.max_config()]
+    configs = elastic.step_configs(space, rng)
+    assert configs[:2] == [space.max_config(), space.min_config()] and len(configs) == 4
+    assert len({c for c in configs}) == 4
+    expand_1 = progressive_shrinking(space)[4]
+    configs = expand_1.step_configs(space, rng)
+    assert len(configs) == expand_1.n_subnets == 4 and all(min(c.e) >= 4 for c in configs)

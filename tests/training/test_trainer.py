@@ -105,3 +105,49 @@ def test_proxyless_progressive_shrinking_runs_every_phase(tmp_path, digits):
     assert config["net"]["class"] == "OFAProxylessNASNets"
     assert [p["sort_channels"] for p in config["phases"]][-2:] == [0, 1]
     assert np.isfinite([r["loss"] for r in result.history if r["event"] == "epoch"]).all()
+
+
+def test_recipe_and_subnet_options():
+    from ofa_tf.subnet_config import SearchSpace
+
+    assert TrainConfig().recipe == "reference"
+    with pytest.raises(ValueError, match="Unknown recipe 'bignas'"):
+        TrainConfig(recipe="bignas")
+    with pytest.raises(ValueError, match="no phase for task='depth'"):
+        TrainConfig(recipe="sandwich", task="depth")
+    with pytest.raises(ValueError, match="Unknown phase names in `phase_epochs`: \\['kernel'\\]"):
+        TrainConfig(recipe="sandwich", phase_epochs={"full": 2, "kernel": 1})
+    TrainConfig(recipe="sandwich", n_subnets=0)  # max and min only
+    with pytest.raises(ValueError, match="n_subnets=-1"):
+        TrainConfig(n_subnets=-1)
+    config = SearchSpace().min_config()
+    assert TrainConfig(task="full", subnet=config.to_dict()).subnet == config
+    with pytest.raises(ValueError, match="with task='full'; received task='all'"):
+        TrainConfig(subnet=config)
+
+
+def test_subnet_must_fit_the_supernet(tmp_path, digits):
+    net = tiny_supernet()
+    bad = net.search_space.max_config().to_dict()
+    bad["ks"] = [7] * len(bad["ks"])
+    with pytest.raises(ValueError, match="Invalid value for `ks`\\[0\\]: expected one of \\[3, 5\\]"):
+        train(net, digits, tmp_path, task="full", subnet=bad)
+
+
+@pytest.mark.slow
+def test_sandwich_recipe_one_trace_and_resume(tmp_path, digits):
+    """full → expand_2 with max + min + 1 random subnet per step: one trace for both phases; an interrupted run
+    resumed from its checkpoint ends where the uninterrupted one does."""
+    options = dict(recipe="sandwich", epochs=1, batch_size=16, steps_per_epoch=3, image_sizes=(16, 20), n_subnets=1,
+                   validate=False, verbose=0)
+    full = train(tiny_supernet(ks_list=(3,), seed=2), digits, tmp_path / "a", **options)
+    assert full.completed and full.phases == ["full", "expand_2"]
+    assert full.trace_counts == {"full": 1, "expand_2": 0}  # the step of `full` is reused
+    stopped = train(tiny_supernet(ks_list=(3,), seed=2), digits, tmp_path / "b", max_steps=4, **options)
+    assert not stopped.completed
+    resumed = train(tiny_supernet(ks_list=(3,), seed=2), digits, tmp_path / "b", resume=True, **options)
+    assert resumed.completed
+    for a, b in zip(_weights(full.supernet), _weights(resumed.supernet)):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    config = json.loads((tmp_path / "a" / "config_all.json").read_text())
+    assert config["options"]["recipe"] == "sandwich" and [p["sandwich"] for p in config["phases"]] == [True, True]
