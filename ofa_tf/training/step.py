@@ -41,34 +41,25 @@ def make_train_step(
     n_replicas = strategy.num_replicas_in_sync
     space = model.search_space
 
-    def subnet_grads(images, config, loss_fn):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True, subnet=config)
-            loss = tf.nn.compute_average_loss(loss_fn(logits), global_batch_size=global_batch_size)
-        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO), logits
-
     def replica_step(images, labels, ks, e, d, kd_ratio):
         images = tf.cast(images, tf.float32)
         teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
-
-        def label_loss(logits):
-            return ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
-
         total = tf.constant(0.0)
         grads = [tf.zeros_like(v) for v in variables]
+        soft_labels = tf.zeros([tf.shape(labels)[0], model.n_classes])  # the max subnet's, after row 0
         n_subnets = tf.shape(ks)[0]
-        first, loss_fn = 0, label_loss
-        if inplace_distillation:
-            total, grads, max_logits = subnet_grads(images, (ks[0], e[0], d[0]), label_loss)
-            soft_labels = tf.stop_gradient(tf.nn.softmax(max_logits))
-
-            def loss_fn(logits):
-                return inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio)
-
-            first = 1
-        # Every other subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
-        for j in tf.range(first, n_subnets):
-            loss, g, _ = subnet_grads(images, (ks[j], e[j], d[j]), loss_fn)
+        # Every subnet in one tf.while_loop: the model is traced once, whatever the number of subnets.
+        for j in tf.range(n_subnets):
+            with tf.GradientTape() as tape:
+                logits = model(images, training=True, subnet=(ks[j], e[j], d[j]))
+                per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
+                if inplace_distillation:
+                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio)
+                    per_example = tf.where(j > 0, taught, per_example)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+            g = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            if inplace_distillation:
+                soft_labels = tf.where(j == 0, tf.stop_gradient(tf.nn.softmax(logits)), soft_labels)
             total += loss
             grads = [a + b for a, b in zip(grads, g)]
         grads = add_weight_decay(grads, variables, mask, weight_decay, n_replicas)
