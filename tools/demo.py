@@ -76,9 +76,9 @@ class DemoSettings:
     weights: str | None = None
     pretrained: bool = False
     recipe: str = "sandwich"
-    full_epochs: int = 15
-    epochs: int = 10
-    batch_size: int = 64
+    full_epochs: int = 12
+    epochs: int = 12
+    batch_size: int = 32
     steps_per_epoch: int | None = None
     image_sizes: tuple[int, ...] | None = None
     n_subnets: int = 40

@@ -324,7 +324,7 @@ class Trainer:
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
             "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
-            schedule.warmup_steps, schedule.warmup_lr, "sandwich: max, min + " if phase.sandwich else "",
+            schedule.warmup_steps, schedule.warmup_lr, "sandwich: max, min (if another) + " if phase.sandwich else "",
             phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
         )
