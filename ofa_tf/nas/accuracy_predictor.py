@@ -187,8 +187,11 @@ class AccuracyPredictor:
 
     def _train(self, train: AccuracyDataset, config: PredictorTrainingConfig) -> None:
         x_train = self.encoder.encode(train.configs)
-        y_train = train.accuracies.astype(np.float32)
-        self._base.base_acc.assign(float(y_train.mean()))
+        # Fit standardized targets, then fold mean and scale into base_acc and the (bias-free, linear) head: with
+        # accuracies a point or two apart, the initial function's noise would otherwise swamp the signal.
+        mean, scale = float(train.accuracies.mean()), float(train.accuracies.std()) or 1.0
+        y_train = ((train.accuracies - mean) / scale).astype(np.float32)
+        self._base.base_acc.assign(0.0)
 
         optimizer = keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay)
         variables = self.model.trainable_variables
@@ -213,6 +216,9 @@ class AccuracyPredictor:
             for start in range(0, len(order), config.batch_size):
                 idx = order[start : start + config.batch_size]
                 train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
+        head = self.model.get_layer("head").kernel
+        head.assign(head * scale)
+        self._base.base_acc.assign(mean)
 
     def save(self, directory: str | Path) -> None:
         """Writes `predictor.weights.h5` and `predictor.json` (architecture + search space) into `directory`."""
