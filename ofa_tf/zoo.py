@@ -60,6 +60,8 @@ PRESETS = {
                                                               resolutions=(8, 12, 16)),
     "ofa_resnet50": ResNetPreset((0.65, 0.8, 1.0),
                                  url="https://huggingface.co/han-cai/ofa/resolve/main/ofa_supernet_resnet50"),
+    # Tests and small images: the ResNet-50 topology at a quarter of the width or less, 24-32 px (1x1 at the end).
+    "ofa_resnet50_tiny": ResNetPreset((0.15, 0.2, 0.25), resolutions=(24, 28, 32)),
 }
 
 

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -71,13 +72,20 @@ class ResNetConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ResNetSearchSpace:
-    """Elastic depth (stem skip + per stage), expand ratio per block, width index per stem conv / stage."""
+    """Elastic depth (stem skip + per stage), expand ratio per block, width index per stem conv / stage.
+
+    `n_widths` is the supernet's number of width multipliers, `width_list` the width indices this space
+    allows (default: all; a training phase may allow only the largest ones).
+    """
 
     depth_list: tuple[int, ...] = (0, 1, 2)
     expand_list: tuple[float, ...] = (0.2, 0.25, 0.35)
     n_widths: int = 3
     base_depths: tuple[int, ...] = BASE_DEPTHS
     resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
+    width_list: tuple[int, ...] | None = None
+
+    config_type: ClassVar[type] = ResNetConfig
 
     def __post_init__(self):
         object.__setattr__(self, "depth_list", tuple(sorted(int(v) for v in self.depth_list)))
@@ -94,6 +102,11 @@ class ResNetSearchSpace:
                              f"{list(self.base_depths)}, depth_list={list(self.depth_list)}.")
         if self.n_widths < 1:
             raise ValueError(f"`n_widths` must be >= 1; received n_widths={self.n_widths}.")
+        widths = tuple(range(self.n_widths)) if self.width_list is None else tuple(sorted(map(int, self.width_list)))
+        if not widths or not set(widths) <= set(range(self.n_widths)):
+            raise ValueError(f"`width_list` must hold width indices in [0, {self.n_widths}); received "
+                             f"{self.width_list}.")
+        object.__setattr__(self, "width_list", widths)
 
     @property
     def max_depth(self) -> int:
@@ -120,19 +133,21 @@ class ResNetSearchSpace:
         """Exact number of distinct subnets (resolution not counted): stem skip (2 choices when the depth
         list has more than one value) x stem widths x per stage (width x sum over depths of e choices per
         running block); the expand ratios of skipped blocks do not count."""
-        stem = (2 if len(self.depth_list) > 1 else 1) * self.n_widths**2
+        n_w = len(self.width_list)
+        stem = (2 if len(self.depth_list) > 1 else 1) * n_w**2
         n_e = len(self.expand_list)
-        stages = math.prod(self.n_widths * sum(n_e ** (b + d) for d in self.depth_list) for b in self.base_depths)
+        stages = math.prod(n_w * sum(n_e ** (b + d) for d in self.depth_list) for b in self.base_depths)
         return stem * stages
 
     def max_config(self, r: int | None = None) -> ResNetConfig:
         n = self.lengths
         return ResNetConfig((self.max_depth,) * n["d"], (max(self.expand_list),) * n["e"],
-                            (self.n_widths - 1,) * n["w"], r)
+                            (max(self.width_list),) * n["w"], r)
 
     def min_config(self, r: int | None = None) -> ResNetConfig:
         n = self.lengths
-        return ResNetConfig((min(self.depth_list),) * n["d"], (min(self.expand_list),) * n["e"], (0,) * n["w"], r)
+        return ResNetConfig((min(self.depth_list),) * n["d"], (min(self.expand_list),) * n["e"],
+                            (min(self.width_list),) * n["w"], r)
 
     def sample(self, rng: np.random.Generator | int | None = None, with_resolution: bool = False) -> ResNetConfig:
         """A random subnet as the reference's `sample_active_subnet` draws it (the stem skip: largest or
@@ -142,7 +157,7 @@ class ResNetSearchSpace:
         d = [int(rng.choice([self.max_depth, min(self.depth_list)]))]
         d += [int(v) for v in rng.choice(self.depth_list, size=self.n_stages)]
         e = [float(v) for v in rng.choice(self.expand_list, size=n["e"])]
-        w = [int(v) for v in rng.integers(0, self.n_widths, size=n["w"])]
+        w = [int(v) for v in rng.choice(self.width_list, size=n["w"])]
         r = int(rng.choice(self.resolutions)) if with_resolution else None
         return ResNetConfig(d, e, w, r)
 
@@ -159,11 +174,16 @@ class ResNetSearchSpace:
         self.validate(config)
         return config
 
+    def restrict(self, depth_list=None, expand_list=None, width_list=None) -> ResNetSearchSpace:
+        """This space with fewer choices (a training phase's)."""
+        return dataclasses.replace(self, depth_list=depth_list or self.depth_list,
+                                   expand_list=expand_list or self.expand_list, width_list=width_list or self.width_list)
+
     def validate(self, config: ResNetConfig) -> None:
         """Raises ValueError naming the first value outside this space."""
         n = self.lengths
         checks = (("d", config.d, self.depth_list), ("e", config.e, self.expand_list),
-                  ("w", config.w, tuple(range(self.n_widths))))
+                  ("w", config.w, self.width_list))
         for name, values, allowed in checks:
             if len(values) != n[name]:
                 raise ValueError(f"`{name}` must have {n[name]} entries; received {len(values)}: {list(values)}.")

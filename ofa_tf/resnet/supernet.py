@@ -203,10 +203,8 @@ class OFAResNets(keras.Model):
         self._assign(config)
 
     def _assign(self, config: ResNetConfig) -> None:
-        expand = self.search_space.expand_list
-        self.active_d.assign(np.asarray(config.d, np.int32))
-        self.active_e.assign(np.asarray([expand.index(v) for v in config.e], np.int32))
-        self.active_w.assign(np.asarray(config.w, np.int32))
+        for variable, value in zip((self.active_d, self.active_e, self.active_w), self.subnet_arrays(config)):
+            variable.assign(value)
         self.active_resolution = config.r
 
     def set_max_net(self) -> None:
@@ -234,6 +232,17 @@ class OFAResNets(keras.Model):
         config = self.get_active_config()
         return materialize_resnet(self, config, resolution or config.r, batch_size=batch_size, name=name)
 
+    def subnet_signature(self) -> tuple[tf.TensorSpec, ...]:
+        """Specs of the `call(..., subnet=...)` tensors: d, expand-ratio indices, width indices."""
+        n = self.search_space.lengths
+        return tuple(tf.TensorSpec([n[k]], tf.int32) for k in ("d", "e", "w"))
+
+    def subnet_arrays(self, config: ResNetConfig) -> tuple[np.ndarray, ...]:
+        """`config` as the int32 arrays `call(..., subnet=...)` takes."""
+        expand = self.search_space.expand_list
+        return (np.asarray(config.d, np.int32), np.asarray([expand.index(v) for v in config.e], np.int32),
+                np.asarray(config.w, np.int32))
+
     def active_blocks(self, config: ResNetConfig | None = None) -> list[tuple[int, int, float]]:
         """(block index, width index, expand ratio) of the blocks a config runs, in order."""
         config = config or self.get_active_config()
@@ -254,6 +263,18 @@ class OFAResNets(keras.Model):
         from ofa_tf.resnet.torch_weights import remap_resnet_key
 
         return remap_resnet_key(key, known)
+
+    def progressive_shrinking(self):
+        """This supernet's training schedule (`ofa_tf.resnet.phases.resnet_progressive_shrinking`)."""
+        from ofa_tf.resnet.phases import resnet_progressive_shrinking
+
+        return resnet_progressive_shrinking(self.search_space)
+
+    def sort_channels(self, expand_ratio_stage: int = 0) -> None:
+        """Sorts every bottleneck's middle channels by importance (`re_organize_middle_weights`)."""
+        from ofa_tf.resnet.sorting import sort_resnet_channels
+
+        sort_resnet_channels(self, expand_ratio_stage)
 
     def get_config(self):
         space = self.search_space

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 
 from ofa_tf.subnet_config import SearchSpace
 
-TASKS = ("full", "kernel", "depth", "expand", "all")
+TASKS = ("full", "kernel", "depth", "expand", "width", "all")
+# Tasks with phases 1 and 2 (the width task exists for OFA-ResNets only, `ofa_tf/resnet/phases.py`).
+TWO_PHASE_TASKS = ("depth", "expand", "width")
+# Every phase name a schedule may have.
+PHASE_NAMES = ("full", "kernel", *(f"{t}_{i}" for t in TWO_PHASE_TASKS for i in (1, 2)))
 # Images per "GPU" in the reference; `base_lr` values are per this many images (linear scaling rule).
 REFERENCE_BATCH_PER_GPU = 64
 
@@ -17,9 +21,10 @@ class Phase:
     """One training run of the progressive-shrinking schedule.
 
     Args:
-        task: "full", "kernel", "depth" or "expand".
-        phase: 1 or 2 for depth/expand, None for full and kernel.
+        task: "full", "kernel", "depth", "expand" or "width".
+        phase: 1 or 2 for depth/expand/width, None for full and kernel.
         ks_list, expand_list, depth_list: elastic choices sampled during this phase.
+        width_list: width indices sampled during this phase (OFA-ResNets; None: no elastic width).
         epochs: cosine-schedule epochs after warmup (the reference's `n_epochs`; may be fractional after
             scaling, `total_epochs` is what runs).
         warmup_epochs: linear warmup epochs before the cosine schedule.
@@ -40,10 +45,14 @@ class Phase:
     n_subnets: int
     kd_ratio: float
     sort_channels: int | None = None
+    width_list: tuple[int, ...] | None = None
 
     def __post_init__(self):
-        for name in ("ks_list", "expand_list", "depth_list"):
+        for name in ("ks_list", "depth_list"):
             object.__setattr__(self, name, tuple(sorted(int(v) for v in getattr(self, name))))
+        object.__setattr__(self, "expand_list", tuple(sorted(self.expand_list)))  # ints (MBConv) or floats
+        if self.width_list is not None:
+            object.__setattr__(self, "width_list", tuple(sorted(int(v) for v in self.width_list)))
         if self.epochs < 0 or self.warmup_epochs < 0 or self.total_epochs < 1:
             raise ValueError(
                 f"Phase {self.name}: needs at least one epoch in total; received epochs={self.epochs}, "
@@ -63,6 +72,8 @@ class Phase:
 
     def search_space(self, space: SearchSpace) -> SearchSpace:
         """`space` restricted to this phase's choices."""
+        if hasattr(space, "restrict"):  # a search space of another family restricts itself
+            return space.restrict(depth_list=self.depth_list, expand_list=self.expand_list, width_list=self.width_list)
         return dataclasses.replace(space, ks_list=self.ks_list, expand_list=self.expand_list,
                                    depth_list=self.depth_list)
 
@@ -83,8 +94,8 @@ class Phase:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["name"] = self.name
-        for key in ("ks_list", "expand_list", "depth_list"):
-            out[key] = list(out[key])
+        for key in ("ks_list", "expand_list", "depth_list", "width_list"):
+            out[key] = None if out[key] is None else list(out[key])
         return out
 
 
@@ -109,18 +120,23 @@ def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
     ]
 
 
-def select_phases(phases: Sequence[Phase], task: str, phase: int | None = None) -> list[Phase]:
-    """The rows of `phases` that `--task` / `--phase` ask for ("all" = every row, in order)."""
+def check_task(task: str, phase: int | None = None) -> None:
+    """Raises ValueError for a `--task` / `--phase` pair no schedule can have."""
     if task not in TASKS:
         raise ValueError(f"Invalid value for `task`: expected one of {list(TASKS)}. Received task={task!r}.")
     if phase is not None:
-        if task not in ("depth", "expand"):
+        if task not in TWO_PHASE_TASKS:
             raise ValueError(
-                f"`phase` only applies to the depth and expand tasks (they have phases 1 and 2); "
-                f"received phase={phase} with task={task!r}."
+                f"`phase` only applies to the depth and expand tasks (and width for OFA-ResNets; they have "
+                f"phases 1 and 2); received phase={phase} with task={task!r}."
             )
         if phase not in (1, 2):
             raise ValueError(f"Invalid value for `phase`: expected 1 or 2. Received phase={phase!r}.")
+
+
+def select_phases(phases: Sequence[Phase], task: str, phase: int | None = None) -> list[Phase]:
+    """The rows of `phases` that `--task` / `--phase` ask for ("all" = every row, in order)."""
+    check_task(task, phase)
     if task == "all":
         return list(phases)
     picked = [p for p in phases if p.task == task and (phase is None or p.phase == phase)]

@@ -79,6 +79,11 @@ def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np
 
 
 def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
-    """`reorganize_channels` on every elastic block of `supernet` (blocks[0] is fixed and never sorted)."""
+    """`reorganize_channels` on every elastic block of `supernet` (blocks[0] is fixed and never sorted).
+
+    A supernet of another family sorts itself (its `sort_channels` method)."""
+    if hasattr(supernet, "sort_channels"):
+        supernet.sort_channels(expand_ratio_stage)
+        return
     for block in supernet.blocks[1:]:
         reorganize_channels(block, expand_ratio_stage)

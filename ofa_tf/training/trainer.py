@@ -18,7 +18,6 @@ from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
-from ofa_tf.supernet import MBConvSupernet
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.distribute import is_chief
@@ -32,8 +31,10 @@ from ofa_tf.training.optimizer import WarmupCosine
 from ofa_tf.training.optimizer import add_weight_decay
 from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.optimizer import decay_mask
+from ofa_tf.training.phases import PHASE_NAMES
 from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
+from ofa_tf.training.phases import check_task
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.sorting import sort_channels
@@ -50,8 +51,8 @@ class TrainConfig:
     """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
 
     Args:
-        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
-        phase: 1 or 2 for depth/expand (None = both phases).
+        task: "full", "kernel", "depth", "expand", "width" (OFA-ResNets) or "all" (the whole schedule).
+        phase: 1 or 2 for depth/expand/width (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
         phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
@@ -122,11 +123,10 @@ class TrainConfig:
             self.image_sizes = tuple(int(s) for s in self.image_sizes)
             if not self.image_sizes or min(self.image_sizes) < 8:
                 raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
-        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
-        names = [p.name for p in progressive_shrinking()]
-        unknown = sorted(set(self.phase_epochs or {}) - set(names))
+        check_task(self.task, self.phase)
+        unknown = sorted(set(self.phase_epochs or {}) - set(PHASE_NAMES))
         if unknown:
-            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
+            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {list(PHASE_NAMES)}.")
 
     @property
     def run_name(self) -> str:
@@ -141,7 +141,7 @@ class TrainConfig:
 class TrainResult:
     """What `train` did: the trained supernet, finished phases, per-epoch history, traces per phase."""
 
-    supernet: MBConvSupernet
+    supernet: keras.Model
     out_dir: Path
     phases: list[str]
     history: list[dict]
@@ -163,7 +163,8 @@ def make_train_step(
 ):
     """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
 
-    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
+    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs (for
+    another family, the stacked tensors of its `subnet_signature`, e.g. OFA-ResNets' d, e, w); every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
     are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
     a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
@@ -172,7 +173,6 @@ def make_train_step(
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
-    space = model.search_space
 
     def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
         with tf.GradientTape() as tape:
@@ -200,9 +200,7 @@ def make_train_step(
     signature = [
         images_spec,
         labels_spec,
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_stages], tf.int32),
+        *(tf.TensorSpec([None, *spec.shape], spec.dtype) for spec in model.subnet_signature()),
         tf.TensorSpec([], tf.float32),
     ]
 
@@ -235,8 +233,12 @@ def write_scalar(name: str, value: float, step: int) -> None:
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
 
 
-def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
+def stack_configs(configs, supernet=None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig` (or the stacked
+    `supernet.subnet_arrays` of each config, for any family)."""
+    if supernet is not None:
+        arrays = [supernet.subnet_arrays(c) for c in configs]
+        return tuple(tf.constant(np.stack(column)) for column in zip(*arrays))
     return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))
 
 
@@ -255,13 +257,12 @@ def _load_data(data, config: TrainConfig):
     return data
 
 
-def _clone_supernet(net, n_classes: int, dropout_rate: float) -> MBConvSupernet:
+def _clone_supernet(net, n_classes: int, dropout_rate: float) -> keras.Model:
     if isinstance(net, str):
         return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
-    if not isinstance(net, MBConvSupernet):
-        raise TypeError(
-            f"`net` must be a net id, an OFAMobileNetV3 or an OFAProxylessNASNets; received {type(net).__name__}."
-        )
+    if not (isinstance(net, keras.Model) and hasattr(net, "search_space")):
+        raise TypeError(f"`net` must be a net id or an OFA supernet (OFAMobileNetV3, OFAProxylessNASNets, "
+                        f"OFAResNets); received {type(net).__name__}.")
     if net.n_classes != n_classes:
         raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
     clone = type(net).from_config(net.get_config())
@@ -336,9 +337,19 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
 
     # === Schedule ===
+    def schedule(self) -> list[Phase]:
+        """The whole progressive-shrinking schedule of this supernet's family."""
+        family_schedule = getattr(self.supernet, "progressive_shrinking", None)
+        return family_schedule() if family_schedule else progressive_shrinking(self.space)
+
     def _resolve_phases(self) -> list[Phase]:
         c = self.config
-        phases = select_phases(progressive_shrinking(self.space), c.task, c.phase)
+        names = [p.name for p in self.schedule()]
+        unknown = sorted(set(c.phase_epochs or {}) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__}: {unknown}; "
+                             f"its phases are {names}.")
+        phases = select_phases(self.schedule(), c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
         out = []
@@ -454,8 +465,9 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        index = [p.name for p in progressive_shrinking(self.space)].index(first.name)
-        previous = progressive_shrinking(self.space)[index - 1].name if index > 0 else None
+        schedule = self.schedule()
+        index = [p.name for p in schedule].index(first.name)
+        previous = schedule[index - 1].name if index > 0 else None
         if c.init_weights is not None:
             source = Path(c.init_weights)
         elif previous is not None and self._weights_path(previous).is_file():
@@ -539,9 +551,10 @@ class Trainer:
         teacher = self.teacher() if phase.kd_ratio > 0 else None
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %d subnet(s)/step, kd %.2f, "
-            "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
+            "ks %s e %s d %s%s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
             schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
+            "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
         step_fn = None
@@ -566,7 +579,7 @@ class Trainer:
                 configs = [space.sample(rng) for _ in range(phase.n_subnets)]
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
-                loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
+                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio))
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])
@@ -622,7 +635,8 @@ def train(net, data, out, **options) -> TrainResult:
 
     Args:
         net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or a supernet object
-            (copied; the trained copy is `result.supernet`).
+            (copied; the trained copy is `result.supernet`). OFA-ResNets train on their own schedule
+            (`ofa_tf.training.phases.resnet_progressive_shrinking`: depth, expand, then width).
         data: an image source for `ofa_tf.data.load_dataset` (folder, TFDS name, "digits") or an `ImageData`.
         out: output folder: `config_<run>.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/<run>/` (every
             epoch: model, optimizer, phase/epoch/step, sampler RNG) and `weights/<phase>.weights.h5` after each
