@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -31,6 +32,7 @@ class ResNetPreset:
     expand_list: tuple[float, ...] = (0.2, 0.25, 0.35)
     resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
     url: str | None = None
+    final_phase: ClassVar[str] = "width_2"  # the last phase of `training.phases.resnet_progressive_shrinking`
 
     def build(self, **kwargs) -> OFAResNets:
         return OFAResNets(depth_list=self.depth_list, expand_list=self.expand_list,
@@ -263,18 +265,6 @@ class OFAResNets(keras.Model):
         from ofa_tf.resnet.torch_weights import remap_resnet_key
 
         return remap_resnet_key(key, known)
-
-    def progressive_shrinking(self):
-        """This supernet's training schedule (`ofa_tf.resnet.phases.resnet_progressive_shrinking`)."""
-        from ofa_tf.resnet.phases import resnet_progressive_shrinking
-
-        return resnet_progressive_shrinking(self.search_space)
-
-    def sort_channels(self, expand_ratio_stage: int = 0) -> None:
-        """Sorts every bottleneck's middle channels by importance (`re_organize_middle_weights`)."""
-        from ofa_tf.resnet.sorting import sort_resnet_channels
-
-        sort_resnet_channels(self, expand_ratio_stage)
 
     def get_config(self):
         space = self.search_space

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 
 TASKS = ("full", "kernel", "depth", "expand", "width", "all")
@@ -99,14 +100,17 @@ class Phase:
         return out
 
 
-def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
-    """The reference schedule for `space` (default: ks {3,5,7}, e {3,4,6}, d {2,3,4}).
+def progressive_shrinking(space: SearchSpace | ResNetSearchSpace | None = None) -> list[Phase]:
+    """The reference schedule for `space` (default: ks {3,5,7}, e {3,4,6}, d {2,3,4}); an OFA-ResNet space gets
+    `resnet_progressive_shrinking`.
 
     full → kernel → depth 1 (two largest depths) → depth 2 (all) → expand 1 (two largest ratios) →
     expand 2 (all), with the reference's epochs, warmup, per-GPU learning rates and subnets per step.
     The `full` row (training the teacher, which the reference downloads) follows the paper: 180 epochs
     at 2.6 for 2048 images, i.e. 0.08125 per 64 images, with 5 warmup epochs (the warmup is our choice).
     """
+    if isinstance(space, ResNetSearchSpace):
+        return resnet_progressive_shrinking(space)
     space = space or SearchSpace()
     ks, e, d = space.ks_list, space.expand_list, space.depth_list
     big_k, big_e, big_d = (max(ks),), (max(e),), (max(d),)
@@ -117,6 +121,34 @@ def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
         Phase("depth", 2, ks, big_e, d, 120, 5, 7.5e-3, 2, 1.0),
         Phase("expand", 1, ks, e[-2:], d, 25, 0, 2.5e-3, 4, 1.0, sort_channels=0),
         Phase("expand", 2, ks, e, d, 120, 5, 7.5e-3, 4, 1.0, sort_channels=1),
+    ]
+
+
+def resnet_progressive_shrinking(space: ResNetSearchSpace | None = None) -> list[Phase]:
+    """Our schedule for OFA-ResNets, in the spirit of the paper's progressive shrinking (Cai et al., 2020, §3.2).
+
+    full → depth 1 (two largest depths) → depth 2 (all) → expand 1 (two largest ratios) → expand 2 (all)
+    → width 1 (two largest widths) → width 2 (all). Each dimension shrinks in two steps after the
+    previous one is fully elastic, largest sub-networks first, with distillation from the full network.
+    Depth and expand reuse the MobileNetV3 schedule's epochs, learning rates and subnets per step
+    (`training/phases.py`); width, which removes the most computation, comes last with the expand
+    phases' settings. The middle channels of every bottleneck are sorted by importance before each
+    expand phase (the reference's `re_organize_middle_weights`, keeping the earlier group at phase 2).
+    The `full` row trains the teacher with the standard ResNet-50 recipe scaled linearly: 0.1 per 256
+    images (0.025 per 64) for 120 epochs after 5 warmup epochs (our choice).
+    """
+    space = space or ResNetSearchSpace()
+    d, e, w = space.depth_list, space.expand_list, space.width_list
+    big_d, big_e, big_w = (max(d),), (max(e),), (max(w),)
+    k = (3,)
+    return [
+        Phase("full", None, k, big_e, big_d, 120, 5, 0.025, 1, 0.0, width_list=big_w),
+        Phase("depth", 1, k, big_e, d[-2:], 25, 0, 2.5e-3, 2, 1.0, width_list=big_w),
+        Phase("depth", 2, k, big_e, d, 120, 5, 7.5e-3, 2, 1.0, width_list=big_w),
+        Phase("expand", 1, k, e[-2:], d, 25, 0, 2.5e-3, 4, 1.0, sort_channels=0, width_list=big_w),
+        Phase("expand", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, sort_channels=1, width_list=big_w),
+        Phase("width", 1, k, e, d, 25, 0, 2.5e-3, 4, 1.0, width_list=w[-2:]),
+        Phase("width", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, width_list=w),
     ]
 
 

@@ -1,9 +1,11 @@
-"""Channel importance sorting before the expand phases (the reference's `re_organize_middle_weights` in
-`ofa/imagenet_classification/elastic_nn/modules/dynamic_layers.py`)."""
+"""Channel importance sorting before the expand phases (`re_organize_middle_weights` of the reference's
+`DynamicMBConvLayer` and `DynamicResNetBottleneckBlock`, `ofa/imagenet_classification/elastic_nn/modules/
+dynamic_layers.py`)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ofa_tf.layers.elastic_bottleneck import ElasticBottleneck
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
 
 # Group offset of the reference (`base = -len(target_width_list) * 1e5`): larger than any L1 importance.
@@ -42,6 +44,11 @@ def _permute(variable, order, axis):
     variable.assign(np.take(value, order, axis=axis))
 
 
+def _permute_bn(bn, order):
+    for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance):
+        _permute(v, order, axis=0)
+
+
 def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np.ndarray | None:
     """Sorts a block's middle channels (and SE hidden units) by importance, in place.
 
@@ -62,8 +69,7 @@ def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np
 
     _permute(block.project_conv.kernel, order, axis=2)
     for bn in (block.depthwise_bn, block.expand_bn):
-        for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance):
-            _permute(v, order, axis=0)
+        _permute_bn(bn, order)
     _permute(block.depthwise_conv.kernel, order, axis=2)
     _permute(block.expand_conv.kernel, order, axis=3)
     if block.use_se:
@@ -78,12 +84,35 @@ def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np
     return order
 
 
-def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
-    """`reorganize_channels` on every elastic block of `supernet` (blocks[0] is fixed and never sorted).
+def reorganize_bottleneck(block: ElasticBottleneck, expand_ratio_stage: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorts a bottleneck's two middle channel sets by importance, in place; returns both permutations.
 
-    A supernet of another family sorts itself (its `sort_channels` method)."""
-    if hasattr(supernet, "sort_channels"):
-        supernet.sort_channels(expand_ratio_stage)
-        return
-    for block in supernet.blocks[1:]:
-        reorganize_channels(block, expand_ratio_stage)
+    First conv2's outputs: importance = L1 norm of the conv3 weights reading each channel; the order is
+    applied to conv3's inputs, bn2 and conv2's outputs. Then conv1's outputs: importance = L1 norm of the
+    conv2 weights reading each channel, applied to conv2's inputs, bn1 and conv1's outputs. The group
+    widths of `expand_ratio_stage` are the middle widths at the largest output width, as the reference.
+    The block computes the same function at full width.
+    """
+    out = max(block.out_channels)
+    widths = [block.middle_channels(out, e) for e in sorted(block.expand_ratios, reverse=True)]
+    conv3 = block.conv3.kernel.numpy()  # [1, 1, mid, out]
+    order2 = middle_channel_order(np.abs(conv3).sum(axis=(0, 1, 3)), widths, expand_ratio_stage)
+    _permute(block.conv3.kernel, order2, axis=2)
+    _permute_bn(block.bn2, order2)
+    _permute(block.conv2.kernel, order2, axis=3)
+    conv2 = block.conv2.kernel.numpy()  # [k, k, mid_in, mid_out]
+    order1 = middle_channel_order(np.abs(conv2).sum(axis=(0, 1, 3)), widths, expand_ratio_stage)
+    _permute(block.conv2.kernel, order1, axis=2)
+    _permute_bn(block.bn1, order1)
+    _permute(block.conv1.kernel, order1, axis=3)
+    return order2, order1
+
+
+def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
+    """Sorts the middle channels of every elastic block of `supernet` (MBConv blocks without expansion, like
+    OFA-MobileNetV3's fixed blocks[0], are never sorted; OFA-ResNet bottlenecks all are)."""
+    for block in supernet.blocks:
+        if isinstance(block, ElasticBottleneck):
+            reorganize_bottleneck(block, expand_ratio_stage)
+        else:
+            reorganize_channels(block, expand_ratio_stage)

@@ -337,19 +337,14 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
 
     # === Schedule ===
-    def schedule(self) -> list[Phase]:
-        """The whole progressive-shrinking schedule of this supernet's family."""
-        family_schedule = getattr(self.supernet, "progressive_shrinking", None)
-        return family_schedule() if family_schedule else progressive_shrinking(self.space)
-
     def _resolve_phases(self) -> list[Phase]:
         c = self.config
-        names = [p.name for p in self.schedule()]
+        names = [p.name for p in progressive_shrinking(self.space)]
         unknown = sorted(set(c.phase_epochs or {}) - set(names))
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__}: {unknown}; "
                              f"its phases are {names}.")
-        phases = select_phases(self.schedule(), c.task, c.phase)
+        phases = select_phases(progressive_shrinking(self.space), c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
         out = []
@@ -465,7 +460,7 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        schedule = self.schedule()
+        schedule = progressive_shrinking(self.space)
         index = [p.name for p in schedule].index(first.name)
         previous = schedule[index - 1].name if index > 0 else None
         if c.init_weights is not None:

@@ -6,9 +6,13 @@ from click.testing import CliRunner
 
 import ofa_tf
 from ofa_tf.resnet import OFAResNets
-from ofa_tf.resnet.phases import resnet_progressive_shrinking
-from ofa_tf.resnet.sorting import reorganize_bottleneck
+from ofa_tf.run_folder import final_phase
+from ofa_tf.run_folder import load_supernet
+from ofa_tf.training.phases import progressive_shrinking
+from ofa_tf.training.phases import resnet_progressive_shrinking
 from ofa_tf.training.phases import select_phases
+from ofa_tf.training.sorting import reorganize_bottleneck
+from ofa_tf.training.sorting import sort_channels
 
 NET = "ofa_resnet50_tiny"
 NAMES = ["full", "depth_1", "depth_2", "expand_1", "expand_2", "width_1", "width_2"]
@@ -16,7 +20,7 @@ NAMES = ["full", "depth_1", "depth_2", "expand_1", "expand_2", "width_1", "width
 
 def test_schedule_shrinks_depth_then_expand_then_width():
     net = ofa_tf.ofa_net(NET, n_classes=10)
-    phases = net.progressive_shrinking()
+    phases = progressive_shrinking(net.search_space)
     assert [p.name for p in phases] == NAMES
     full, d1, d2, e1, e2, w1, w2 = phases
     assert (full.depth_list, full.expand_list, full.width_list, full.kd_ratio) == ((2,), (0.35,), (2,), 0.0)
@@ -28,6 +32,7 @@ def test_schedule_shrinks_depth_then_expand_then_width():
     assert {v for c in (space.sample(i) for i in range(50)) for v in c.w} == {1, 2}
     assert d1.search_space(net.search_space).max_config() == net.search_space.max_config()
     assert select_phases(resnet_progressive_shrinking(), "width", 2) == [w2]
+    assert final_phase(NET) == final_phase("ofa_resnet50") == "width_2"  # a run folder's finished supernet
 
 
 def _randomize_bn(net, seed=0):
@@ -46,7 +51,7 @@ def test_sorting_keeps_the_full_network_and_orders_by_importance():
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     before = net(x, training=False).numpy()
     block = net.blocks[4]
-    net.sort_channels(0)
+    sort_channels(net, 0)
     np.testing.assert_allclose(net(x, training=False).numpy(), before, rtol=1e-4, atol=1e-5)
     importance = np.abs(block.conv3.kernel.numpy()).sum(axis=(0, 1, 3))
     assert np.all(np.diff(importance) <= 0)
@@ -71,6 +76,10 @@ def test_progressive_shrinking_runs_every_phase_with_one_trace_per_teacher_setti
     assert {p.name for p in (tmp_path / "weights").iterdir()} == {f"{n}.weights.h5" for n in NAMES}
     config = json.loads((tmp_path / "config_all.json").read_text())
     assert [p["width_list"] for p in config["phases"]][-2:] == [[1, 2], [0, 1, 2]]
+    loaded = load_supernet(weights=tmp_path)  # the run folder: its net id, classes and final (width_2) weights
+    assert isinstance(loaded, OFAResNets) and loaded.n_classes == 10
+    for a, b in zip(loaded.weights, result.supernet.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.slow
