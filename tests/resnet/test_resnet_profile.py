@@ -3,8 +3,8 @@ import json
 import pytest
 
 import ofa_tf
-from ofa_tf.profile import profile
-from ofa_tf.profile import search_space_size
+from ofa_tf.counting import profile
+from ofa_tf.counting import search_space_size
 
 KEY = "resnet50 (OFAResNets, depth_list [0,1,2], expand_ratio_list [0.2,0.25,0.35], width_mult_list [0.65,0.8,1.0])"
 
