@@ -6,12 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ofa_tf.nas.candidates import CandidateSampler
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
 from ofa_tf.nas.candidates import score
-from ofa_tf.nas.resnet_search import ResNetCandidateSampler
-from ofa_tf.resnet.space import ResNetSearchSpace
+from ofa_tf.nas.resnet_search import candidate_sampler
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -83,9 +81,7 @@ def evolution_search(
     >>> result = evolution_search(predictor.predict_batch, space, [Constraint(MacsModel(shape), 400)])  # doctest: +SKIP
     """
     rng = np.random.default_rng(seed)
-    # OFA-ResNets have d/e/w configs (`nas/resnet_search.py`)
-    sampler_type = ResNetCandidateSampler if isinstance(space, ResNetSearchSpace) else CandidateSampler
-    sampler = sampler_type(
+    sampler = candidate_sampler(
         space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
     )
     population, efficiency = sampler.random(config.population_size)

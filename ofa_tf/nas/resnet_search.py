@@ -47,6 +47,15 @@ class ResNetBatch:
     def concat(batches: Sequence[ResNetBatch]) -> ResNetBatch:
         return ResNetBatch(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("d", "e", "w", "r")))
 
+    def unique_indices(self, space: ResNetSearchSpace) -> np.ndarray:
+        """Sorted indices of the first occurrence of each distinct subnet (skipped blocks' ratios ignored)."""
+        active = np.concatenate([np.arange(n)[None, :] < b + self.d[:, s + 1, None]
+                                 for s, (b, n) in enumerate(zip(space.base_depths, space.stage_blocks))], axis=1)
+        stem_skip = self.d[:, :1] >= space.max_depth
+        codes = np.concatenate([stem_skip, self.d[:, 1:], np.where(active, self.e, 0), self.w, self.r[:, None]], axis=1)
+        _, first = np.unique(codes, axis=0, return_index=True)
+        return np.sort(first)
+
 
 def _ceil_div(a, b):
     return -(-a // b)
@@ -122,6 +131,12 @@ class ResNetParamsModel(_ResNetModel):
     """Exact parameters of an OFA-ResNet subnet (millions by default)."""
 
     name, unit, key = "params", "params", "params"
+
+
+def candidate_sampler(space, *args) -> CandidateSampler:
+    """The sampler of the searches for `space`: `ResNetCandidateSampler` for a `ResNetSearchSpace`, else
+    `CandidateSampler` (arguments as `CandidateSampler`'s)."""
+    return (ResNetCandidateSampler if isinstance(space, ResNetSearchSpace) else CandidateSampler)(space, *args)
 
 
 class ResNetCandidateSampler(CandidateSampler):

@@ -5,6 +5,8 @@ import pytest
 from ofa_tf.counting import profile
 from ofa_tf.nas import Constraint
 from ofa_tf.nas import evolution_search
+from ofa_tf.nas import nsga2_search
+from ofa_tf.nas.nsga2 import NSGA2Config
 from ofa_tf.nas.evolution import EvolutionConfig
 from ofa_tf.nas.resnet_search import ResNetBatch
 from ofa_tf.nas.resnet_search import ResNetMacsModel
@@ -63,3 +65,18 @@ def test_constrained_search_finds_a_feasible_subnet_and_exports_it(net, tmp_path
     assert np.abs(predict(exported.path, x) - reference).max() <= 1e-5 * np.abs(reference).max()
     assert exported.metadata.subnet_config == found.to_dict()
     assert profile(net, found.r)["macs_exact"] / 1e6 <= bound
+
+
+def test_nsga2_front_trades_macs_for_params_without_duplicates(net):
+    space = net.search_space
+    macs, params = ResNetMacsModel(net), ResNetParamsModel(net)
+    front = nsga2_search(params.predict_batch, [macs], space, config=NSGA2Config(population_size=16, n_generations=4),
+                         seed=0)
+    assert len(front) >= 2 and np.all(np.diff(front.efficiency["macs"]) >= 0)
+    assert np.all(np.diff(front.accuracy) > 0)  # more MACs only on the front when it buys parameters
+    batch = ResNetBatch.coerce(list(front.configs))
+    assert len(batch.unique_indices(space)) == len(front)
+    skipped_differs = ResNetBatch.coerce([space.min_config(32), space.min_config(32)])
+    e = skipped_differs.e.copy()
+    e[1, -1] = max(space.expand_list)  # the last block does not run at the smallest depth
+    assert len(ResNetBatch(skipped_differs.d, e, skipped_differs.w, skipped_differs.r).unique_indices(space)) == 1
