@@ -26,6 +26,7 @@ class Phase:
         phase: 1 or 2 for depth/expand/width, None for full and kernel.
         ks_list, expand_list, depth_list: elastic choices sampled during this phase.
         width_list: width indices sampled during this phase (OFA-ResNets; None: no elastic width).
+        sort_widths: `width_stage` of the width-channel sorting at the start of the phase (OFA-ResNets), or None.
         epochs: cosine-schedule epochs after warmup (the reference's `n_epochs`; may be fractional after
             scaling, `total_epochs` is what runs).
         warmup_epochs: linear warmup epochs before the cosine schedule.
@@ -47,6 +48,7 @@ class Phase:
     kd_ratio: float
     sort_channels: int | None = None
     width_list: tuple[int, ...] | None = None
+    sort_widths: int | None = None
 
     def __post_init__(self):
         for name in ("ks_list", "depth_list"):
@@ -133,7 +135,8 @@ def resnet_progressive_shrinking(space: ResNetSearchSpace | None = None) -> list
     Depth and expand reuse the MobileNetV3 schedule's epochs, learning rates and subnets per step
     (`training/phases.py`); width, which removes the most computation, comes last with the expand
     phases' settings. The middle channels of every bottleneck are sorted by importance before each
-    expand phase (the reference's `re_organize_middle_weights`, keeping the earlier group at phase 2).
+    expand phase (the reference's `re_organize_middle_weights`, keeping the earlier group at phase 2), and
+    the stem and stage output channels before each width phase (`training.sorting.sort_widths`, ours).
     The `full` row trains the teacher with the standard ResNet-50 recipe scaled linearly: 0.1 per 256
     images (0.025 per 64) for 120 epochs after 5 warmup epochs (our choice).
     """
@@ -147,8 +150,8 @@ def resnet_progressive_shrinking(space: ResNetSearchSpace | None = None) -> list
         Phase("depth", 2, k, big_e, d, 120, 5, 7.5e-3, 2, 1.0, width_list=big_w),
         Phase("expand", 1, k, e[-2:], d, 25, 0, 2.5e-3, 4, 1.0, sort_channels=0, width_list=big_w),
         Phase("expand", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, sort_channels=1, width_list=big_w),
-        Phase("width", 1, k, e, d, 25, 0, 2.5e-3, 4, 1.0, width_list=w[-2:]),
-        Phase("width", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, width_list=w),
+        Phase("width", 1, k, e, d, 25, 0, 2.5e-3, 4, 1.0, width_list=w[-2:], sort_widths=0),
+        Phase("width", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, width_list=w, sort_widths=1),
     ]
 
 

@@ -116,3 +116,54 @@ def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
             reorganize_bottleneck(block, expand_ratio_stage)
         else:
             reorganize_channels(block, expand_ratio_stage)
+
+
+def _sort_width_group(permuted, readers, widths, width_stage):
+    """Permutes one set of channels shared by `permuted` ((variable, axis) pairs) by descending importance: the L1
+    norm of the `readers` weights ((variable, input axis) pairs) reading each channel."""
+    importance = 0
+    for variable, axis in readers:
+        weights = np.abs(variable.numpy())
+        importance = importance + weights.sum(axis=tuple(a for a in range(weights.ndim) if a != axis))
+    order = middle_channel_order(importance, sorted(widths, reverse=True), width_stage)
+    for variable, axis in permuted:
+        _permute(variable, order, axis)
+    return order
+
+
+def sort_widths(net, width_stage: int = 0) -> list[np.ndarray]:
+    """Sorts the width-elastic channels of an `OFAResNets` by importance before its width phases, in place.
+
+    Our extension of `re_organize_middle_weights` (the reference shrinks ResNet widths but sorts only middle
+    channels): each stem conv's outputs and each stage's output channels (shared by every block of the stage
+    through the residual sums) are ordered by the L1 norm of the weights that read them, so `w` keeps the most
+    important first channels. `width_stage` 1 keeps the group of the second-largest width in front, as
+    `expand_ratio_stage` does. The full-width network computes the same function. Returns the permutations.
+    """
+    def bn(layer):
+        return [(v, 0) for v in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
+
+    orders = []
+    readers = [(net.stem_conv1.kernel, 2), (net.stem_conv2.kernel, 2)]
+    permuted = [(net.stem_conv0.kernel, 3), *bn(net.stem_bn0), (net.stem_conv1.kernel, 2), (net.stem_conv1.kernel, 3),
+                *bn(net.stem_bn1), (net.stem_conv2.kernel, 2)]
+    orders.append(_sort_width_group(permuted, readers, net.stem_mid_widths, width_stage))
+    groups = [(net.stem_conv2, net.stem_bn2, net.stem_widths, [])]
+    groups += [(None, None, net.stage_widths[s], [net.blocks[b] for b in blocks])
+               for s, blocks in enumerate(net.block_group_info)]
+    for i, (conv, norm, widths, blocks) in enumerate(groups):
+        permuted = [] if conv is None else [(conv.kernel, 3), *bn(norm)]
+        for block in blocks:
+            permuted += [(block.conv3.kernel, 3), *bn(block.bn3)]
+            if block.has_downsample:
+                permuted += [(block.downsample_conv.kernel, 3), *bn(block.downsample_bn)]
+        readers = [(block.conv1.kernel, 2) for block in blocks[1:]]
+        if i + 1 < len(groups):
+            first = groups[i + 1][3][0]
+            readers += [(first.conv1.kernel, 2)]
+            if first.has_downsample:
+                readers += [(first.downsample_conv.kernel, 2)]
+        else:
+            readers += [(net.classifier.kernel, 0)]
+        orders.append(_sort_width_group(permuted + readers, readers, widths, width_stage))
+    return orders

@@ -38,6 +38,7 @@ from ofa_tf.training.phases import check_task
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.sorting import sort_channels
+from ofa_tf.training.sorting import sort_widths
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
 
@@ -539,6 +540,9 @@ class Trainer:
             if phase.sort_channels is not None:
                 sort_channels(self.supernet, phase.sort_channels)
                 logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
+            if phase.sort_widths is not None:
+                sort_widths(self.supernet, phase.sort_widths)
+                logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
             self.state.set(index, 0, 0, rng)
             checkpointer.save()
 

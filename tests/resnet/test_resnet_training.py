@@ -13,6 +13,7 @@ from ofa_tf.training.phases import resnet_progressive_shrinking
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.sorting import reorganize_bottleneck
 from ofa_tf.training.sorting import sort_channels
+from ofa_tf.training.sorting import sort_widths
 
 NET = "ofa_resnet50_tiny"
 NAMES = ["full", "depth_1", "depth_2", "expand_1", "expand_2", "width_1", "width_2"]
@@ -28,6 +29,7 @@ def test_schedule_shrinks_depth_then_expand_then_width():
     assert (e1.expand_list, e1.sort_channels, e2.expand_list, e2.sort_channels) == ((0.25, 0.35), 0, (0.2, 0.25, 0.35), 1)
     assert e2.width_list == (2,) and w1.width_list == (1, 2) and w2.width_list == (0, 1, 2)
     assert all(p.sort_channels is None for p in (full, d1, d2, w1, w2))
+    assert (w1.sort_widths, w2.sort_widths) == (0, 1) and all(p.sort_widths is None for p in phases[:5])
     space = w1.search_space(net.search_space)
     assert {v for c in (space.sample(i) for i in range(50)) for v in c.w} == {1, 2}
     assert d1.search_space(net.search_space).max_config() == net.search_space.max_config()
@@ -63,6 +65,28 @@ def test_sorting_keeps_the_full_network_and_orders_by_importance():
     order2, _ = reorganize_bottleneck(block, 1)
     assert set(order2[: widths[1]]) == set(range(widths[1]))
     assert set(np.abs(block.conv3.kernel.numpy())[0, 0, : widths[1]].sum(axis=1).round(5)) == first
+
+
+def test_width_sorting_keeps_the_full_network_and_orders_stage_channels():
+    net = OFAResNets(n_classes=10, width_mult_list=(0.15, 0.25), expand_list=(0.25, 0.35), depth_list=(0, 1))
+    _randomize_bn(net)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    net.sample_active_subnet(np.random.default_rng(1))
+    net.set_active_subnet(w=1)  # full widths; depths and expand ratios random
+    before = net(x, training=False).numpy()
+    orders = sort_widths(net, 0)
+    assert len(orders) == 6  # stem mid, stem out, 4 stages
+    assert any(not np.array_equal(o, np.arange(len(o))) for o in orders)
+    np.testing.assert_allclose(net(x, training=False).numpy(), before, rtol=1e-4, atol=1e-5)
+    last = net.blocks[net.block_group_info[2][-1]]
+    readers = np.abs(net.blocks[net.block_group_info[3][0]].conv1.kernel.numpy()).sum(axis=(0, 1, 3))
+    readers += np.abs(net.blocks[net.block_group_info[3][0]].downsample_conv.kernel.numpy()).sum(axis=(0, 1, 3))
+    readers += sum(np.abs(net.blocks[b].conv1.kernel.numpy()).sum(axis=(0, 1, 3)) for b in net.block_group_info[2][1:])
+    assert np.all(np.diff(readers) <= 1e-6)
+    # width_stage 1: the channels of the smaller width stay a group in front
+    small = last.out_channels[0]
+    order = sort_widths(net, 1)[4]
+    assert set(order[:small]) == set(range(small)) and small < max(last.out_channels)
 
 
 @pytest.mark.slow
