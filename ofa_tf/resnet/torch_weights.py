@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ofa_tf.torch_checkpoint import _BN
-from ofa_tf.torch_checkpoint import _conv
+from ofa_tf.torch_checkpoint import conv_kernel
 from ofa_tf.torch_checkpoint import _same
 
 
@@ -13,7 +13,7 @@ def resnet_weight_table(net) -> dict:
     table = {}
 
     def conv_bn(conv_key, bn_prefix, conv, bn):
-        table[conv_key] = (conv.kernel, _conv)
+        table[conv_key] = (conv.kernel, conv_kernel)
         for torch_name, keras_name in _BN.items():
             table[f"{bn_prefix}.{torch_name}"] = (getattr(bn, keras_name), _same)
 
