@@ -22,6 +22,8 @@ _EXPORTS = {
     # supernet, subnets, counting
     "OFAMobileNetV3": "ofa_tf.supernet",
     "OFAProxylessNASNets": "ofa_tf.proxyless",
+    "OFAResNets": "ofa_tf.resnet",
+    "ResNetConfig": "ofa_tf.resnet",
     "ofa_net": "ofa_tf.zoo",
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",

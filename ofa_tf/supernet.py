@@ -194,6 +194,15 @@ class MBConvSupernet(keras.Model):
         config = self.get_active_config()
         return self.materialize(config, resolution or config.r, batch_size=batch_size, name=name)
 
+    def subnet_signature(self) -> tuple[tf.TensorSpec, ...]:
+        """Specs of the `call(..., subnet=...)` tensors: ks and e per block, d per stage."""
+        space = self.search_space
+        return tuple(tf.TensorSpec([n], tf.int32) for n in (space.n_blocks, space.n_blocks, space.n_stages))
+
+    def subnet_arrays(self, config: SubnetConfig) -> tuple[np.ndarray, ...]:
+        """`config` as the int32 arrays `call(..., subnet=...)` takes."""
+        return tuple(np.asarray(v, np.int32) for v in (config.ks, config.e, config.d))
+
     def active_blocks(self, config: SubnetConfig | None = None) -> list[tuple[int, int, int]]:
         """(block index, kernel size, expand ratio) of the blocks a config runs, blocks[0] first."""
         config = config or self.get_active_config()

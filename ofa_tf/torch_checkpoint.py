@@ -118,14 +118,17 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
 
     Transform matrices missing from the checkpoint (e.g. a full-net checkpoint) keep their identity
     initialisation, as in the reference; any other missing, unexpected or mis-shaped key raises.
+    Other supernet families bring their own key table and renaming (`torch_weight_table`, `remap_torch_key`).
     """
     table = supernet.torch_weight_table() if hasattr(supernet, "torch_weight_table") else weight_table(supernet)
+    remap = getattr(supernet, "remap_torch_key", remap_key)
+    width = getattr(supernet, "width_mult", getattr(supernet, "width_mult_list", None))
     known = set(table)
     assigned = {}
     for key, value in state_dict.items():
         if key.endswith("num_batches_tracked"):
             continue
-        target = remap_key(key, known)
+        target = remap(key, known)
         if target not in table:
             raise ValueError(
                 f"Unexpected key {key!r} in checkpoint (no {type(supernet).__name__} tensor of that name"
@@ -136,7 +139,7 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"Shape mismatch for checkpoint key {key!r}: got {tuple(value.shape)} (Keras layout), this "
-                f"supernet (width_mult={supernet.width_mult}, n_classes={supernet.n_classes}) expects "
+                f"{type(supernet).__name__} (width_mult={width}, n_classes={supernet.n_classes}) expects "
                 f"{tuple(variable.shape)}. The checkpoint is probably for another width multiplier or class count."
             )
         assigned[target] = (variable, value)

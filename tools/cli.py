@@ -72,8 +72,8 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
     if calibrate_bn and data is None:
         raise click.UsageError(f"--calibrate-bn {calibrate_bn} needs --data (a TFDS name, an image folder or 'digits').")
     try:
-        config = SubnetConfig.load(config_path)
-    except (ValueError, KeyError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        config = json.loads(config_path.read_text())
+    except ValueError as err:  # json.JSONDecodeError
         raise click.BadParameter(f"{config_path}: {err}", param_hint="--config") from err
     labels = None
     if labels_path is not None:
@@ -88,9 +88,10 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--net / --weights") from err
-    try:
+    try:  # the supernet's family reads its own config format (`config_type`: ks/e/d or OFA-ResNets' d/e/w)
+        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
         supernet.search_space.validate(config)
-    except ValueError as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise click.BadParameter(f"{config_path} is outside the search space of {net_id}: {err}",
                                  param_hint="--config") from err
     try:

@@ -77,7 +77,8 @@ def export_subnet(
 
     Args:
         supernet: an `OFAMobileNetV3`.
-        config: the subnet (`get_active_subnet_config()` / `SubnetConfig`); must be in the search space.
+        config: the subnet (`get_active_subnet_config()`, a `SubnetConfig` or `ResNetConfig`); must be in the
+            search space.
         out: the `.tflite` path (written atomically).
         quantize: one of `tools.QUANTIZE_MODES`.
         data: an `ofa_tf.data.ImageData` or a source for `ofa_tf.data.load_dataset` (TFDS name, image folder,
@@ -94,8 +95,8 @@ def export_subnet(
     """
     start = time.perf_counter()
     QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
-    if isinstance(config, dict):
-        config = SubnetConfig.from_dict(config)
+    if isinstance(config, dict):  # an OFA-ResNet space reads {"d", "e", "w"} dicts (its `config_type`)
+        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
     supernet.search_space.validate(config)
     resolution = resolution or config.r
     if resolution is None:

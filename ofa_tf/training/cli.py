@@ -52,7 +52,7 @@ def _net_ids():
               help="reference: progressive shrinking as the paper; sandwich: full network, then the whole space "
                    "with max + min + random subnets and in-place distillation.")
 @click.option("--task", type=click.Choice(TASKS), default="all", show_default=True)
-@click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand task.")
+@click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand/width task.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
 @click.option("--epoch-scale", type=float, default=None, help="Multiply the reference epochs (e.g. 0.05).")
 @click.option("--phase-epochs", callback=_phase_epochs, default=None,
@@ -82,7 +82,8 @@ def _net_ids():
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after N steps (no save).")
 @click.option("--verbose", type=click.IntRange(0, 2), default=1, show_default=True)
 def train_command(net_id, data, out, **options):
-    """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (or one task/phase)."""
+    """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (OFA-ResNets: full → depth 1, 2 →
+    expand 1, 2 → width 1, 2), or one task/phase."""
     from ofa_tf.training.trainer import train
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -10,7 +10,9 @@ from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import OptimizerConfig
+from ofa_tf.training.phases import PHASE_NAMES
 from ofa_tf.training.phases import RECIPES
+from ofa_tf.training.phases import check_task
 from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 
@@ -22,10 +24,10 @@ class TrainConfig:
     Args:
         recipe: "reference" (progressive shrinking as the paper) or "sandwich" (the full network, then the
             whole space with the sandwich rule and in-place distillation); see `ofa_tf.training.phases`.
-        task: "full", "kernel", "depth", "expand" or "all" (the whole recipe).
+        task: "full", "kernel", "depth", "expand", "width" (OFA-ResNets) or "all" (the whole recipe).
         subnet: with task "full", train only this `SubnetConfig` (or its dict): the network trained alone that
             the paper compares subnets of the supernet with.
-        phase: 1 or 2 for depth/expand (None = both phases).
+        phase: 1 or 2 for depth/expand/width (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
         phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
@@ -101,13 +103,15 @@ class TrainConfig:
                 raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
         if self.recipe not in RECIPES:
             raise ValueError(f"Unknown recipe {self.recipe!r}; expected one of {list(RECIPES)}.")
-        select_phases(recipe_phases(self.recipe), self.task, self.phase)  # validates task / phase
+        check_task(self.task, self.phase)
+        if self.recipe != "reference":  # its rows have the same names for every family
+            select_phases(recipe_phases(self.recipe), self.task, self.phase)
         if self.subnet is not None:
             if self.task != "full":
                 raise ValueError(f"`subnet` trains one subnet alone with task='full'; received task={self.task!r}.")
             if isinstance(self.subnet, dict):
                 self.subnet = SubnetConfig.from_dict(self.subnet)
-        names = [p.name for p in recipe_phases(self.recipe)]
+        names = list(PHASE_NAMES) if self.recipe == "reference" else [p.name for p in recipe_phases(self.recipe)]
         unknown = sorted(set(self.phase_epochs or {}) - set(names))
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")

@@ -26,7 +26,8 @@ def make_train_step(
 ):
     """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
 
-    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
+    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs (for
+    another family, the stacked tensors of its `subnet_signature`, e.g. OFA-ResNets' d, e, w); every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
     are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
     a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
@@ -39,7 +40,6 @@ def make_train_step(
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
-    space = model.search_space
 
     def replica_step(images, labels, ks, e, d, kd_ratio):
         images = tf.cast(images, tf.float32)
@@ -70,9 +70,7 @@ def make_train_step(
     signature = [
         images_spec,
         labels_spec,
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_stages], tf.int32),
+        *(tf.TensorSpec([None, *spec.shape], spec.dtype) for spec in model.subnet_signature()),
         tf.TensorSpec([], tf.float32),
     ]
 
@@ -84,6 +82,10 @@ def make_train_step(
     return step
 
 
-def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
+def stack_configs(configs, supernet=None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig` (or the stacked
+    `supernet.subnet_arrays` of each config, for any family)."""
+    if supernet is not None:
+        arrays = [supernet.subnet_arrays(c) for c in configs]
+        return tuple(tf.constant(np.stack(column)) for column in zip(*arrays))
     return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))

@@ -16,7 +16,6 @@ from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
-from ofa_tf.supernet import MBConvSupernet
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.config import TrainConfig
 from ofa_tf.training.distribute import is_chief
@@ -32,6 +31,7 @@ from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.runtime import warn_if_onednn_unsafe
 from ofa_tf.training.sorting import sort_channels
+from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
 from ofa_tf.training.step import stack_configs
 from ofa_tf.training.tensorboard import write_scalar
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 class TrainResult:
     """What `train` did: the trained supernet, finished phases, per-epoch history, traces per phase."""
 
-    supernet: MBConvSupernet
+    supernet: keras.Model
     out_dir: Path
     phases: list[str]
     history: list[dict]
@@ -68,13 +68,12 @@ def _load_data(data, config: TrainConfig):
     return data
 
 
-def _clone_supernet(net, n_classes: int, dropout_rate: float) -> MBConvSupernet:
+def _clone_supernet(net, n_classes: int, dropout_rate: float) -> keras.Model:
     if isinstance(net, str):
         return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
-    if not isinstance(net, MBConvSupernet):
-        raise TypeError(
-            f"`net` must be a net id, an OFAMobileNetV3 or an OFAProxylessNASNets; received {type(net).__name__}."
-        )
+    if not (isinstance(net, keras.Model) and hasattr(net, "search_space")):
+        raise TypeError(f"`net` must be a net id or an OFA supernet (OFAMobileNetV3, OFAProxylessNASNets, "
+                        f"OFAResNets); received {type(net).__name__}.")
     if net.n_classes != n_classes:
         raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
     clone = type(net).from_config(net.get_config())
@@ -122,7 +121,13 @@ class Trainer:
     # === Schedule ===
     def _resolve_phases(self) -> list[Phase]:
         c = self.config
-        phases = select_phases(recipe_phases(c.recipe, self.space), c.task, c.phase)
+        rows = recipe_phases(c.recipe, self.space)
+        names = [p.name for p in rows]
+        unknown = sorted(set(c.phase_epochs or {}) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__} and recipe "
+                             f"{c.recipe!r}: {unknown}; its phases are {names}.")
+        phases = select_phases(rows, c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
         out = []
@@ -317,16 +322,20 @@ class Trainer:
             if phase.sort_channels is not None:
                 sort_channels(self.supernet, phase.sort_channels)
                 logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
+            if phase.sort_widths is not None:
+                sort_widths(self.supernet, phase.sort_widths)
+                logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
             self.state.set(index, 0, 0, rng)
             checkpointer.save()
 
         teacher = self.teacher() if phase.kd_ratio > 0 else None
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
-            "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
+            "ks %s e %s d %s%s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
             schedule.warmup_steps, schedule.warmup_lr, "sandwich: max, min (if another) + " if phase.sandwich else "",
             phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
+            "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
         step_fn = None
@@ -351,7 +360,7 @@ class Trainer:
                 configs = [c.subnet] if c.subnet is not None else phase.step_configs(self.space, rng)
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
-                loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
+                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio))
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])
@@ -408,7 +417,8 @@ def train(net, data, out, **options) -> TrainResult:
 
     Args:
         net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or a supernet object
-            (copied; the trained copy is `result.supernet`).
+            (copied; the trained copy is `result.supernet`). OFA-ResNets train on their own schedule
+            (`ofa_tf.training.phases.resnet_progressive_shrinking`: depth, expand, then width).
         data: an image source for `ofa_tf.data.load_dataset` (folder, TFDS name, "digits") or an `ImageData`.
         out: output folder: `config_<run>.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/<run>/` (every
             epoch: model, optimizer, phase/epoch/step, sampler RNG) and `weights/<phase>.weights.h5` after each
