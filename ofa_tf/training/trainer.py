@@ -337,6 +337,8 @@ class Trainer:
             list(phase.expand_list), list(phase.depth_list),
             "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
+        if c.subnet is not None:
+            logger.info("Training only the subnet %s (a network trained alone).", c.subnet.to_dict())
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
         step_fn = None
         for epoch in range(start_epoch, phase.total_epochs):
