@@ -113,3 +113,17 @@ def digits():
     from ofa_tf.data import load_dataset
 
     return load_dataset("digits", validation_split=0.2, seed=0)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder no file can be created in: a chmod 0500 folder, or /proc when running as root (root ignores
+    permission bits)."""
+    if os.geteuid() == 0:
+        yield __import__("pathlib").Path("/proc")
+        return
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    yield folder
+    folder.chmod(0o700)
