@@ -179,7 +179,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     )
     seconds["accuracy_dataset"] = time.perf_counter() - start
     start = time.perf_counter()
-    predictor = AccuracyPredictor(space, seed=settings.seed)
+    predictor = AccuracyPredictor(space, seed=settings.seed, net_id=supernet.net_id)
     predictor_report = predictor.fit(
         (configs, accuracies), PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
     )

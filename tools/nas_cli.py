@@ -41,6 +41,16 @@ def _load_data(source: str | None, validation_split: float, seed: int):
     return load_dataset(source, validation_split=validation_split, seed=seed)
 
 
+def check_lut(path: str | Path, supernet) -> None:
+    """A latency table built for another supernet (its header's net id) is refused, naming both."""
+    from ofa_tf.latency import LatencyTable
+
+    built_for = LatencyTable.load(path).header.get("net_id")
+    if built_for and supernet.net_id and built_for != supernet.net_id:
+        raise ValueError(f"The latency table {path} was measured for {built_for}, not {supernet.net_id}: build one "
+                         f"with `android-bench lut --net {supernet.net_id}`.")
+
+
 def _resolve_predictor(path: str | Path) -> Path:
     path = Path(path)
     return path.parent if path.is_file() else path
@@ -53,8 +63,9 @@ _PREDICTOR_HELP = ("Accuracy predictor folder (ofa-tf predictor), or 'reference'
 _PREDICTOR_WEIGHTS_HELP = "With --predictor reference: a local acc_predictor.pth instead of the download."
 
 
-def load_predictor(path: str, weights: str | None, net_id: str | None):
-    """An `AccuracyPredictor` folder, or the reference's pretrained predictor (only for its supernet)."""
+def load_predictor(path: str, weights: str | None, supernet):
+    """An `AccuracyPredictor` folder (checked to belong to `supernet`), or the reference's pretrained predictor (only
+    for its supernet)."""
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import ReferenceAccuracyPredictor
     from ofa_tf.nas import pretrained_accuracy_predictor
@@ -63,10 +74,12 @@ def load_predictor(path: str, weights: str | None, net_id: str | None):
         if weights is not None:
             raise ValueError(f"--predictor-weights goes with --predictor {REFERENCE_PREDICTOR}; received "
                              f"--predictor {path}.")
-        return AccuracyPredictor.load(_resolve_predictor(path))
-    if net_id != ReferenceAccuracyPredictor.net_id:
+        predictor = AccuracyPredictor.load(_resolve_predictor(path))
+        predictor.check_supernet(supernet)
+        return predictor
+    if supernet.net_id != ReferenceAccuracyPredictor.net_id:
         raise ValueError(f"--predictor {REFERENCE_PREDICTOR} predicts ImageNet accuracy of "
-                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {net_id}.")
+                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {supernet.net_id}.")
     return pretrained_accuracy_predictor(pretrained=weights is None, weights=weights)
 
 
@@ -108,7 +121,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     configs, accuracies = build_accuracy_dataset(
         evaluate_fn, supernet.search_space, n_subnets, out / "acc_dataset.jsonl", seed=seed, verbose=not quiet
     )
-    model = AccuracyPredictor(supernet.search_space, seed=seed)
+    model = AccuracyPredictor(supernet.search_space, seed=seed, net_id=supernet.net_id)
     report = model.fit((configs, accuracies), PredictorTrainingConfig(epochs=epochs, seed=seed))
     model.save(out)
     (out / "predictor_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=1) + "\n")
@@ -168,14 +181,14 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     supernet = load_supernet(net_id, weights, n_classes) if (weights or net_id) else None
     if supernet is None:
         raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
-    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
-    if supernet.search_space.n_blocks != model.space.n_blocks:
-        raise ValueError(f"The predictor {predictor_path} was trained for another search space than {net_id}.")
+    model = load_predictor(predictor_path, predictor_weights, supernet)
     shape = network_shape(supernet)
     latency_model = None
     out = Path(out)
     if any(b.metric == "latency" for b in budgets):
         if luts:
+            for path in luts:
+                check_lut(path, supernet)
             latency_model = LatencyPredictor.from_files(list(luts), shape, name="latency")
         else:
             if weights is None:
@@ -247,7 +260,10 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
     budgets = [spec.parse_constraint(c) for c in constraints]
     supernet = load_supernet(net_id, weights, n_classes)
-    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
+    model = load_predictor(predictor_path, predictor_weights, supernet)
+    for paths in lut_map.values():
+        for path in paths:
+            check_lut(path, supernet)
     data = _load_data(data_source, validation_split, seed)
     if quantize == "int8" and data is None:
         raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")

@@ -69,6 +69,7 @@ class AccuracyPredictor:
         hidden_size: width of the hidden layers.
         n_layers: number of hidden layers.
         seed: seed of the weight initialisation.
+        net_id: the supernet whose subnets it predicts (saved; `check_supernet` compares it).
 
     Example:
     >>> predictor = AccuracyPredictor(SearchSpace(resolutions=[160, 224]))
@@ -83,6 +84,7 @@ class AccuracyPredictor:
         hidden_size: int = 400,
         n_layers: int = 3,
         seed: int = 0,
+        net_id: str | None = None,
     ):
         if hidden_size < 1 or n_layers < 1:
             raise ValueError(f"`hidden_size` and `n_layers` must be >= 1; received {hidden_size}, {n_layers}.")
@@ -91,6 +93,7 @@ class AccuracyPredictor:
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.seed = seed
+        self.net_id = net_id
         inputs = keras.Input((self.encoder.n_dim,), dtype="float32")
         x = inputs
         fan_in = self.encoder.n_dim
@@ -189,6 +192,7 @@ class AccuracyPredictor:
             "hidden_size": self.hidden_size,
             "n_layers": self.n_layers,
             "seed": self.seed,
+            "net_id": self.net_id,
         }
         (directory / _CONFIG_FILE).write_text(json.dumps(meta, indent=1) + "\n")
 
@@ -199,11 +203,25 @@ class AccuracyPredictor:
             if not (directory / name).exists():
                 raise FileNotFoundError(f"{directory / name} not found; save a predictor there with `save()`.")
         meta = json.loads((directory / _CONFIG_FILE).read_text())
-        predictor = cls(
-            SearchSpace(**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"], meta["seed"]
-        )
+        predictor = cls(SearchSpace(**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"],
+                        meta["seed"], meta.get("net_id"))
         predictor.model.load_weights(directory / _WEIGHTS_FILE)
+        predictor.directory = directory
         return predictor
+
+    def check_supernet(self, supernet) -> None:
+        """Raises ValueError naming both sides when this predictor was trained for another supernet or search space
+        (its predictions would be meaningless there)."""
+        where = getattr(self, "directory", "this predictor")
+        if self.net_id and supernet.net_id and self.net_id != supernet.net_id:
+            raise ValueError(f"The predictor in {where} was trained on subnets of {self.net_id}, not of "
+                             f"{supernet.net_id}: build one for {supernet.net_id} with `ofa-tf predictor`.")
+        if self.space != supernet.search_space:
+            mine, theirs = dataclasses.asdict(self.space), dataclasses.asdict(supernet.search_space)
+            detail = ", ".join(f"{k} {list(mine[k])} vs {list(theirs[k])}" for k in mine
+                               if mine[k] != theirs[k] and k != "n_stages")
+            raise ValueError(f"The predictor in {where} was trained for another search space than "
+                             f"{supernet.net_id or 'this supernet'} ({detail}): build one with `ofa-tf predictor`.")
 
 
 def _torch_linear_init(fan_in: int, seed: int) -> dict:
