@@ -54,6 +54,8 @@ def native_output_silenced(enabled: bool = True):
             failed = True
             raise
         finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
@@ -76,7 +78,7 @@ def import_tensorflow(verbose: bool) -> None:
 def setup_logging(verbose: bool, packages: tuple[str, ...] = ("ofa_tf", "tools", "android_bench")) -> None:
     """Our packages log their progress as plain lines on stderr; TensorFlow's, absl's and Python warnings only
     with `verbose`."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr, force=True)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     for name in packages:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in _QUIET_LOGGERS:

@@ -27,9 +27,12 @@ class SubnetConfig:
 
     def __post_init__(self):
         for name in ("ks", "e", "d"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                raise ValueError(f"`{name}` must be a list of ints; received {name}={values!r}.")
+            object.__setattr__(self, name, tuple(_integer(v, name) for v in values))
         if self.r is not None:
-            object.__setattr__(self, "r", int(self.r))
+            object.__setattr__(self, "r", _integer(self.r, "r"))
 
     def to_dict(self) -> dict:
         out = {"ks": list(self.ks), "e": list(self.e), "d": list(self.d)}
@@ -40,6 +43,9 @@ class SubnetConfig:
     @classmethod
     def from_dict(cls, config: dict) -> SubnetConfig:
         """Reads `get_active_subnet_config()` output; also accepts the reference's `image_size` / `r: [int]`."""
+        if not isinstance(config, dict):
+            raise ValueError(f"A subnet config is a JSON object with 'ks', 'e' and 'd' (and optionally 'r'); "
+                             f"received {type(config).__name__} {config!r:.60}.")
         unknown = set(config) - _CONFIG_KEYS
         if unknown:
             raise ValueError(
@@ -63,7 +69,19 @@ class SubnetConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> SubnetConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Reads a file written by `save` (or by `ofa-tf search`); errors name the file."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"{path}: {err}") from err
+
+
+def _integer(value, name: str) -> int:
+    """`value` as an int; floats with a fraction (7.9) and non-numbers are refused, never truncated."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not float(value).is_integer():
+        raise ValueError(f"Invalid value in `{name}`: expected an integer. Received {value!r}.")
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)

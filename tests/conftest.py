@@ -127,3 +127,17 @@ def read_only_dir(tmp_path):
     folder.chmod(0o500)
     yield folder
     folder.chmod(0o700)
+
+
+TINY_NET = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A random-init 10-class `.weights.h5` of the tiny preset (with what it belongs to)."""
+    from ofa_tf.zoo import ofa_net
+
+    path = tmp_path_factory.mktemp("tiny_weights") / "tiny.weights.h5"
+    ofa_net(TINY_NET, n_classes=10).save_weights(path)
+    return path
+

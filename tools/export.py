@@ -286,7 +286,7 @@ def export_keras_model(
         converted_model = with_batch_size(model, batch_size)
 
     tick = time.perf_counter()
-    flatbuffer = convert(converted_model, options, representative)
+    flatbuffer = convert(converted_model, options, representative, scratch_dir=out.parent)
     seconds["convert"] = time.perf_counter() - tick
 
     inputs, outputs = io_tensors(flatbuffer)
