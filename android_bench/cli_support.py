@@ -18,7 +18,7 @@ import click
 
 # Library errors that mean "bad input": their message is the one line the user sees.
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, PermissionError,
-               NotADirectoryError, IsADirectoryError)
+               NotADirectoryError, IsADirectoryError, ConnectionError)
 
 _QUIET_LOGGERS = ("absl", "tensorflow", "h5py", "matplotlib", "PIL")
 

@@ -61,6 +61,15 @@ class SubnetConfig:
             r = r[0]
         return cls(ks=config["ks"], e=config["e"], d=config["d"], r=r)
 
+    @property
+    def short_name(self) -> str:
+        """A readable label: depths, then mean kernel size and expand ratio of the active blocks (`d34243 k5.2 e4.1`)."""
+        per_stage = len(self.ks) // max(len(self.d), 1)
+        active = [s * per_stage + i for s, depth in enumerate(self.d) for i in range(depth)]
+        ks = [self.ks[b] for b in active if b < len(self.ks)] or [0]
+        e = [self.e[b] for b in active if b < len(self.e)] or [0]
+        return f"d{''.join(map(str, self.d))} k{np.mean(ks):.1f} e{np.mean(e):.1f}"
+
     def with_resolution(self, r: int | None) -> SubnetConfig:
         return dataclasses.replace(self, r=r)
 

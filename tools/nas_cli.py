@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import logging
 from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_writable
+from android_bench.cli_support import one_line_errors
 from ofa_tf.run_folder import load_supernet
 
 from .quantize import POST_TRAINING_MODES
-
-
-def _errors_as_click(fn):
-    """Library errors (bad values, missing files, infeasible budgets) become one-line click errors."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, KeyError, ConnectionError) as err:
-            raise click.ClickException(str(err).strip("'\"")) from err
-
-    return wrapper
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
-    logging.getLogger("ofa_tf").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _load_data(source: str | None, validation_split: float, seed: int):
@@ -100,7 +82,7 @@ def load_predictor(path: str, weights: str | None, supernet):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_errors_as_click
+@one_line_errors
 def predictor(net_id, weights, data_source, validation_split, n_subnets, calibration_images, epochs, n_classes,
               seed, out, quiet):
     """Build the accuracy dataset (resumable, cached in OUT/acc_dataset.jsonl) and train the accuracy predictor.
@@ -113,7 +95,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     from ofa_tf.nas import build_accuracy_dataset
     from .specialize import make_evaluate_fn
 
-    _logging(not quiet)
+    check_writable(out, folder=True)
     supernet = load_supernet(net_id, weights, n_classes)
     data = _load_data(data_source, validation_split, seed)
     out = Path(out)
@@ -128,7 +110,8 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     click.echo(
         f"Predictor trained on {report.n_train} subnets; on {report.n_val} held-out: RMSE {100 * report.rmse:.2f} "
         f"points (predicting the mean: {100 * report.baseline_rmse:.2f}), Kendall tau {report.kendall_tau:.3f}, "
-        f"Spearman {report.spearman:.3f}. Saved to {out}."
+        f"Spearman {report.spearman:.3f}.\nWrote {out}: predictor.weights.h5, predictor.json, predictor_report.json, "
+        "acc_dataset.jsonl."
     )
 
 
@@ -155,7 +138,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Subnet config JSON (the input of `ofa-tf export`).")
-@_errors_as_click
+@one_line_errors
 def search(net_id, weights, predictor_path, predictor_weights, constraints, luts, n_classes, generations, population,
            pareto_generations, seed, out):
     """Evolutionary search for the most accurate subnet under every --constraint.
@@ -174,6 +157,7 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     from .specialize import parse_constraint
     from .specialize import search_subnet
 
+    check_writable(out)
     budgets = [parse_constraint(c) for c in constraints]
     for path in luts:
         if not Path(path).is_file():
@@ -248,14 +232,14 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
-@_errors_as_click
+@one_line_errors
 def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts, constraints, data_source,
                validation_split, quantize, calibration_images, no_host, n_classes, generations, seed, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
     from ofa_tf.nas import EvolutionConfig
 
-    _logging(True)
+    check_writable(out, folder=True)
     device_list = spec.parse_devices(devices)
     lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
     budgets = [spec.parse_constraint(c) for c in constraints]
@@ -308,7 +292,7 @@ def _echo_results(report) -> None:
 @click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
 @click.option("--quantize", default=None, type=click.Choice(POST_TRAINING_MODES))
 @click.option("--seed", default=None, type=int)
-@_errors_as_click
+@one_line_errors
 def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
     shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
@@ -316,7 +300,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     from .demo import DemoSettings
     from .demo import run_demo
 
-    _logging(True)
+    check_writable(out, folder=True)
     given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
                  n_subnets=n_subnets, quantize=quantize, seed=seed)
     overrides = {k: v for k, v in given.items() if v is not None}

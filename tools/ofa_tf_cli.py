@@ -7,8 +7,8 @@ from android_bench.cli_support import QuietGroup
 
 # command name -> "module:attribute" of a click command (a leading "." is relative to this package)
 COMMANDS = {
-    "train": "ofa_tf.training.cli:train_command",
-    "eval": "ofa_tf.training.cli:eval_command",
+    "train": ".training_cli:train_command",
+    "eval": ".training_cli:eval_command",
     "predictor": ".nas_cli:predictor",
     "search": ".nas_cli:search",
     "specialize": ".nas_cli:specialize",

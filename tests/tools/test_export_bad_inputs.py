@@ -7,7 +7,7 @@ from cli_checks import folder_state
 from cli_checks import one_error_line
 from click.testing import CliRunner
 
-from ofa_tf.cli import main
+from tools.ofa_tf_cli import main
 
 TINY = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
 SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"

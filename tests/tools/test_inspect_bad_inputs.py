@@ -4,7 +4,7 @@ from cli_checks import folder_state
 from cli_checks import one_error_line
 from click.testing import CliRunner
 
-from ofa_tf.cli import main
+from tools.ofa_tf_cli import main
 
 
 @pytest.mark.parametrize("payload, expected", [

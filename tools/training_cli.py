@@ -1,4 +1,4 @@
-"""`ofa-tf train` and `ofa-tf eval`: click wrappers over `train` and `evaluate`."""
+"""`ofa-tf train` and `ofa-tf eval`: click wrappers over `ofa_tf.training` (`train`, `evaluate`)."""
 from __future__ import annotations
 
 import json
