@@ -50,7 +50,7 @@ def native_output_silenced(enabled: bool = True):
         failed = False
         try:
             yield
-        except BaseException:
+        except Exception:
             failed = True
             raise
         finally:
@@ -99,8 +99,14 @@ def error_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
-def one_line_errors(fn):
-    """A click command whose bad-input exceptions (`USER_ERRORS`) become one `Error: ...` line and exit code 1."""
+INTERRUPTED = "Interrupted (Ctrl-C); files are written whole or not at all, so nothing half-written was kept."
+
+
+def one_line_errors(fn=None, *, interrupted: str = INTERRUPTED):
+    """A click command whose bad-input exceptions (`USER_ERRORS`) become one `Error: ...` line and exit code 1;
+    Ctrl-C becomes the line `interrupted` (e.g. how to resume)."""
+    if fn is None:
+        return functools.partial(one_line_errors, interrupted=interrupted)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -111,7 +117,7 @@ def one_line_errors(fn):
         except USER_ERRORS as err:
             raise click.ClickException(error_line(err)) from err
         except KeyboardInterrupt:
-            raise click.ClickException("Interrupted (Ctrl-C); nothing half-written was kept.") from None
+            raise click.ClickException(interrupted) from None
 
     return wrapper
 
@@ -154,6 +160,12 @@ class QuietGroup(click.Group):
         self.import_tf = import_tf
         self.params.append(click.Option(["-v", "--verbose"], is_flag=True,
                                         help="Also show TensorFlow's logs and warnings and every debug line."))
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # e.g. while TensorFlow loads, before a command's own handling
+            raise click.ClickException(INTERRUPTED) from None
 
     def resolve_command(self, ctx, args):
         verbose = bool(ctx.params.get("verbose"))

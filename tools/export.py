@@ -312,7 +312,7 @@ def export_keras_model(
     flatbuffer = embed_metadata(flatbuffer, metadata)
     write_atomic(out, flatbuffer)
     seconds["total"] = time.perf_counter() - start
-    logger.info("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
+    logger.debug("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
     return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), 0, seconds, qat_loss)
 
 

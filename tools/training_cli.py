@@ -75,7 +75,8 @@ def _net_ids():
 @click.option("--validate/--no-validate", default=True, show_default=True, help="Max/min accuracy after each phase.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after N steps (no save).")
 @click.option("--verbose", type=click.IntRange(0, 2), default=1, show_default=True)
-@one_line_errors
+@one_line_errors(interrupted="Interrupted (Ctrl-C): --out keeps the checkpoint of the last finished epoch; rerun "
+                              "the same command with --resume to continue from it.")
 def train_command(net_id, data, out, **options):
     """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (OFA-ResNets: full → depth 1, 2 →
     expand 1, 2 → width 1, 2), or one task/phase."""

@@ -95,3 +95,15 @@ def test_corrupt_init_weights(tmp_path, tiny_weights):
     broken.write_bytes(tiny_weights.read_bytes()[:2000])
     line = one_error_line(train(tmp_path / "run", "--task", "kernel", "--init", str(broken)))
     assert f"{broken} is not a readable Keras weights file" in line
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_resume(tmp_path, monkeypatch):
+    import ofa_tf.training.trainer as trainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as from SIGINT while tf.data or the step function traces
+
+    monkeypatch.setattr(trainer, "train", interrupted)
+    line = one_error_line(train(tmp_path / "run", "--task", "full"))
+    assert line == ("Error: Interrupted (Ctrl-C): --out keeps the checkpoint of the last finished epoch; rerun the "
+                    "same command with --resume to continue from it.")

@@ -1,5 +1,5 @@
-"""`ofa-tf search` refuses a predictor, latency table or run folder of another supernet, naming both, and an
-unwritable --out before any work."""
+"""`ofa-tf search`, `specialize` and `predictor` refuse a predictor, latency table or run folder of another
+supernet, naming both, and an unwritable --out before any work."""
 import json
 
 import pytest
@@ -70,4 +70,22 @@ def test_run_folder_of_another_net(tmp_path, tiny_predictor):
 def test_out_in_a_read_only_folder(tmp_path, tiny_predictor, read_only_dir):
     result = CliRunner().invoke(main, ["search", "--net", TINY, "--predictor", str(tiny_predictor), "--constraint",
                                        "macs=50M", "--out", str(read_only_dir / "subnet.json")])
+    assert result.exit_code == 2 and "read-only" in one_error_line(result)
+
+
+def test_specialize_with_a_predictor_of_another_net(tmp_path, tiny_predictor):
+    from ofa_tf.zoo import ofa_net
+
+    weights = tmp_path / "small.weights.h5"
+    ofa_net(SMALL, n_classes=10).save_weights(weights)
+    result = CliRunner().invoke(main, ["specialize", "--supernet", str(weights), "--net", SMALL, "--predictor",
+                                       str(tiny_predictor), "--devices", "host:macs=50M", "--no-host",
+                                       "--out", str(tmp_path / "out")])
+    assert f"trained on subnets of {TINY}, not of {SMALL}" in one_error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_predictor_into_a_read_only_folder(tiny_weights, read_only_dir):
+    result = CliRunner().invoke(main, ["predictor", "--net", TINY, "--weights", str(tiny_weights),
+                                       "--out", str(read_only_dir / "predictor")])
     assert result.exit_code == 2 and "read-only" in one_error_line(result)
