@@ -188,7 +188,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
         json.dumps(dataclasses.asdict(predictor_report), indent=1) + "\n"
     )
     seconds["predictor"] = time.perf_counter() - start
-    logger.info("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
+    logger.debug("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
                 predictor_report.baseline_rmse, predictor_report.kendall_tau)
 
     start = time.perf_counter()
