@@ -189,8 +189,8 @@ class SearchSpace:
     def _per_item(name, value, previous, length):
         if value is None:
             return previous
-        if isinstance(value, (int, np.integer)):
-            return (int(value),) * length
+        if isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, bool):
+            return (_integer(value, name),) * length
         if not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
             raise ValueError(f"`{name}` must be an int or a list of {length} ints; received {name}={value!r}.")
         value = list(value)
@@ -198,7 +198,7 @@ class SearchSpace:
             raise ValueError(
                 f"`{name}` must be an int or a list of length {length}; received a list of length {len(value)}."
             )
-        return tuple(p if v is None else int(v) for v, p in zip(value, previous))
+        return tuple(p if v is None else _integer(v, name) for v, p in zip(value, previous))
 
     def validate(self, config: SubnetConfig) -> None:
         """Raises ValueError naming the first value outside this space."""
