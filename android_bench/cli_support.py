@@ -170,7 +170,7 @@ class QuietGroup(click.Group):
     def resolve_command(self, ctx, args):
         verbose = bool(ctx.params.get("verbose"))
         quiet_native_logs(verbose)
-        if self.import_tf and args and not ctx.resilient_parsing and "--help" not in args:
+        if self.import_tf and args and not ctx.resilient_parsing:  # also for `CMD --help`: its module imports TF
             import_tensorflow(verbose)
         result = super().resolve_command(ctx, args)
         setup_logging(verbose)
