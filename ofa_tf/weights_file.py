@@ -1,6 +1,6 @@
-"""What a supernet's Keras `.weights.h5` file belongs to: an `ofa_tf` attribute on the HDF5 root (net id, classes,
-search space, topology), written by the supernets' `save_weights` (`MBConvSupernet`) and checked by their `load_weights`, so weights
-never load silently into another network of the same shapes."""
+"""What a supernet's Keras `.weights.h5` file belongs to: an `ofa_tf` attribute on the HDF5 root (class, net id,
+classes, search space, topology), written by the supernets' `save_weights` (`MBConvSupernet`) and checked by their
+`load_weights`, so weights never load silently into another network of the same shapes."""
 from __future__ import annotations
 
 import json
