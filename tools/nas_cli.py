@@ -146,14 +146,12 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     Writes OUT (the subnet config), OUT's `.search.json` (predictions, Pareto front) and `.pareto.png`.
     """
     from ofa_tf.nas import EvolutionConfig
-    from ofa_tf.latency import LatencyPredictor
-    from ofa_tf.latency import network_shape
-    from ofa_tf.nas import MacsModel
     from ofa_tf.nas import NSGA2Config
-    from ofa_tf.nas import ParamsModel
     from ofa_tf.nas import pareto_plot
     from .specialize import HostLatency
     from .specialize import budget_constraint
+    from .specialize import efficiency_models
+    from .specialize import lut_latency_model
     from .specialize import parse_constraint
     from .specialize import search_subnet
 
@@ -166,14 +164,14 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     if supernet is None:
         raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
     model = load_predictor(predictor_path, predictor_weights, supernet)
-    shape = network_shape(supernet)
+    shape = supernet  # MACs / params models of its family (`efficiency_models`)
     latency_model = None
     out = Path(out)
     if any(b.metric == "latency" for b in budgets):
         if luts:
             for path in luts:
                 check_lut(path, supernet)
-            latency_model = LatencyPredictor.from_files(list(luts), shape, name="latency")
+            latency_model = lut_latency_model(luts, shape, name="latency")
         else:
             if weights is None:
                 raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
@@ -185,7 +183,7 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
             )
     constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
     outcome = search_subnet(
-        model, constraint_list, report_models=[MacsModel(shape), ParamsModel(shape)],
+        model, constraint_list, report_models=list(efficiency_models(shape)),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,

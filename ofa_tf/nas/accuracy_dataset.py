@@ -143,14 +143,12 @@ def _check_accuracies(accuracies: np.ndarray, source: str = "accuracies") -> Non
 def _key(config: SubnetConfig | ResNetConfig, space: SearchSpace | ResNetSearchSpace | None = None) -> str:
     """Canonical string of a config (inactive blocks ignored; for OFA-ResNets that needs the space, without
     one the whole arch dict is the key)."""
-    if not isinstance(config, ResNetConfig):
-        return config_key(config)
-    if space is not None:
+    if isinstance(config, ResNetConfig) and space is not None:
         running = [i < b + d for b, d, n in zip(space.base_depths, config.d[1:], space.stage_blocks) for i in range(n)]
         stem = min(space.depth_list) if config.d[0] < space.max_depth else space.max_depth
         config = ResNetConfig((stem,) + config.d[1:], tuple(e if on else 0.0 for e, on in zip(config.e, running)),
                               config.w, config.r)
-    return json.dumps(config.to_dict())
+    return config_key(config)
 
 
 def _config_from_dict(config: dict) -> SubnetConfig | ResNetConfig:
