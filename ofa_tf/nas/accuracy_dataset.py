@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from ofa_tf.nas.config_batch import config_key
+from ofa_tf.nas.resnet_search import ResNetBatch
 from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
@@ -144,7 +145,7 @@ def _key(config: SubnetConfig | ResNetConfig, space: SearchSpace | ResNetSearchS
     """Canonical string of a config (inactive blocks ignored; for OFA-ResNets that needs the space, without
     one the whole arch dict is the key)."""
     if isinstance(config, ResNetConfig) and space is not None:
-        running = [i < b + d for b, d, n in zip(space.base_depths, config.d[1:], space.stage_blocks) for i in range(n)]
+        running = ResNetBatch.coerce(config).active_mask(space)[0]
         stem = min(space.depth_list) if config.d[0] < space.max_depth else space.max_depth
         config = ResNetConfig((stem,) + config.d[1:], tuple(e if on else 0.0 for e, on in zip(config.e, running)),
                               config.w, config.r)

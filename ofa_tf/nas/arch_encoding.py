@@ -137,12 +137,6 @@ class ResNetArchEncoder:
         self._r_lookup = _lookup(self.resolutions)
         self._w_lookup = _lookup(range(space.n_widths))
 
-    def active_mask(self, batch: ResNetBatch) -> np.ndarray:
-        """(N, n_blocks) bool: the blocks each subnet runs (a stage's first base + d blocks)."""
-        space = self.space
-        return np.concatenate([np.arange(n)[None, :] < b + batch.d[:, s + 1, None]
-                               for s, (b, n) in enumerate(zip(space.base_depths, space.stage_blocks))], axis=1)
-
     def encode(self, configs: ResNetBatch | Sequence[ResNetConfig] | ResNetConfig) -> np.ndarray:
         """Float32 matrix (N, n_dim), one row per config."""
         batch = ResNetBatch.coerce(configs)
@@ -168,7 +162,7 @@ class ResNetArchEncoder:
         features[rows, self.stem_offset + (batch.d[:, 0] >= space.max_depth)] = 1.0
         n_w = space.n_widths
         features[rows[:, None], self.w_offset + np.arange(lengths["w"])[None, :] * n_w + w_idx] = 1.0
-        row, block = np.nonzero(self.active_mask(batch))
+        row, block = np.nonzero(batch.active_mask(space))
         features[row, self.e_offset + block * len(expands) + e_idx[row, block]] = 1.0
         return features
 

@@ -96,3 +96,28 @@ def test_predictor_fits_tiny_resnet_subnets_and_round_trips(tiny, tmp_path):
     reloaded = AccuracyPredictor.load(tmp_path / "predictor")
     assert isinstance(reloaded.space, ResNetSearchSpace) and reloaded.space == space
     np.testing.assert_allclose(reloaded.predict(configs[:10]), predictor.predict(configs[:10]), rtol=0, atol=1e-7)
+
+
+def test_dataset_keys_ignore_skipped_blocks_and_the_stem_depth_alias(tmp_path):
+    from ofa_tf.nas.accuracy_dataset import _key
+
+    base = SPACE.min_config(r=224)
+    skipped_differ = ResNetConfig(base.d, base.e[:2] + (0.35,) * 2 + base.e[4:], base.w, 224)  # blocks 2, 3 skipped
+    assert _key(skipped_differ, SPACE) == _key(base, SPACE) != _key(skipped_differ)
+    stem_alias = ResNetConfig((1,) + base.d[1:], base.e, base.w, 224)  # d[0] < max also skips the stem residual
+    assert _key(stem_alias, SPACE) == _key(base, SPACE)
+    running_differ = ResNetConfig(base.d, (0.35,) + base.e[1:], base.w, 224)
+    assert _key(running_differ, SPACE) != _key(base, SPACE)
+
+
+def test_host_latency_line_over_resnet_macs(tiny):
+    from ofa_tf.nas import MacsLatencyModel
+
+    macs = ResNetMacsModel(tiny)
+    configs = [tiny.search_space.sample(np.random.default_rng(i), with_resolution=True) for i in range(6)]
+    latencies = 0.5 + 2.0 * macs.predict(configs)
+    model = MacsLatencyModel.fit(macs, configs, latencies, name="host_latency")
+    assert model.intercept_ms == pytest.approx(0.5) and model.ms_per_mmac == pytest.approx(2.0)
+    np.testing.assert_allclose(model.predict(configs), latencies, rtol=1e-9)
+    with pytest.raises(ValueError, match="MACs in millions; received a model in MACs"):
+        MacsLatencyModel(ResNetMacsModel(tiny, millions=False), 0.0, 1.0)

@@ -126,3 +126,20 @@ def test_specialize_with_a_macs_budget(net, weights, predictor_dir, tmp_path):
     assert report["net_id"] == NET_ID
     assert report["devices"][0]["outcome"]["efficiency"]["macs"] == pytest.approx(macs.predict(config)[0])
     assert (tmp_path / "tiny.tflite").stat().st_size > 10_000
+
+
+@pytest.mark.slow  # ~50 s on 2 busy cores: five subnets exported and timed on this host
+def test_search_under_a_host_latency_budget(net, weights, predictor_dir, tmp_path):
+    out = tmp_path / "subnet.json"
+    result = _run(["search", "--net", NET_ID, "--weights", weights, "--predictor", predictor_dir,
+                   "--constraint", "latency=1000ms", "--generations", 3, "--population", 10,
+                   "--pareto-generations", 0, "--out", out])
+    assert result.exit_code == 0, result.output
+    assert "Note: no --lut; latency is this host's, predicted from MACs by a linear fit to 5 measured" in result.output
+    measured = list((tmp_path / "subnet_host_measurements").glob("*.tflite"))
+    assert len(measured) == 5
+    sidecar = json.loads(out.with_name("subnet.search.json").read_text())
+    efficiency = sidecar["efficiency"]
+    intercept, slope = (float(v) for v in result.output.split("subnets (")[1].split(" ms/M")[0].split(" ms + "))
+    assert efficiency["host_latency"] == pytest.approx(intercept + slope * efficiency["macs"], abs=2e-3)
+    assert efficiency["host_latency"] <= 1000
