@@ -129,7 +129,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
               help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
 @click.option("--lut", "luts", multiple=True,
               help="Latency lookup table (.yaml/.json; repeatable, merged) for latency constraints; without one "
-                   "latency is measured on this host and fitted against MACs.")
+                   "latency is measured on this host and fitted against MACs. MBConv supernets only (not OFA-ResNets).")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights, else 1000).")
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0), help="Evolution generations.")
 @click.option("--population", default=100, show_default=True, type=click.IntRange(2))
@@ -217,8 +217,8 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--devices", required=True,
               help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
 @click.option("--lut", "luts", multiple=True,
-              help="DEVICE=FILE latency lookup table (repeatable). Latency budgets of devices without one are "
-                   "searched by MACs with the host's linear latency fit (noted in the report).")
+              help="DEVICE=FILE latency lookup table (repeatable; MBConv supernets only). Latency budgets of devices "
+                   "without one are searched by MACs with the host's linear latency fit (noted in the report).")
 @click.option("--constraint", "constraints", multiple=True, help="Extra macs=/params= bound for every device.")
 @click.option("--data", "data_source", default=None,
               help="Data for BN recalibration, int8 export and accuracy ('digits', TFDS name, folder).")

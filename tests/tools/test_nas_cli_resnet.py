@@ -110,7 +110,8 @@ def test_mobilenet_predictor_is_refused_for_resnet(weights, tmp_path):
     AccuracyPredictor(ofa_net("ofa_mbv3_small_d234_e346_k357_w0.5", n_classes=10).search_space).save(tmp_path / "p")
     result = _run(["search", "--net", NET_ID, "--weights", weights, "--predictor", tmp_path / "p",
                    "--constraint", "macs=1M", "--out", tmp_path / "s.json"])
-    assert result.exit_code != 0 and "trained for a SearchSpace, not the ResNetSearchSpace of ofa_resnet50_tiny" in result.output
+    assert result.exit_code != 0
+    assert "trained for a SearchSpace, not the ResNetSearchSpace of ofa_resnet50_tiny" in result.output
 
 
 def test_specialize_with_a_macs_budget(net, weights, predictor_dir, tmp_path):
