@@ -82,8 +82,10 @@ def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]
     """A weights file, or a training run folder (→ its final phase's weights and its net id)."""
     path = Path(weights)
     if path.is_dir():
+        net = read_run_config(path).get("net")
+        if net_id is not None and isinstance(net, str) and net != net_id:
+            raise ValueError(f"The training run in {path} is of {net}, not {net_id}: pass --net {net} or omit it.")
         if net_id is None:
-            net = read_run_config(path).get("net")
             net_id = net if isinstance(net, str) else None
         final = weights_path(path, final_phase(net_id))
         if not final.is_file():

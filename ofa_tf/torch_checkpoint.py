@@ -40,7 +40,14 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (bad zip), EOFError (empty file), ...
+        detail = " ".join(str(err).split()).split(". ")[0][:160] or type(err).__name__
+        raise ValueError(
+            f"{path} is not a readable PyTorch checkpoint ({detail}); it may be truncated or of another format: "
+            "download it again or pass a .pth state dict / a .weights.h5 file."
+        ) from err
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict):
         raise ValueError(f"{path} holds no state dict: expected a dict (optionally under 'state_dict').")

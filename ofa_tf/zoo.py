@@ -133,6 +133,11 @@ def weights_n_classes(path: str | Path) -> int | None:
     path = Path(path)
     if not (path.is_file() and path.name.endswith(".weights.h5")):
         return None
+    from ofa_tf.weights_file import read_identity
+
+    stored = read_identity(path)  # also names a file that is not readable
+    if stored is not None:
+        return int(stored["n_classes"])
     import h5py
 
     found = []

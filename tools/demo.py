@@ -195,14 +195,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     logger.info("Predictor, %d-fold cross-validation over %d subnets: RMSE %.4f ± %.4f (mean baseline %.4f ± %.4f), "
                 "Kendall tau %.3f ± %.3f.", settings.cv_folds, len(accuracies), *cv.rmse, *cv.baseline_rmse,
                 *cv.kendall_tau)
-    predictor = AccuracyPredictor(space, seed=settings.seed)
+    predictor = AccuracyPredictor(space, seed=settings.seed, net_id=supernet.net_id)
     predictor_report = predictor.fit((configs, accuracies), training)
     predictor.save(predictor_dir)
     (predictor_dir / "predictor_report.json").write_text(
         json.dumps(dataclasses.asdict(predictor_report), indent=1) + "\n"
     )
     seconds["predictor"] = time.perf_counter() - start
-    logger.info("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
+    logger.debug("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
                 predictor_report.baseline_rmse, predictor_report.kendall_tau)
 
     start = time.perf_counter()

@@ -286,7 +286,7 @@ def export_keras_model(
         converted_model = with_batch_size(model, batch_size)
 
     tick = time.perf_counter()
-    flatbuffer = convert(converted_model, options, representative)
+    flatbuffer = convert(converted_model, options, representative, scratch_dir=out.parent)
     seconds["convert"] = time.perf_counter() - tick
 
     inputs, outputs = io_tensors(flatbuffer)
@@ -312,7 +312,7 @@ def export_keras_model(
     flatbuffer = embed_metadata(flatbuffer, metadata)
     write_atomic(out, flatbuffer)
     seconds["total"] = time.perf_counter() - start
-    logger.info("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
+    logger.debug("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
     return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), 0, seconds, qat_loss)
 
 

@@ -41,6 +41,9 @@ from ofa_tf.nas import ParetoFront
 from ofa_tf.nas import config_key
 from ofa_tf.nas import evolution_search
 from ofa_tf.nas import nsga2_search
+from ofa_tf.nas.resnet_search import ResNetMacsModel
+from ofa_tf.nas.resnet_search import ResNetParamsModel
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -231,7 +234,8 @@ class HostLatency:
         return self.cache[key]
 
     def calibrated_model(
-        self, space: SearchSpace, shape: NetworkShape, n_points: int = 5, seed: int = 0, name: str = "host_latency"
+        self, space: SearchSpace | ResNetSearchSpace, shape, n_points: int = 5, seed: int = 0,
+        name: str = "host_latency",
     ) -> tuple[MacsLatencyModel, list[tuple[SubnetConfig, float]]]:
         """A `MacsLatencyModel` fitted to `n_points` measured subnets spanning the space (smallest, largest,
         random ones between). Returns the model and the measurements."""
@@ -243,7 +247,8 @@ class HostLatency:
         configs += [space.sample(rng).with_resolution(int(rng.choice(space.resolutions)))
                     for _ in range(n_points - 2)]
         points = [(c, self(c)) for c in configs]
-        model = MacsLatencyModel.fit(shape, [c for c, _ in points], [ms for _, ms in points], name)
+        macs = efficiency_models(shape)[0]
+        model = MacsLatencyModel.fit(macs, [c for c, _ in points], [ms for _, ms in points], name)
         return model, points
 
 
@@ -316,14 +321,36 @@ def search_subnet(
     )
 
 
-def budget_constraint(
-    budget: Budget, shape: NetworkShape, latency_model: EfficiencyModel | None = None
-) -> Constraint:
-    """The `Constraint` of a budget; latency needs `latency_model` (a LUT, a measured or a fitted model)."""
-    if budget.metric == "macs":
-        return Constraint(MacsModel(shape), budget.value)
-    if budget.metric == "params":
-        return Constraint(ParamsModel(shape), budget.value)
+def efficiency_models(shape) -> tuple[EfficiencyModel, EfficiencyModel]:
+    """The exact MACs and params models (millions) of `shape`: a `NetworkShape`, or a supernet of either family
+    (OFA-ResNets count with `ResNetMacsModel` / `ResNetParamsModel`)."""
+    if isinstance(shape, NetworkShape):
+        return MacsModel(shape), ParamsModel(shape)
+    family_models = _FAMILY_MODELS.get(type(shape.search_space))
+    return family_models(shape) if family_models else efficiency_models(network_shape(shape))
+
+
+_FAMILY_MODELS = {ResNetSearchSpace: lambda net: (ResNetMacsModel(net), ResNetParamsModel(net))}
+
+
+def lut_latency_model(files: Sequence[str | Path], shape, name: str = "latency") -> LatencyPredictor:
+    """A `LatencyPredictor` from lookup-table files; the tables time MBConv blocks, so an OFA-ResNet is refused."""
+    if not isinstance(shape, NetworkShape):
+        if type(shape.search_space) in _FAMILY_MODELS:
+            raise ValueError(
+                f"Latency lookup tables time MobileNet (MBConv) blocks; {getattr(shape, 'net_id', None)} is an "
+                f"OFA-ResNet supernet: use a macs=/params= budget, or no table to measure this host's latency."
+            )
+        shape = network_shape(shape)
+    return LatencyPredictor.from_files(list(files), shape, name=name)
+
+
+def budget_constraint(budget: Budget, shape, latency_model: EfficiencyModel | None = None) -> Constraint:
+    """The `Constraint` of a budget on `shape` (a `NetworkShape` or a supernet of either family); latency needs
+    `latency_model` (a LUT, a measured or a fitted model)."""
+    if budget.metric in ("macs", "params"):
+        macs, params = efficiency_models(shape)
+        return Constraint(macs if budget.metric == "macs" else params, budget.value)
     if latency_model is None:
         raise ValueError(f"The budget {budget} needs a latency model: pass a lookup table (--lut) or measure the "
                          "host.")
@@ -346,7 +373,7 @@ class DeviceTarget:
 
 def resolve_devices(
     devices: Sequence[tuple[str, Budget]],
-    shape: NetworkShape,
+    shape,
     luts: Mapping[str, Sequence[str | Path]] | None = None,
     host_model: Callable[[], EfficiencyModel] | None = None,
 ) -> list[DeviceTarget]:
@@ -365,7 +392,7 @@ def resolve_devices(
             targets.append(DeviceTarget(name, budget, budget_constraint(budget, shape), budget.metric))
             continue
         if name in luts:
-            model = LatencyPredictor.from_files(luts[name], shape, name=f"{name}_latency")
+            model = lut_latency_model(luts[name], shape, name=f"{name}_latency")
             files = ", ".join(str(p) for p in luts[name])
             targets.append(DeviceTarget(name, budget, Constraint(model, budget.value), f"LUT ({files})"))
             continue
@@ -381,7 +408,7 @@ def resolve_devices(
                                         f"latency predicted from MACs by a linear fit to host measurements "
                                         f"({fitted.intercept_ms:.3f} ms + {fitted.ms_per_mmac:.4f} ms/M MACs)"))
         else:
-            model = MacsLatencyModel(shape, fitted.intercept_ms, fitted.ms_per_mmac, name=f"{name}_latency")
+            model = MacsLatencyModel(fitted.macs, fitted.intercept_ms, fitted.ms_per_mmac, name=f"{name}_latency")
             targets.append(DeviceTarget(
                 name, budget, Constraint(model, budget.value), "MACs fallback",
                 f"no LUT for {name}: searched by MACs, with milliseconds from the host's linear fit "
@@ -453,7 +480,7 @@ def specialize(
     recalibration, and the `.tflite` itself). Writes `report.md`, `report.json` and `pareto.png`.
 
     Args:
-        supernet: trained `OFAMobileNetV3` (its weights are left unchanged).
+        supernet: trained `OFAMobileNetV3` or `OFAResNets` (its weights are left unchanged).
         predictor: accuracy predictor over the supernet's search space.
         devices: `"note8:30ms,pixel1:20ms"` or `parse_devices` output.
         out: output folder.
@@ -474,10 +501,12 @@ def specialize(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device_list = parse_devices(devices) if isinstance(devices, str) else list(devices)
-    shape = network_shape(supernet)
+    shape = supernet  # MACs / params / host-fit models of its family (`efficiency_models`)
     space = supernet.search_space
-    if predictor.space.n_blocks != space.n_blocks or predictor.space.n_stages != space.n_stages:
-        raise ValueError("The predictor's search space does not match the supernet's (blocks / stages differ).")
+    if (type(predictor.space) is not type(space) or predictor.space.n_blocks != space.n_blocks
+            or predictor.space.n_stages != space.n_stages):
+        raise ValueError("The predictor's search space does not match the supernet's (family / blocks / stages "
+                         "differ).")
     host = HostLatency(supernet, out / "host_measurements", runs=host_runs, quantize=quantize) if measure_host \
         else None
     fit: dict = {} if host_fit is None else {"model": host_fit[0], "points": host_fit[1]}
@@ -495,7 +524,7 @@ def specialize(
     common = [budget_constraint(b, shape) for b in constraints if b.metric != "latency"]
     if any(b.metric == "latency" for b in constraints):
         raise ValueError("Latency constraints are per device (--devices NAME:20ms), not common constraints.")
-    report_models = [MacsModel(shape), ParamsModel(shape)]
+    report_models = list(efficiency_models(shape))
     results = []
     for target in targets:
         logger.info("Searching for %s (%s, %s).", target.name, target.budget, target.source)

@@ -47,10 +47,14 @@ class ResNetBatch:
     def concat(batches: Sequence[ResNetBatch]) -> ResNetBatch:
         return ResNetBatch(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("d", "e", "w", "r")))
 
+    def active_mask(self, space: ResNetSearchSpace) -> np.ndarray:
+        """(N, n_blocks) bool: the blocks each subnet runs (a stage's first base + d blocks)."""
+        return np.concatenate([np.arange(n)[None, :] < b + self.d[:, s + 1, None]
+                               for s, (b, n) in enumerate(zip(space.base_depths, space.stage_blocks))], axis=1)
+
     def unique_indices(self, space: ResNetSearchSpace) -> np.ndarray:
         """Sorted indices of the first occurrence of each distinct subnet (skipped blocks' ratios ignored)."""
-        active = np.concatenate([np.arange(n)[None, :] < b + self.d[:, s + 1, None]
-                                 for s, (b, n) in enumerate(zip(space.base_depths, space.stage_blocks))], axis=1)
+        active = self.active_mask(space)
         stem_skip = self.d[:, :1] >= space.max_depth
         codes = np.concatenate([stem_skip, self.d[:, 1:], np.where(active, self.e, 0), self.w, self.r[:, None]], axis=1)
         _, first = np.unique(codes, axis=0, return_index=True)

@@ -38,6 +38,8 @@ class TrainConfig:
         strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
             name/address for the resolver.
         resume: continue from the latest checkpoint in `out`.
+        overwrite: retrain phases whose weights `out` already holds (otherwise refused: a finished phase's
+            weights and metrics are never replaced silently) and drop this task's checkpoints.
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
         warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: the teacher's
             weight in every phase but `full`; n_subnets: the random subnets beside max and min in sandwich rows).
@@ -68,6 +70,7 @@ class TrainConfig:
     strategy: str | tf.distribute.Strategy = "default"
     tpu: str | None = None
     resume: bool = False
+    overwrite: bool = False
     lr: float | None = None
     warmup_epochs: float | None = None
     n_subnets: int | None = None

@@ -42,6 +42,11 @@ class SubnetAccuracy:
         }
 
 
+def _label(config, index: int) -> str:
+    """How a given subnet is named in results: its architecture (`SubnetConfig.short_name`), else its position."""
+    return getattr(config, "short_name", None) or f"subnet_{index}"
+
+
 def parse_subnets(spec: str | Sequence, space: SearchSpace, seed: int = 0) -> list[tuple[str, SubnetConfig]]:
     """Named subnets from `"max,min,random:N"`, a JSON file, or a list of names / configs / dicts.
 
@@ -58,17 +63,17 @@ def parse_subnets(spec: str | Sequence, space: SearchSpace, seed: int = 0) -> li
         if isinstance(content, dict) and not (set(fields) <= set(content)):
             return [(str(k), config_type.from_dict(v)) for k, v in content.items()]
         items = content if isinstance(content, list) else [content]
-        return [(f"subnet_{i}", config_type.from_dict(c)) for i, c in enumerate(items)]
+        configs = [config_type.from_dict(c) for c in items]
+        return [(_label(c, i), c) for i, c in enumerate(configs)]
     items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
     if not items:
         raise ValueError(f"No subnets given; expected e.g. 'max,min,random:10'. Received subnets={spec!r}.")
     rng = np.random.default_rng(seed)
     out = []
     for item in items:
-        if isinstance(item, config_type):
-            out.append((f"subnet_{len(out)}", item))
-        elif isinstance(item, dict):
-            out.append((f"subnet_{len(out)}", config_type.from_dict(item)))
+        if isinstance(item, (config_type, dict)):
+            config = item if isinstance(item, config_type) else config_type.from_dict(item)
+            out.append((_label(config, len(out)), config))
         elif item == "max":
             out.append(("max", space.max_config()))
         elif item == "min":
@@ -193,7 +198,7 @@ def evaluate(
                 calibrate_bn_statistics(supernet, calib_ds, config)
             top1, top5, n = accuracy(supernet, eval_ds, config, max_batches)
             results.append(SubnetAccuracy(name, config.with_resolution(r), r, top1, top5, n))
-            logger.info("%s @%d: top-1 %.4f, top-5 %.4f (%d images)", name, r, top1, top5, n)
+            logger.debug("%s @%d: top-1 %.4f, top-5 %.4f (%d images)", name, r, top1, top5, n)
             saved.restore()
     return results
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.files import write_atomic
+from ofa_tf.run_folder import CONFIG_FILE
 from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
+from ofa_tf.run_folder import checkpoint_dir
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
 from ofa_tf.training import checkpoint as ckpt
@@ -88,6 +91,8 @@ class Trainer:
         warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
+        self.net_id = net if isinstance(net, str) else getattr(net, "net_id", None)
+        self._check_out_dir()
         self.strategy = make_strategy(config.strategy, config.tpu)
         self.chief = is_chief(self.strategy)
         n_replicas = self.strategy.num_replicas_in_sync
@@ -96,7 +101,6 @@ class Trainer:
                 f"batch_size={config.batch_size} must be divisible by the {n_replicas} replicas of the strategy."
             )
         self.data = _load_data(data, config)
-        self.net_id = net if isinstance(net, str) else None
         with model_scope(self.strategy):
             self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
         self.space = self.supernet.search_space
@@ -158,6 +162,43 @@ class Trainer:
         return WarmupCosine(init_lr, total, warmup, warmup_lr=min(phase.base_lr, init_lr))
 
     # === Files ===
+    def _check_out_dir(self) -> None:
+        """Refuses, before any work, to retrain a phase whose weights `out` already holds (a finished run) unless
+        `overwrite`; `resume` continues only this task's own checkpoint."""
+        c = self.config
+        if self.out.exists() and not self.out.is_dir():
+            raise NotADirectoryError(f"Output folder {self.out} is a file; pass a folder (--out).")
+        for path in sorted(self.out.glob(CONFIG_FILE.format(run="*"))):
+            other = json.loads(path.read_text()).get("net")
+            if isinstance(other, str) and self.net_id and other != self.net_id:
+                raise ValueError(f"{self.out} holds a training run of {other} ({path.name}), not of {self.net_id}: "
+                                 "choose another output folder (--out) or --net " + other + ".")
+        latest = ckpt.latest_checkpoint(self.out, c.run_name)
+        if c.overwrite and latest and not c.resume:
+            shutil.rmtree(checkpoint_dir(self.out, c.run_name))
+            return
+        if c.overwrite:
+            return
+        if latest and not c.resume:
+            raise FileExistsError(
+                f"{self.out} already holds a checkpoint of task {c.run_name!r} ({latest}); pass --resume "
+                "(resume=True) to continue it, --overwrite to start it again, or choose another output folder."
+            )
+        phases = [p.name for p in select_phases(recipe_phases(c.recipe), c.task, c.phase)]
+        if c.task == "all" and c.teacher is not None:
+            phases = [name for name in phases if name != "full"]
+        if latest:  # phases before the checkpoint's, and a finished one at it, are not retrained
+            index, epoch, _ = ckpt.read_state(latest).position()
+            finished_at_index = index < len(phases) and self._weights_path(phases[index]).is_file()
+            phases = phases[index + int(finished_at_index):]
+        done = [name for name in phases if self._weights_path(name).is_file()]
+        if done:
+            raise FileExistsError(
+                f"{self.out} already holds the finished phase(s) {', '.join(done)} "
+                f"({', '.join(str(self._weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
+                "pass --overwrite (overwrite=True) to train them again, or choose another output folder."
+            )
+
     def _weights_path(self, phase_name: str) -> Path:
         return weights_path(self.out, phase_name)
 
@@ -269,11 +310,6 @@ class Trainer:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         latest = ckpt.latest_checkpoint(self.out, c.run_name)
-        if latest and not c.resume:
-            raise FileExistsError(
-                f"{self.out} already holds a checkpoint ({latest}); pass resume=True (--resume) to continue it "
-                "or choose another output folder."
-            )
         self._write_config()
         position = None
         if c.resume and latest:

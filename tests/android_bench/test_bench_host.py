@@ -112,3 +112,14 @@ def test_host_interpreter_rejects_phone_only_features(tiny_tflite):
         benchmark([tiny_tflite], "host", options=BenchmarkOptions(delegate="gpu"), db=None)
     with pytest.raises(ValueError, match="--binary"):
         benchmark([tiny_tflite], "host", options=BenchmarkOptions(op_profiling=True), db=None)
+
+
+def test_broken_model_is_not_sent_back_to_resume(tiny_tflite, tmp_path):
+    """A truncated model (valid header) fails to run; the advice is to export it again, not --resume."""
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(tiny_tflite.read_bytes()[:200])
+    result = CliRunner().invoke(main, ["run", "--serial", "host", "--model", str(broken), "--warmup", "1",
+                                       "--runs", "2", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert str(broken.resolve()) in last and "export it again" in last and "--resume" not in last

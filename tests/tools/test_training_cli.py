@@ -3,8 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ofa_tf.training.cli import eval_command
-from ofa_tf.training.cli import train_command
+from tools.training_cli import eval_command
+from tools.training_cli import train_command
 
 NET = "ofa_mbv3_small_d234_e346_k357_w0.5"
 
