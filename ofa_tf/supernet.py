@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf import weights_file
+from ofa_tf.weights_file import IdentifiedWeights
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
@@ -17,7 +17,7 @@ def _he_fout(kernel_area, out_channels):
     return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
 
 
-class MBConvSupernet(keras.Model):
+class MBConvSupernet(IdentifiedWeights, keras.Model):
     """What OFA supernets of MBConv blocks share: the `{ks, e, d}` search space, the active subnet in int32
     variables (`active_ks`, `active_e`, `active_d`) or passed to `call(..., subnet=(ks, e, d))` as tensors,
     so a single trace runs every subnet, and elastic depth over `blocks[1:]` (blocks[0] is fixed).
@@ -43,24 +43,6 @@ class MBConvSupernet(keras.Model):
         self.bn_epsilon = float(bn_epsilon)
         self.net_id = net_id
         self.active_resolution = None
-
-    def save_weights(self, filepath, *args, **kwargs):
-        """`keras.Model.save_weights`, plus what the weights belong to (`ofa_tf.weights_file`) in a `.weights.h5`."""
-        super().save_weights(filepath, *args, **kwargs)
-        if str(filepath).endswith(".weights.h5"):
-            weights_file.write_identity(filepath, self)
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """`keras.Model.load_weights` that first checks the file belongs to this network; errors name the file."""
-        if str(filepath).endswith(".weights.h5"):
-            weights_file.check_identity(filepath, self)
-        try:
-            super().load_weights(filepath, *args, **kwargs)
-        except (ValueError, OSError) as err:
-            first = " ".join(str(err).split())
-            first = first[:200] + ("..." if len(first) > 200 else "")
-            raise ValueError(f"The weights in {filepath} do not fit {weights_file.describe(weights_file.identity(self))}"
-                             f" ({first}); pass the matching --net / --n-classes.") from err
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.

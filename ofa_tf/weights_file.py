@@ -7,15 +7,18 @@ import json
 from pathlib import Path
 
 ATTRIBUTE = "ofa_tf"
-# Fields that must agree between the file and the network it is loaded into (net_id only when both have one).
-_CHECKED = ("class", "n_classes", "width_mult", "ks_list", "expand_list", "depth_list", "first_stride", "stage_strides")
+# Constructor arguments that do not change what the weights are; every other one must agree between the file and
+# the network it is loaded into (net_id only when both have one).
+_UNCHECKED = ("name", "net_id", "resolutions", "dropout_rate", "bn_momentum", "bn_epsilon")
 
 
 def identity(net) -> dict:
-    """What `net`'s weights belong to (JSON-serializable)."""
-    config = net.get_config()
-    return {"class": type(net).__name__, "net_id": config.get("net_id"),
-            **{k: config.get(k) for k in (*_CHECKED[1:], "resolutions")}}
+    """What `net`'s weights belong to (JSON-serializable): its class and constructor arguments."""
+    return {"class": type(net).__name__, **{k: v for k, v in net.get_config().items() if k != "name"}}
+
+
+def _checked(info: dict) -> list[str]:
+    return [k for k in info if k not in _UNCHECKED]
 
 
 def _h5py():
@@ -47,7 +50,8 @@ def read_identity(path: str | Path) -> dict | None:
 
 
 def describe(info: dict) -> str:
-    name = info.get("net_id") or f"a custom {info.get('class', 'OFAMobileNetV3')} (width {info['width_mult']})"
+    width = info.get("width_mult", info.get("width_mult_list"))
+    name = info.get("net_id") or f"a custom {info.get('class', 'OFAMobileNetV3')} (width {width})"
     return f"{name} with {info['n_classes']} classes"
 
 
@@ -57,7 +61,7 @@ def check_identity(path: str | Path, net) -> None:
     if stored is None:
         return
     mine = identity(net)
-    differs = [k for k in _CHECKED if k in stored and json.dumps(stored[k]) != json.dumps(mine[k])]
+    differs = [k for k in _checked(mine) if k in stored and json.dumps(stored[k]) != json.dumps(mine[k])]
     if stored.get("net_id") and mine["net_id"] and stored["net_id"] != mine["net_id"]:
         differs.insert(0, "net_id")
     if differs:
@@ -66,3 +70,25 @@ def check_identity(path: str | Path, net) -> None:
             f"The weights in {path} belong to {describe(stored)}, not to {describe(mine)} ({detail}): pass the "
             f"matching --net / --n-classes, or weights of {mine['net_id'] or 'this network'}."
         )
+
+
+class IdentifiedWeights:
+    """Mixin for a supernet `keras.Model`: its `.weights.h5` files carry what they belong to, checked on load."""
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.save_weights`, plus what the weights belong to in a `.weights.h5`."""
+        super().save_weights(filepath, *args, **kwargs)
+        if str(filepath).endswith(".weights.h5"):
+            write_identity(filepath, self)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights` that first checks the file belongs to this network; errors name the file."""
+        if str(filepath).endswith(".weights.h5"):
+            check_identity(filepath, self)
+        try:
+            super().load_weights(filepath, *args, **kwargs)
+        except (ValueError, OSError) as err:
+            first = " ".join(str(err).split())
+            first = first[:200] + ("..." if len(first) > 200 else "")
+            raise ValueError(f"The weights in {filepath} do not fit {describe(identity(self))}"
+                             f" ({first}); pass the matching --net / --n-classes.") from err

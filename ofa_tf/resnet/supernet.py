@@ -16,6 +16,7 @@ from ofa_tf.resnet.space import BASE_DEPTHS
 from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.utils import make_divisible
+from ofa_tf.weights_file import IdentifiedWeights
 
 # `ResNets.STAGE_WIDTH_LIST` (`networks/resnets.py`) and the stem width 64 of `OFAResNets`.
 STAGE_WIDTHS = (256, 512, 1024, 2048)
@@ -47,7 +48,7 @@ def max_pool_3x3_s2(x):
 
 
 @keras.saving.register_keras_serializable(package="ofa_tf")
-class OFAResNets(keras.Model):
+class OFAResNets(IdentifiedWeights, keras.Model):
     """Once-for-All ResNet-50 supernet with elastic depth, expand ratio, width and resolution.
 
     Input stem (3x3 s2 conv → skippable residual 3x3 conv → 3x3 conv, each +BN+ReLU) → 3x3 s2 max
