@@ -38,6 +38,9 @@ from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
 from ofa_tf.training.step import stack_configs
 from ofa_tf.training.tensorboard import write_scalar
+from ofa_tf.resnet.space import ResNetSearchSpace
+from ofa_tf.resnet.supernet import ResNetPreset
+from ofa_tf.zoo import PRESETS
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
 
@@ -84,6 +87,13 @@ def _clone_supernet(net, n_classes: int, dropout_rate: float) -> keras.Model:
     return clone
 
 
+
+def _schedule_space(net):
+    """The search space whose schedule `net` trains with (its family's rows), known before the supernet is built."""
+    if not isinstance(net, str):
+        return getattr(net, "search_space", None)
+    return ResNetSearchSpace() if isinstance(PRESETS.get(net), ResNetPreset) else None
+
 class Trainer:
     """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""
 
@@ -92,6 +102,7 @@ class Trainer:
         self.config = config
         self.out = Path(out)
         self.net_id = net if isinstance(net, str) else getattr(net, "net_id", None)
+        self._schedule_space = _schedule_space(net)
         self._check_out_dir()
         self.strategy = make_strategy(config.strategy, config.tpu)
         self.chief = is_chief(self.strategy)
@@ -184,7 +195,7 @@ class Trainer:
                 f"{self.out} already holds a checkpoint of task {c.run_name!r} ({latest}); pass --resume "
                 "(resume=True) to continue it, --overwrite to start it again, or choose another output folder."
             )
-        phases = [p.name for p in select_phases(recipe_phases(c.recipe), c.task, c.phase)]
+        phases = [p.name for p in select_phases(recipe_phases(c.recipe, self._schedule_space), c.task, c.phase)]
         if c.task == "all" and c.teacher is not None:
             phases = [name for name in phases if name != "full"]
         if latest:  # phases before the checkpoint's, and a finished one at it, are not retrained

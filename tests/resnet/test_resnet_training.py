@@ -108,8 +108,8 @@ def test_progressive_shrinking_runs_every_phase_with_one_trace_per_teacher_setti
 
 @pytest.mark.slow
 def test_cli_trains_a_width_phase_and_evaluates(tmp_path):
-    from ofa_tf.training.cli import eval_command
-    from ofa_tf.training.cli import train_command
+    from tools.training_cli import eval_command
+    from tools.training_cli import train_command
 
     runner = CliRunner()
     init = tmp_path / "init.weights.h5"
