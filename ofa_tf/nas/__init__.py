@@ -10,14 +10,12 @@ from ofa_tf.nas.candidates import InfeasibleConstraintError as InfeasibleConstra
 from ofa_tf.nas.config_batch import ConfigBatch as ConfigBatch
 from ofa_tf.nas.config_batch import config_key as config_key
 from ofa_tf.nas.efficiency import EfficiencyModel as EfficiencyModel
-from ofa_tf.nas.efficiency import LatencyTableModel as LatencyTableModel
 from ofa_tf.nas.efficiency import MacsLatencyModel as MacsLatencyModel
 from ofa_tf.nas.efficiency import MacsModel as MacsModel
 from ofa_tf.nas.efficiency import MeasuredLatencyModel as MeasuredLatencyModel
 from ofa_tf.nas.efficiency import ParamsModel as ParamsModel
 from ofa_tf.nas.efficiency import count_macs as count_macs
 from ofa_tf.nas.efficiency import count_params as count_params
-from ofa_tf.nas.efficiency import latency_table_keys as latency_table_keys
 from ofa_tf.nas.evolution import EvolutionConfig as EvolutionConfig
 from ofa_tf.nas.evolution import SearchResult as SearchResult
 from ofa_tf.nas.evolution import evolution_search as evolution_search
