@@ -28,10 +28,10 @@ from ofa_tf.run_folder import load_supernet
 from ofa_tf.run_folder import resolve_weights
 from ofa_tf.run_folder import weights_path
 
-from .specialize import Budget
-from .specialize import HostLatency
+from .budgets import Budget
+from .measure import HostLatency
+from .measure import make_evaluate_fn
 from .specialize import SpecializeReport
-from .specialize import make_evaluate_fn
 from .specialize import specialize
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ class DemoSettings:
         predictor_epochs: predictor training epochs.
         budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
             MACs budget, the second as a host-latency budget.
-        host_points, host_runs: subnets measured for the host latency fit, and timed runs per measurement.
+        host_points, host_rounds, host_runs: the host latency table (`HostLatency.table_model`, which predicts the
+            host budget): measured subnets it is calibrated on, interleaved rounds, timed runs per round.
         quantize: export mode of the `.tflite` files.
         search_generations, nsga2_generations: evolution / NSGA-II generations (reference: 500 / ours: 200).
         seed: seed of everything.
@@ -80,7 +81,8 @@ class DemoSettings:
     calibration_images: int = 300
     predictor_epochs: int = 300
     budget_fractions: tuple[float, float] = (0.35, 0.75)
-    host_points: int = 3
+    host_points: int = 5
+    host_rounds: int = 3
     host_runs: int = 30
     quantize: str = "none"
     search_generations: int = 500
@@ -103,7 +105,7 @@ class DemoSettings:
     def quick(cls, **overrides) -> DemoSettings:
         """The reduced CI setting: one short epoch per phase, fewer subnets, shorter searches."""
         values = dict(full_epochs=1, epochs=1, steps_per_epoch=4, n_subnets=24, calibration_images=200,
-                      predictor_epochs=200, host_points=2, host_runs=10, search_generations=100, nsga2_generations=40)
+                      predictor_epochs=200, host_points=3, host_rounds=2, host_runs=10, search_generations=100, nsga2_generations=40)
         values.update(overrides)
         return cls(**values)
 
@@ -194,14 +196,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     start = time.perf_counter()
     shape = network_shape(supernet)
     host = HostLatency(supernet, out / "host_measurements", runs=settings.host_runs, quantize=settings.quantize)
-    host_model, points = host.calibrated_model(space, shape, settings.host_points, settings.seed)
-    seconds["host_fit"] = time.perf_counter() - start
+    host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed)
+    seconds["host_latency_table"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
     summary = _summary_markdown(settings, data, predictor_report, accuracies, seconds)
     start = time.perf_counter()
     report = specialize(
-        supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_fit=(host_model, points),
+        supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_model=host_model,
         host_runs=settings.host_runs, calibration_images=settings.calibration_images,
         evolution=EvolutionConfig(n_generations=settings.search_generations),
         nsga2=NSGA2Config(n_generations=settings.nsga2_generations), seed=settings.seed,

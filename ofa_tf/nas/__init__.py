@@ -24,7 +24,9 @@ from ofa_tf.nas.nsga2 import ParetoFront as ParetoFront
 from ofa_tf.nas.nsga2 import crowding_distance as crowding_distance
 from ofa_tf.nas.nsga2 import non_dominated_sort as non_dominated_sort
 from ofa_tf.nas.nsga2 import nsga2_search as nsga2_search
-from ofa_tf.nas.nsga2 import pareto_plot as pareto_plot
+from ofa_tf.nas.plots import FrontPanel as FrontPanel
+from ofa_tf.nas.plots import pareto_plot as pareto_plot
+from ofa_tf.nas.plots import plot_panels as plot_panels
 from ofa_tf.nas.pretrained_predictor import ReferenceAccuracyPredictor as ReferenceAccuracyPredictor
 from ofa_tf.nas.pretrained_predictor import pretrained_accuracy_predictor as pretrained_accuracy_predictor
 from ofa_tf.network_shape import NetworkShape as NetworkShape

@@ -207,3 +207,42 @@ def test_lut_yaml_of_the_reference_format_is_accepted(net, lut_file, tmp_path):
     config = net.search_space.max_config(r=32)
     expected = LatencyPredictor.from_files(lut_file, shape).predict(config)
     assert targets[0].constraint.model.predict(config) == pytest.approx(expected)
+
+
+def test_chosen_subnet_is_on_the_front_it_is_plotted_with(net, predictor, tmp_path):
+    # A short NSGA-II and a long evolution: the evolution's subnet is better than NSGA-II's front alone, so the
+    # front is drawn from both searches' candidates and the chosen subnet lies on it (never above it).
+    shape = network_shape(net)
+    space = net.search_space
+    bound = float(np.mean(MacsModel(shape).predict([space.min_config(r=24), space.max_config(r=32)])))
+    constraint = Constraint(MacsModel(shape), bound)
+    outcome = search_subnet(predictor, [constraint], evolution=EvolutionConfig(n_generations=60),
+                            nsga2=NSGA2Config(population_size=8, n_generations=1), seed=1)
+    x, y = outcome.efficiency["macs"], outcome.predicted_accuracy
+    front = outcome.front
+    assert ((front.efficiency["macs"] <= x + 1e-9) & (front.accuracy >= y - 1e-12)).any()
+    assert y == pytest.approx(front.accuracy.max())
+    assert (front.efficiency["macs"] <= bound).all()
+
+
+def test_host_budget_uses_the_host_latency_table(net, predictor, tmp_path):
+    shape = network_shape(net)
+    space = net.search_space
+    rng = np.random.default_rng(0)
+    entries = {key: {"mean": 0.2, "count": 1, "var": 0.0, "min": 0.1 + 0.01 * rng.random()}
+               for key in (layer.key for layer in table_layers(net, granularity="block"))}
+    header = {"statistic": "min", "granularity": "block",
+              "calibration": {"method": "scale", "scale": 1.1, "offset_ms": 0.0, "n_subnets": 5}}
+    host = LatencyPredictor(LatencyTable(header, entries), shape, name="host_latency")
+    targets = resolve_devices(parse_devices("host:1ms,pixel1:1ms"), shape, {}, lambda: host, space)
+    assert targets[0].source == "host LUT" and targets[0].constraint.model is host
+    assert "block latency table" in targets[0].note and "x1.100 on 5 measured subnets" in targets[0].note
+    assert targets[1].source == "MACs fallback" and isinstance(targets[1].constraint.model, MacsLatencyModel)
+    ms = host.predict([space.min_config(r=24), space.max_config(r=32)])
+    report = specialize(net, predictor, f"host:{ms.mean():.4f}ms", tmp_path, host_model=host, measure_host=False,
+                        **FAST)
+    (result,) = report.results
+    assert result.source == "host LUT" and result.outcome.efficiency["host_latency"] <= ms.mean()
+    payload = json.loads(report.json_path.read_text())
+    assert payload["host_latency"]["granularity"] == "block" and payload["host_latency"]["entries"] == len(entries)
+    assert "Host latency predicted by this host's block latency table" in report.markdown_path.read_text()
