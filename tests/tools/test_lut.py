@@ -228,3 +228,18 @@ def test_phone_rounds_and_calibration_arithmetic(tiny, models_dir, fake_adb, and
     assert subnet["table_ms"] == pytest.approx(14.902 + 7 * (31.388 - 14.902))
     assert subnet["measured_ms"] == pytest.approx(31.388)
     assert calibration["scale"] == pytest.approx(31.388 / subnet["table_ms"])
+
+
+def test_host_latency_table_model_builds_a_calibrated_block_table(tiny, models_dir, tmp_path):
+    from tools.measure import HostLatency
+
+    host = HostLatency(tiny, tmp_path, warmup=1, runs=5)
+    shutil.copytree(models_dir, tmp_path / "host_latency_table_models")  # entry models: converted once per module
+    predictor = host.table_model(calibrate=1, rounds=1, seed=2)
+    header = LatencyTable.load(tmp_path / "host_latency_table.yaml").header
+    assert header["granularity"] == "block" and header["statistic"] == "min"
+    assert header["tool_version"].endswith("(thread_cpu clock)") and header["calibration"]["n_subnets"] == 1
+    assert predictor.granularity == "block" and predictor.calibration.n_subnets == 1
+    rng = np.random.default_rng(0)
+    configs = [tiny.search_space.sample(rng).with_resolution(32) for _ in range(5)]
+    assert (predictor.predict(configs) > 0).all()
