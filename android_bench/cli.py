@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 import click
 
 from android_bench.adb import Adb
 from android_bench.adb import AdbError
+from android_bench.cli_support import QuietGroup
+from android_bench.cli_support import check_writable
+from android_bench.cli_support import one_line_errors
 from android_bench.device import HOST_SERIAL
 from android_bench.device import host_device
 from android_bench.device import probe_device
@@ -34,12 +36,9 @@ db_option = click.option(
 )
 
 
-@click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log every adb command.")
+@click.group(cls=QuietGroup)
 def main(verbose: bool) -> None:
     """Benchmark TFLite models on Android phones (adb + benchmark_model) or on this host."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s: %(message)s",
-                        stream=sys.stderr)
 
 
 @main.command()
@@ -114,9 +113,14 @@ def run(serial, binary, models, extra_models, threads, delegate, warmup, runs, t
         click.echo(format_table(results))
     failed = [result for result in results if not result.ok]
     if failed:
-        raise click.ClickException(
-            f"{len(failed)} of {len(results)} model(s) failed; rerun with --resume to retry them."
-        )
+        from android_bench.session import model_load_error
+
+        broken = {r.model_path for r in failed if model_load_error(r.model_path)}
+        advice = "rerun with --resume to retry them"
+        if broken:
+            advice = (f"{', '.join(sorted(broken))} cannot be loaded by a TFLite interpreter (a broken file): "
+                      "export it again" + ("" if len(broken) == len(failed) else f"; then {advice}"))
+        raise click.ClickException(f"{len(failed)} of {len(results)} model(s) failed; {advice}.")
 
 
 @main.command()
@@ -127,9 +131,13 @@ def run(serial, binary, models, extra_models, threads, delegate, warmup, runs, t
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the results as CSV.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
 @click.option("--ops", is_flag=True, help="Also print per-op-type average ms of op-profiled results.")
+@one_line_errors
 def report(db, serial, session_id, status, csv_path, json_path, ops) -> None:
     """Print stored results as a table; optionally write CSV and/or JSON."""
-    with ResultStore(db) as store:
+    for path, option in ((csv_path, "--csv"), (json_path, "--json")):
+        if path:
+            check_writable(path, option)
+    with ResultStore(db, read_only=True) as store:
         results = store.results(serial=serial, session_id=session_id, status=status)
     if not results:
         click.echo(f"No results in {db}" + (" matching the filters." if serial or session_id or status else "."))

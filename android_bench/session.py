@@ -60,6 +60,17 @@ def check_model(path: str | Path) -> Path:
     return model.resolve()
 
 
+def model_load_error(path: str | Path) -> str | None:
+    """Why this machine's TFLite interpreter cannot load ``path`` (a broken file), or None when it loads."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        Interpreter(model_path=str(path)).allocate_tensors()
+    except (ValueError, RuntimeError, OSError) as err:
+        return " ".join(str(err).split())
+    return None
+
+
 def make_target(target: str, binary: str | Path | None = None, adb: Adb | None = None) -> Target:
     """'host' (interpreter, or the host ``binary`` when given) or an adb serial (``binary`` required)."""
     if target == HOST_SERIAL:

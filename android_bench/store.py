@@ -62,16 +62,36 @@ class Session:
     status: str
 
 
-class ResultStore:
-    """Results database at ``path`` (created with its parent folder on first use)."""
+class StoreError(ValueError):
+    """The results store is missing (when only read) or is not an android_bench SQLite store."""
 
-    def __init__(self, path: str | Path = DEFAULT_DB):
+
+class ResultStore:
+    """Results database at ``path``: created with its parent folder on first use, unless ``read_only``
+    (reading commands never create a store)."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, read_only: bool = False):
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path)
+        if read_only and not self.path.is_file():
+            raise StoreError(f"No results store at {self.path}: check --db (stores are created by `run` and `lut`).")
+        if str(path) == ":memory:":
+            self._conn = sqlite3.connect(":memory:")
+        else:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            mode = "ro" if read_only else "rwc"
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True)
         self._conn.row_factory = sqlite3.Row
-        with self._conn:
-            self._conn.executescript(_SCHEMA)
+        try:
+            if read_only:
+                for table in ("sessions", "results"):
+                    self._conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+            else:
+                with self._conn:
+                    self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise StoreError(f"{self.path} is not an android_bench results store ({err}); check --db.") from err
 
     def close(self) -> None:
         self._conn.close()

@@ -22,6 +22,8 @@ _EXPORTS = {
     # supernet, subnets, counting
     "OFAMobileNetV3": "ofa_tf.supernet",
     "OFAProxylessNASNets": "ofa_tf.proxyless",
+    "OFAResNets": "ofa_tf.resnet",
+    "ResNetConfig": "ofa_tf.resnet",
     "ofa_net": "ofa_tf.zoo",
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",
@@ -44,6 +46,7 @@ _EXPORTS = {
     # predictors and search
     "AccuracyPredictor": "ofa_tf.nas",
     "ArchEncoder": "ofa_tf.nas",
+    "ResNetArchEncoder": "ofa_tf.nas",
     "NetworkShape": "ofa_tf.network_shape",
     "MacsModel": "ofa_tf.nas",
     "ParamsModel": "ofa_tf.nas",

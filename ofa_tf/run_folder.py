@@ -5,7 +5,7 @@ supernet from it or from a weights file.
     out/metrics.jsonl                one record per epoch and phase
     out/tensorboard/                 TensorBoard scalars
     out/checkpoints/<run>/           resumable checkpoints (model, optimizer, position, sampler state)
-    out/weights/<phase>.weights.h5   the supernet after each phase; `FINAL_PHASE` is the finished supernet
+    out/weights/<phase>.weights.h5   the supernet after each phase; `final_phase(net id)` is the finished supernet
 
 `<run>` is the task selection (`all`, `kernel`, `depth_1`, ...), so runs of single tasks can share one folder.
 """
@@ -21,6 +21,13 @@ CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_DIR = "weights"
 FINAL_PHASE = "expand_2"
 """The last phase of progressive shrinking (`ofa_tf.training.progressive_shrinking()`): the finished supernet."""
+
+
+def final_phase(net_id: str | None) -> str:
+    """The last phase of `net_id`'s schedule (`FINAL_PHASE`; OFA-ResNets end with the width phases)."""
+    from ofa_tf.zoo import PRESETS
+
+    return getattr(PRESETS.get(net_id), "final_phase", FINAL_PHASE)
 
 
 def config_path(out: str | Path, run: str) -> Path:
@@ -75,10 +82,12 @@ def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]
     """A weights file, or a training run folder (→ its final phase's weights and its net id)."""
     path = Path(weights)
     if path.is_dir():
+        net = read_run_config(path).get("net")
+        if net_id is not None and isinstance(net, str) and net != net_id:
+            raise ValueError(f"The training run in {path} is of {net}, not {net_id}: pass --net {net} or omit it.")
         if net_id is None:
-            net = read_run_config(path).get("net")
             net_id = net if isinstance(net, str) else None
-        final = weights_path(path)
+        final = weights_path(path, final_phase(net_id))
         if not final.is_file():
             raise FileNotFoundError(f"{path} is a folder without {final.relative_to(path)}; pass a weights file or "
                                     "a finished training run folder.")

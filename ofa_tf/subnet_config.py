@@ -27,9 +27,12 @@ class SubnetConfig:
 
     def __post_init__(self):
         for name in ("ks", "e", "d"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                raise ValueError(f"`{name}` must be a list of ints; received {name}={values!r}.")
+            object.__setattr__(self, name, tuple(_integer(v, name) for v in values))
         if self.r is not None:
-            object.__setattr__(self, "r", int(self.r))
+            object.__setattr__(self, "r", _integer(self.r, "r"))
 
     def to_dict(self) -> dict:
         out = {"ks": list(self.ks), "e": list(self.e), "d": list(self.d)}
@@ -40,6 +43,9 @@ class SubnetConfig:
     @classmethod
     def from_dict(cls, config: dict) -> SubnetConfig:
         """Reads `get_active_subnet_config()` output; also accepts the reference's `image_size` / `r: [int]`."""
+        if not isinstance(config, dict):
+            raise ValueError(f"A subnet config is a JSON object with 'ks', 'e' and 'd' (and optionally 'r'); "
+                             f"received {type(config).__name__} {config!r:.60}.")
         unknown = set(config) - _CONFIG_KEYS
         if unknown:
             raise ValueError(
@@ -55,6 +61,15 @@ class SubnetConfig:
             r = r[0]
         return cls(ks=config["ks"], e=config["e"], d=config["d"], r=r)
 
+    @property
+    def short_name(self) -> str:
+        """A readable label: depths, then mean kernel size and expand ratio of the active blocks (`d34243 k5.2 e4.1`)."""
+        per_stage = len(self.ks) // max(len(self.d), 1)
+        active = [s * per_stage + i for s, depth in enumerate(self.d) for i in range(depth)]
+        ks = [self.ks[b] for b in active if b < len(self.ks)] or [0]
+        e = [self.e[b] for b in active if b < len(self.e)] or [0]
+        return f"d{''.join(map(str, self.d))} k{np.mean(ks):.1f} e{np.mean(e):.1f}"
+
     def with_resolution(self, r: int | None) -> SubnetConfig:
         return dataclasses.replace(self, r=r)
 
@@ -63,7 +78,19 @@ class SubnetConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> SubnetConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Reads a file written by `save` (or by `ofa-tf search`); errors name the file."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"{path}: {err}") from err
+
+
+def _integer(value, name: str) -> int:
+    """`value` as an int; floats with a fraction (7.9) and non-numbers are refused, never truncated."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not float(value).is_integer():
+        raise ValueError(f"Invalid value in `{name}`: expected an integer. Received {value!r}.")
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,8 +189,8 @@ class SearchSpace:
     def _per_item(name, value, previous, length):
         if value is None:
             return previous
-        if isinstance(value, (int, np.integer)):
-            return (int(value),) * length
+        if isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, bool):
+            return (_integer(value, name),) * length
         if not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
             raise ValueError(f"`{name}` must be an int or a list of {length} ints; received {name}={value!r}.")
         value = list(value)
@@ -171,7 +198,7 @@ class SearchSpace:
             raise ValueError(
                 f"`{name}` must be an int or a list of length {length}; received a list of length {len(value)}."
             )
-        return tuple(p if v is None else int(v) for v, p in zip(value, previous))
+        return tuple(p if v is None else _integer(v, name) for v, p in zip(value, previous))
 
     def validate(self, config: SubnetConfig) -> None:
         """Raises ValueError naming the first value outside this space."""

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf import weights_file
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
@@ -42,6 +43,24 @@ class MBConvSupernet(keras.Model):
         self.bn_epsilon = float(bn_epsilon)
         self.net_id = net_id
         self.active_resolution = None
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.save_weights`, plus what the weights belong to (`ofa_tf.weights_file`) in a `.weights.h5`."""
+        super().save_weights(filepath, *args, **kwargs)
+        if str(filepath).endswith(".weights.h5"):
+            weights_file.write_identity(filepath, self)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights` that first checks the file belongs to this network; errors name the file."""
+        if str(filepath).endswith(".weights.h5"):
+            weights_file.check_identity(filepath, self)
+        try:
+            super().load_weights(filepath, *args, **kwargs)
+        except (ValueError, OSError) as err:
+            first = " ".join(str(err).split())
+            first = first[:200] + ("..." if len(first) > 200 else "")
+            raise ValueError(f"The weights in {filepath} do not fit {weights_file.describe(weights_file.identity(self))}"
+                             f" ({first}); pass the matching --net / --n-classes.") from err
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.
@@ -193,6 +212,15 @@ class MBConvSupernet(keras.Model):
         """The active subnet as a plain Keras model of stock layers, with weights copied."""
         config = self.get_active_config()
         return self.materialize(config, resolution or config.r, batch_size=batch_size, name=name)
+
+    def subnet_signature(self) -> tuple[tf.TensorSpec, ...]:
+        """Specs of the `call(..., subnet=...)` tensors: ks and e per block, d per stage."""
+        space = self.search_space
+        return tuple(tf.TensorSpec([n], tf.int32) for n in (space.n_blocks, space.n_blocks, space.n_stages))
+
+    def subnet_arrays(self, config: SubnetConfig) -> tuple[np.ndarray, ...]:
+        """`config` as the int32 arrays `call(..., subnet=...)` takes."""
+        return tuple(np.asarray(v, np.int32) for v in (config.ks, config.e, config.d))
 
     def active_blocks(self, config: SubnetConfig | None = None) -> list[tuple[int, int, int]]:
         """(block index, kernel size, expand ratio) of the blocks a config runs, blocks[0] first."""

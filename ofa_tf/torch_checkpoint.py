@@ -40,7 +40,14 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (bad zip), EOFError (empty file), ...
+        detail = " ".join(str(err).split()).split(". ")[0][:160] or type(err).__name__
+        raise ValueError(
+            f"{path} is not a readable PyTorch checkpoint ({detail}); it may be truncated or of another format: "
+            "download it again or pass a .pth state dict / a .weights.h5 file."
+        ) from err
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict):
         raise ValueError(f"{path} holds no state dict: expected a dict (optionally under 'state_dict').")
@@ -118,14 +125,17 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
 
     Transform matrices missing from the checkpoint (e.g. a full-net checkpoint) keep their identity
     initialisation, as in the reference; any other missing, unexpected or mis-shaped key raises.
+    Other supernet families bring their own key table and renaming (`torch_weight_table`, `remap_torch_key`).
     """
     table = supernet.torch_weight_table() if hasattr(supernet, "torch_weight_table") else weight_table(supernet)
+    remap = getattr(supernet, "remap_torch_key", remap_key)
+    width = getattr(supernet, "width_mult", getattr(supernet, "width_mult_list", None))
     known = set(table)
     assigned = {}
     for key, value in state_dict.items():
         if key.endswith("num_batches_tracked"):
             continue
-        target = remap_key(key, known)
+        target = remap(key, known)
         if target not in table:
             raise ValueError(
                 f"Unexpected key {key!r} in checkpoint (no {type(supernet).__name__} tensor of that name"
@@ -136,7 +146,7 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"Shape mismatch for checkpoint key {key!r}: got {tuple(value.shape)} (Keras layout), this "
-                f"supernet (width_mult={supernet.width_mult}, n_classes={supernet.n_classes}) expects "
+                f"{type(supernet).__name__} (width_mult={width}, n_classes={supernet.n_classes}) expects "
                 f"{tuple(variable.shape)}. The checkpoint is probably for another width multiplier or class count."
             )
         assigned[target] = (variable, value)

@@ -8,6 +8,7 @@ import keras
 
 from ofa_tf.network_shape import PROXYLESS_STRIDES
 from ofa_tf.proxyless import OFAProxylessNASNets
+from ofa_tf.resnet.supernet import ResNetPreset
 from ofa_tf.supernet import OFAMobileNetV3
 
 WEIGHTS_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{net_id}"
@@ -57,6 +58,10 @@ PRESETS = {
     # ProxylessNAS at 8-16 px (stride-1 stem and first stage), for tests and the digits data.
     "ofa_proxyless_tiny_d234_e346_k357_w0.5": ProxylessPreset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2, 1),
                                                               resolutions=(8, 12, 16)),
+    "ofa_resnet50": ResNetPreset((0.65, 0.8, 1.0),
+                                 url="https://huggingface.co/han-cai/ofa/resolve/main/ofa_supernet_resnet50"),
+    # Tests and small images: the ResNet-50 topology at a quarter of the width or less, 24-32 px (1x1 at the end).
+    "ofa_resnet50_tiny": ResNetPreset((0.15, 0.2, 0.25), resolutions=(24, 28, 32)),
 }
 
 
@@ -71,7 +76,7 @@ def ofa_net(
     n_classes: int = 1000,
     dropout_rate: float = 0.1,
 ) -> keras.Model:
-    """Builds a named OFA supernet (`OFAMobileNetV3` or `OFAProxylessNASNets`), optionally with weights.
+    """Builds a named OFA supernet (`OFAMobileNetV3`, `OFAProxylessNASNets` or `OFAResNets`), optionally with weights.
 
     Args:
         net_id: one of `net_ids()`.
@@ -128,6 +133,11 @@ def weights_n_classes(path: str | Path) -> int | None:
     path = Path(path)
     if not (path.is_file() and path.name.endswith(".weights.h5")):
         return None
+    from ofa_tf.weights_file import read_identity
+
+    stored = read_identity(path)  # also names a file that is not readable
+    if stored is not None:
+        return int(stored["n_classes"])
     import h5py
 
     found = []

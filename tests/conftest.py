@@ -105,3 +105,39 @@ def http_server():
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """sklearn digits (offline), 20% held out."""
+    from ofa_tf.data import load_dataset
+
+    return load_dataset("digits", validation_split=0.2, seed=0)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder no file can be created in: a chmod 0500 folder, or /proc when running as root (root ignores
+    permission bits)."""
+    if os.geteuid() == 0:
+        yield __import__("pathlib").Path("/proc")
+        return
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    yield folder
+    folder.chmod(0o700)
+
+
+TINY_NET = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A random-init 10-class `.weights.h5` of the tiny preset (with what it belongs to)."""
+    from ofa_tf.zoo import ofa_net
+
+    path = tmp_path_factory.mktemp("tiny_weights") / "tiny.weights.h5"
+    ofa_net(TINY_NET, n_classes=10).save_weights(path)
+    return path
+

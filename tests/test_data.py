@@ -165,6 +165,40 @@ def test_undecodable_image_is_skipped_with_its_name(tmp_path):
     assert data.num_train == 12 and len(batches) == 3
 
 
+def test_validation_is_exactly_its_images_when_files_fail_to_decode(tmp_path):
+    """Undecodable files renumber the decoded images; the validation split must still name the same images,
+    disjoint from training (regression: validation indices were read before the renumbering)."""
+    root = tmp_path / "train"
+    colors = {}
+    for i in range(30):
+        c = ("a", "b")[i % 2]
+        (root / c).mkdir(parents=True, exist_ok=True)
+        color = (8 * i, 255 - 8 * i, 100)
+        Image.fromarray(np.full((8, 8, 3), color, np.uint8)).save(root / c / f"{i:02d}.png")
+        colors[str(root / c / f"{i:02d}.png")] = color
+    for i in range(0, 30, 3):  # valid-looking JPEGs that fail to decode, spread over the index range
+        (root / "ab"[i % 2] / f"{i:02d}_bad.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) + b"\xff\xd9")
+    for seed in range(3):
+        data = D.load_dataset(root, validation_split=0.4, seed=seed)
+        named = {colors[p] for p in data.store.payload[data.validation_indices] if p in colors}
+        train_named = {colors[p] for p in data.store.payload[data.train_indices] if p in colors}
+        with pytest.warns(D.CorruptImageWarning):
+            x = np.concatenate([b.numpy() for b, _ in data.validation(64, 8, policy="cifar")])
+        seen = {tuple(int(round(v)) for v in _to_uint8_range(image[4, 4])) for image in x}
+        assert seen == named and not seen & train_named and len(x) == len(named)
+
+
+def test_empty_and_single_class_folders_are_refused(tmp_path):
+    root = _write_folder(tmp_path / "train", per_class=2)
+    (root / "dog").mkdir()
+    (root / "dog" / "notes.txt").write_text("no images here")
+    with pytest.raises(ValueError, match=r"Class folder\(s\) '.*/train/dog' hold no readable images"):
+        D.load_dataset(root)
+    single = _write_folder(tmp_path / "single", classes=("cat",))
+    with pytest.raises(ValueError, match=r"has only the class folder 'cat': classification needs at least two"):
+        D.load_dataset(single)
+
+
 def test_separate_validation_folder(tmp_path):
     _write_folder(tmp_path / "train")
     _write_folder(tmp_path / "val", per_class=2, classes=("bee", "cat"))

@@ -154,3 +154,16 @@ def test_network_shape_is_what_the_supernet_is_built_from(width_mult, first_stri
             stage.width, stage.stride, stage.use_se, stage.activation)
     assert net.final_expand_conv.filters == shape.final_expand_width
     assert net.feature_mix_conv.filters == shape.feature_mix_width and net.classifier.units == shape.n_classes
+
+
+def test_fractional_architecture_values_are_refused_not_truncated():
+    from ofa_tf.subnet_config import SearchSpace
+
+    space = SearchSpace()
+    with pytest.raises(ValueError, match=r"Invalid value in `ks`: expected an integer. Received 7.9"):
+        space.expand(ks=7.9)
+    with pytest.raises(ValueError, match=r"Invalid value in `e`: expected an integer. Received 4.5"):
+        space.expand(e=[4.5] + [None] * 19)
+    with pytest.raises(ValueError, match=r"Invalid value in `r`: expected an integer. Received 12.7"):
+        SubnetConfig.from_dict({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 12.7})
+    assert space.expand(ks=7.0, d=[2.0] * 5).ks == (7,) * 20  # integral floats (e.g. from JSON) are fine

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_writable
+from android_bench.cli_support import one_line_errors
+
 from .quantize import IO_TYPES
 from .quantize import QUANTIZE_MODES
 
@@ -42,6 +45,7 @@ logger = logging.getLogger(__name__)
 @click.option("--qat-lr", type=click.FloatRange(min=0.0), default=1e-5, show_default=True)
 @click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@one_line_errors
 def export_command(net_id, specialized, weights, pretrained, config_path, resolution, quantize, data, calibrate_bn,
                    out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps, qat_batch_size,
                    qat_lr, validation_split, seed):
@@ -71,9 +75,10 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
     if calibrate_bn and data is None:
         raise click.UsageError(f"--calibrate-bn {calibrate_bn} needs --data (a TFDS name, an image folder or 'digits').")
+    check_writable(out)
     try:
-        config = SubnetConfig.load(config_path)
-    except (ValueError, KeyError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        config = json.loads(config_path.read_text())
+    except ValueError as err:  # json.JSONDecodeError
         raise click.BadParameter(f"{config_path}: {err}", param_hint="--config") from err
     labels = None
     if labels_path is not None:
@@ -88,9 +93,10 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--net / --weights") from err
-    try:
+    try:  # the supernet's family reads its own config format (`config_type`: ks/e/d or OFA-ResNets' d/e/w)
+        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
         supernet.search_space.validate(config)
-    except ValueError as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise click.BadParameter(f"{config_path} is outside the search space of {net_id}: {err}",
                                  param_hint="--config") from err
     try:
@@ -116,6 +122,7 @@ def _export_specialized(net_id, weights, pretrained, quantize, data, out, batch_
         raise click.UsageError("--specialized needs exactly one of --weights FOLDER or --pretrained.")
     if quantize in ("int8", "qat") and data is None:
         raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
+    check_writable(out)
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
@@ -169,6 +176,7 @@ def _macs(macs: int) -> str:
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True)
+@one_line_errors
 def inspect_command(model, as_json, benchmark, threads, warmup, runs):
     """Print a TFLite model's metadata, op histogram, inputs/outputs and size (optionally its host latency)."""
     from .host_runner import run_tflite

@@ -181,7 +181,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     )
     seconds["accuracy_dataset"] = time.perf_counter() - start
     start = time.perf_counter()
-    predictor = AccuracyPredictor(space, seed=settings.seed)
+    predictor = AccuracyPredictor(space, seed=settings.seed, net_id=supernet.net_id)
     predictor_report = predictor.fit(
         (configs, accuracies), PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
     )
@@ -190,7 +190,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
         json.dumps(dataclasses.asdict(predictor_report), indent=1) + "\n"
     )
     seconds["predictor"] = time.perf_counter() - start
-    logger.info("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
+    logger.debug("Predictor: held-out RMSE %.4f (mean baseline %.4f), Kendall tau %.3f.", predictor_report.rmse,
                 predictor_report.baseline_rmse, predictor_report.kendall_tau)
 
     start = time.perf_counter()

@@ -77,7 +77,8 @@ def export_subnet(
 
     Args:
         supernet: an `OFAMobileNetV3`.
-        config: the subnet (`get_active_subnet_config()` / `SubnetConfig`); must be in the search space.
+        config: the subnet (`get_active_subnet_config()`, a `SubnetConfig` or `ResNetConfig`); must be in the
+            search space.
         out: the `.tflite` path (written atomically).
         quantize: one of `tools.QUANTIZE_MODES`.
         data: an `ofa_tf.data.ImageData` or a source for `ofa_tf.data.load_dataset` (TFDS name, image folder,
@@ -94,8 +95,8 @@ def export_subnet(
     """
     start = time.perf_counter()
     QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
-    if isinstance(config, dict):
-        config = SubnetConfig.from_dict(config)
+    if isinstance(config, dict):  # an OFA-ResNet space reads {"d", "e", "w"} dicts (its `config_type`)
+        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
     supernet.search_space.validate(config)
     resolution = resolution or config.r
     if resolution is None:
@@ -285,7 +286,7 @@ def export_keras_model(
         converted_model = with_batch_size(model, batch_size)
 
     tick = time.perf_counter()
-    flatbuffer = convert(converted_model, options, representative)
+    flatbuffer = convert(converted_model, options, representative, scratch_dir=out.parent)
     seconds["convert"] = time.perf_counter() - tick
 
     inputs, outputs = io_tensors(flatbuffer)
@@ -311,7 +312,7 @@ def export_keras_model(
     flatbuffer = embed_metadata(flatbuffer, metadata)
     write_atomic(out, flatbuffer)
     seconds["total"] = time.perf_counter() - start
-    logger.info("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
+    logger.debug("Wrote %s (%d bytes, %s) in %.1fs.", out, len(flatbuffer), quantize, seconds["total"])
     return ExportResult(out, len(flatbuffer), metadata, op_histogram(flatbuffer), 0, seconds, qat_loss)
 
 

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from android_bench.cli_support import native_output_silenced
 from android_bench.host_target import run_stats
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +40,15 @@ class HostRunResult:
 
 
 def _interpreter(model: str | Path | bytes, threads: int) -> Interpreter:
-    if isinstance(model, (bytes, bytearray)):
-        interpreter = Interpreter(model_content=bytes(model), num_threads=threads)
-    else:
-        if not Path(model).is_file():
-            raise FileNotFoundError(f"TFLite model not found: {model}")
-        interpreter = Interpreter(model_path=str(model), num_threads=threads)
-    interpreter.allocate_tensors()
+    """LiteRT's own start-up line (the XNNPACK delegate notice) is shown only when this module logs at DEBUG."""
+    if not isinstance(model, (bytes, bytearray)) and not Path(model).is_file():
+        raise FileNotFoundError(f"TFLite model not found: {model}")
+    with native_output_silenced(not logger.isEnabledFor(logging.DEBUG)):
+        if isinstance(model, (bytes, bytearray)):
+            interpreter = Interpreter(model_content=bytes(model), num_threads=threads)
+        else:
+            interpreter = Interpreter(model_path=str(model), num_threads=threads)
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import struct
 from pathlib import Path
 
 from ai_edge_litert import schema_py_generated as schema
@@ -147,14 +148,19 @@ def inspect_tflite(path: str | Path) -> ModelReport:
         raise FileNotFoundError(f"TFLite model not found: {path}")
     flatbuffer = path.read_bytes()
     model = _root(flatbuffer)
-    graph = model.Subgraphs(0)
-    return ModelReport(
-        path=str(path),
-        size_bytes=len(flatbuffer),
-        metadata=read_metadata(flatbuffer),
-        metadata_entries=tuple(metadata_entries(flatbuffer)),
-        op_histogram=op_histogram(flatbuffer),
-        ops=tuple(list_ops(flatbuffer)),
-        inputs=_tensors(graph, graph.InputsAsNumpy()),
-        outputs=_tensors(graph, graph.OutputsAsNumpy()),
-    )
+    try:
+        graph = model.Subgraphs(0)
+        return ModelReport(
+            path=str(path),
+            size_bytes=len(flatbuffer),
+            metadata=read_metadata(flatbuffer),
+            metadata_entries=tuple(metadata_entries(flatbuffer)),
+            op_histogram=op_histogram(flatbuffer),
+            ops=tuple(list_ops(flatbuffer)),
+            inputs=_tensors(graph, graph.InputsAsNumpy()),
+            outputs=_tensors(graph, graph.OutputsAsNumpy()),
+        )
+    except (struct.error, IndexError, AttributeError, TypeError, UnicodeDecodeError) as err:
+        # the flatbuffer's offsets point outside the file: truncated, or bytes that only start like a model
+        raise ValueError(f"Not a complete TFLite model ({len(flatbuffer)} bytes; reading it failed with "
+                         f"{type(err).__name__}: {err}): truncated or corrupt, export it again.") from err

@@ -6,9 +6,12 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ofa_tf.calibrate import preserved_state
 from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import network_shape
+from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import config_key
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -95,6 +98,34 @@ class HostLatency:
                                     rounds=rounds, calibrate=calibrate, seed=seed, db=None,
                                     work_dir=self.workdir / "host_latency_table_models", on_progress=on_progress)
         return LatencyPredictor(table, network_shape(self.supernet), name=name)
+
+    def macs_line_model(self, n_points: int = 5, seed: int = 0,
+                        name: str = "host_latency") -> tuple[MacsLatencyModel, list[tuple[SubnetConfig, float]]]:
+        """For supernets without block tables (OFA-ResNets, ProxylessNAS): a `MacsLatencyModel` (intercept >= 0,
+        slope > 0) fitted to `n_points` measured subnets spanning the space (smallest, largest, random ones
+        between). Returns the model and the measurements."""
+        from .budgets import efficiency_models
+
+        if n_points < 2:
+            raise ValueError(f"`n_points` must be >= 2 to fit a line; received n_points={n_points}.")
+        space = self.supernet.search_space
+        rng = np.random.default_rng(seed)
+        configs = [space.min_config(r=min(space.resolutions)), space.max_config(r=max(space.resolutions))]
+        configs += [space.sample(rng).with_resolution(int(rng.choice(space.resolutions)))
+                    for _ in range(n_points - 2)]
+        points = [(c, self(c)) for c in configs]
+        macs = efficiency_models(self.supernet)[0]
+        return MacsLatencyModel.fit(macs, [c for c, _ in points], [ms for _, ms in points], name), points
+
+    def model(self, calibrate: int = 5, rounds: int = 3, seed: int = 0, on_progress=None,
+              name: str = "host_latency") -> LatencyPredictor | MacsLatencyModel:
+        """This host's latency model: the calibrated block table (`table_model`) where block tables apply, else
+        the line in MACs (`macs_line_model`, fitted to max(`calibrate`, 2) measured subnets)."""
+        from .budgets import has_block_tables
+
+        if has_block_tables(self.supernet):
+            return self.table_model(calibrate, rounds, seed, on_progress, name)
+        return self.macs_line_model(max(calibrate, 2), seed, name)[0]
 
     def __call__(self, config: SubnetConfig) -> float:
         key = f"{config_key(config)}|{self.quantize}"

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import logging
 from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_writable
+from android_bench.cli_support import one_line_errors
 from ofa_tf.run_folder import load_supernet
 
 from .quantize import POST_TRAINING_MODES
-
-
-def _errors_as_click(fn):
-    """Library errors (bad values, missing files, infeasible budgets) become one-line click errors."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, KeyError, ConnectionError) as err:
-            raise click.ClickException(str(err).strip("'\"")) from err
-
-    return wrapper
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
-    logging.getLogger("ofa_tf").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _load_data(source: str | None, validation_split: float, seed: int):
@@ -39,6 +21,16 @@ def _load_data(source: str | None, validation_split: float, seed: int):
     from ofa_tf.data import load_dataset
 
     return load_dataset(source, validation_split=validation_split, seed=seed)
+
+
+def check_lut(path: str | Path, supernet) -> None:
+    """A latency table built for another supernet (its header's net id) is refused, naming both."""
+    from ofa_tf.latency import LatencyTable
+
+    built_for = LatencyTable.load(path).header.get("net_id")
+    if built_for and supernet.net_id and built_for != supernet.net_id:
+        raise ValueError(f"The latency table {path} was measured for {built_for}, not {supernet.net_id}: build one "
+                         f"with `android-bench lut --net {supernet.net_id}`.")
 
 
 def _resolve_predictor(path: str | Path) -> Path:
@@ -53,8 +45,9 @@ _PREDICTOR_HELP = ("Accuracy predictor folder (ofa-tf predictor), or 'reference'
 _PREDICTOR_WEIGHTS_HELP = "With --predictor reference: a local acc_predictor.pth instead of the download."
 
 
-def load_predictor(path: str, weights: str | None, net_id: str | None):
-    """An `AccuracyPredictor` folder, or the reference's pretrained predictor (only for its supernet)."""
+def load_predictor(path: str, weights: str | None, supernet):
+    """An `AccuracyPredictor` folder (checked to belong to `supernet`), or the reference's pretrained predictor (only
+    for its supernet)."""
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import ReferenceAccuracyPredictor
     from ofa_tf.nas import pretrained_accuracy_predictor
@@ -63,10 +56,12 @@ def load_predictor(path: str, weights: str | None, net_id: str | None):
         if weights is not None:
             raise ValueError(f"--predictor-weights goes with --predictor {REFERENCE_PREDICTOR}; received "
                              f"--predictor {path}.")
-        return AccuracyPredictor.load(_resolve_predictor(path))
-    if net_id != ReferenceAccuracyPredictor.net_id:
+        predictor = AccuracyPredictor.load(_resolve_predictor(path))
+        predictor.check_supernet(supernet)
+        return predictor
+    if supernet.net_id != ReferenceAccuracyPredictor.net_id:
         raise ValueError(f"--predictor {REFERENCE_PREDICTOR} predicts ImageNet accuracy of "
-                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {net_id}.")
+                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {supernet.net_id}.")
     return pretrained_accuracy_predictor(pretrained=weights is None, weights=weights)
 
 
@@ -87,7 +82,7 @@ def load_predictor(path: str, weights: str | None, net_id: str | None):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_errors_as_click
+@one_line_errors
 def predictor(net_id, weights, data_source, validation_split, n_subnets, calibration_images, epochs, n_classes,
               seed, out, quiet):
     """Build the accuracy dataset (resumable, cached in OUT/acc_dataset.jsonl) and train the accuracy predictor.
@@ -100,7 +95,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     from ofa_tf.nas import build_accuracy_dataset
     from .measure import make_evaluate_fn
 
-    _logging(not quiet)
+    check_writable(out, folder=True)
     supernet = load_supernet(net_id, weights, n_classes)
     data = _load_data(data_source, validation_split, seed)
     out = Path(out)
@@ -108,14 +103,15 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     configs, accuracies = build_accuracy_dataset(
         evaluate_fn, supernet.search_space, n_subnets, out / "acc_dataset.jsonl", seed=seed, verbose=not quiet
     )
-    model = AccuracyPredictor(supernet.search_space, seed=seed)
+    model = AccuracyPredictor(supernet.search_space, seed=seed, net_id=supernet.net_id)
     report = model.fit((configs, accuracies), PredictorTrainingConfig(epochs=epochs, seed=seed))
     model.save(out)
     (out / "predictor_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=1) + "\n")
     click.echo(
         f"Predictor trained on {report.n_train} subnets; on {report.n_val} held-out: RMSE {100 * report.rmse:.2f} "
         f"points (predicting the mean: {100 * report.baseline_rmse:.2f}), Kendall tau {report.kendall_tau:.3f}, "
-        f"Spearman {report.spearman:.3f}. Saved to {out}."
+        f"Spearman {report.spearman:.3f}.\nWrote {out}: predictor.weights.h5, predictor.json, predictor_report.json, "
+        "acc_dataset.jsonl."
     )
 
 
@@ -133,7 +129,9 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
               help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
 @click.option("--lut", "luts", multiple=True,
               help="Latency lookup table (.yaml/.json; repeatable, merged) for latency constraints; without one "
-                   "latency is this host's, predicted by its calibrated latency table (built next to --out).")
+                   "latency is this host's: its calibrated latency table (built next to --out) for MBConv "
+                   "supernets, a line in MACs fitted to measured subnets for OFA-ResNets and ProxylessNAS. Tables "
+                   "time MBConv blocks: not for OFA-ResNets.")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights, else 1000).")
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0), help="Evolution generations.")
 @click.option("--population", default=100, show_default=True, type=click.IntRange(2))
@@ -142,7 +140,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Subnet config JSON (the input of `ofa-tf export`).")
-@_errors_as_click
+@one_line_errors
 def search(net_id, weights, predictor_path, predictor_weights, constraints, luts, n_classes, generations, population,
            pareto_generations, seed, out):
     """Evolutionary search for the most accurate subnet under every --constraint.
@@ -150,18 +148,18 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     Writes OUT (the subnet config), OUT's `.search.json` (predictions, Pareto front) and `.pareto.png`.
     """
     from ofa_tf.nas import EvolutionConfig
-    from ofa_tf.latency import LatencyPredictor
-    from ofa_tf.latency import network_shape
-    from ofa_tf.nas import MacsModel
     from ofa_tf.nas import NSGA2Config
-    from ofa_tf.nas import ParamsModel
     from ofa_tf.nas import pareto_plot
     from .budget_search import search_subnet
     from .budgets import budget_constraint
+    from .budgets import efficiency_models
+    from .budgets import has_block_tables
+    from .budgets import lut_latency_model
     from .budgets import parse_constraint
     from .measure import HostLatency
     from .specialize import describe_latency_model
 
+    check_writable(out)
     budgets = [parse_constraint(c) for c in constraints]
     for path in luts:
         if not Path(path).is_file():
@@ -169,24 +167,33 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     supernet = load_supernet(net_id, weights, n_classes) if (weights or net_id) else None
     if supernet is None:
         raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
-    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
-    if supernet.search_space.n_blocks != model.space.n_blocks:
-        raise ValueError(f"The predictor {predictor_path} was trained for another search space than {net_id}.")
-    shape = network_shape(supernet)
+    model = load_predictor(predictor_path, predictor_weights, supernet)
+    shape = supernet  # MACs / params models of its family (`efficiency_models`)
     latency_model = None
     out = Path(out)
     if any(b.metric == "latency" for b in budgets):
         if luts:
-            latency_model = LatencyPredictor.from_files(list(luts), shape, name="latency")
+            for path in luts:
+                check_lut(path, supernet)
+            latency_model = lut_latency_model(luts, shape, name="latency")
         else:
             if weights is None:
                 raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
             host = HostLatency(supernet, out.parent / f"{out.stem}_host_measurements")
-            latency_model = host.table_model(name="host_latency")
-            click.echo(f"Note: no --lut; latency is this host's, predicted by {describe_latency_model(latency_model)}.")
+            if has_block_tables(supernet):
+                latency_model = host.table_model(name="host_latency")
+                click.echo(f"Note: no --lut; latency is this host's, predicted by "
+                           f"{describe_latency_model(latency_model)}.")
+            else:
+                latency_model, points = host.macs_line_model(name="host_latency")
+                click.echo(
+                    f"Note: no --lut; latency is this host's, predicted from MACs by a linear fit to {len(points)} "
+                    f"measured subnets ({latency_model.intercept_ms:.3f} ms + {latency_model.ms_per_mmac:.4f} ms/M "
+                    "MACs)."
+                )
     constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
     outcome = search_subnet(
-        model, constraint_list, report_models=[MacsModel(shape), ParamsModel(shape)],
+        model, constraint_list, report_models=list(efficiency_models(shape)),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,
@@ -220,9 +227,10 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--devices", required=True,
               help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
 @click.option("--lut", "luts", multiple=True,
-              help="DEVICE=FILE latency lookup table (repeatable). Without one, 'host' budgets use this host's "
-                   "calibrated latency table (built in OUT/host_measurements/); other devices are searched by MACs "
-                   "with milliseconds from the host table (noted in the report).")
+              help="DEVICE=FILE latency lookup table (repeatable; MBConv supernets only). Without one, 'host' "
+                   "budgets use this host's calibrated latency table (built in OUT/host_measurements/; OFA-ResNets "
+                   "and ProxylessNAS: a line in MACs fitted to measured subnets); other devices are searched by MACs "
+                   "with milliseconds from the host model (noted in the report).")
 @click.option("--constraint", "constraints", multiple=True, help="Extra macs=/params= bound for every device.")
 @click.option("--data", "data_source", default=None,
               help="Data for BN recalibration, int8 export and accuracy ('digits', TFDS name, folder).")
@@ -234,19 +242,22 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
-@_errors_as_click
+@one_line_errors
 def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts, constraints, data_source,
                validation_split, quantize, calibration_images, no_host, n_classes, generations, seed, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
     from ofa_tf.nas import EvolutionConfig
 
-    _logging(True)
+    check_writable(out, folder=True)
     device_list = spec.parse_devices(devices)
     lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
     budgets = [spec.parse_constraint(c) for c in constraints]
     supernet = load_supernet(net_id, weights, n_classes)
-    model = load_predictor(predictor_path, predictor_weights, supernet.net_id)
+    model = load_predictor(predictor_path, predictor_weights, supernet)
+    for paths in lut_map.values():
+        for path in paths:
+            check_lut(path, supernet)
     data = _load_data(data_source, validation_split, seed)
     if quantize == "int8" and data is None:
         raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")
@@ -291,7 +302,7 @@ def _echo_results(report) -> None:
 @click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
 @click.option("--quantize", default=None, type=click.Choice(POST_TRAINING_MODES))
 @click.option("--seed", default=None, type=int)
-@_errors_as_click
+@one_line_errors
 def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
     shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
@@ -299,7 +310,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     from .demo import DemoSettings
     from .demo import run_demo
 
-    _logging(True)
+    check_writable(out, folder=True)
     given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
                  n_subnets=n_subnets, quantize=quantize, seed=seed)
     overrides = {k: v for k, v in given.items() if v is not None}

@@ -3,10 +3,12 @@ import importlib
 
 import click
 
+from android_bench.cli_support import QuietGroup
+
 # command name -> "module:attribute" of a click command (a leading "." is relative to this package)
 COMMANDS = {
-    "train": "ofa_tf.training.cli:train_command",
-    "eval": "ofa_tf.training.cli:eval_command",
+    "train": ".training_cli:train_command",
+    "eval": ".training_cli:eval_command",
     "predictor": ".nas_cli:predictor",
     "search": ".nas_cli:search",
     "specialize": ".nas_cli:specialize",
@@ -17,7 +19,7 @@ COMMANDS = {
 }
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(QuietGroup):
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
@@ -28,9 +30,9 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup)
+@click.group(cls=_LazyGroup, import_tf=True)
 @click.version_option(package_name="ofa_tf")
-def main():
+def main(verbose):
     """Once-for-All networks for TensorFlow/Keras: train, evaluate, search, export."""
 
 

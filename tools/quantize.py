@@ -1,14 +1,21 @@
 """Keras model → TFLite flatbuffer with builtin ops only, in one of the quantization modes."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from android_bench.cli_support import native_output_silenced
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +63,50 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+SCRATCH_DIR = ".ofa_tf_tmp"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def scratch_near(folder: str | Path | None):
+    """Points `tempfile` (where the converter writes its temporary SavedModel) at `folder/.ofa_tf_tmp/<pid>`, so a
+    killed export leaves nothing in the system temp folder; scratch folders of dead processes are removed first."""
+    if folder is None:
+        yield
+        return
+    base = Path(folder) / SCRATCH_DIR
+    for stale in base.glob("*"):
+        if stale.name.isdigit() and not _process_alive(int(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
+    mine = base / str(os.getpid())
+    mine.mkdir(parents=True, exist_ok=True)
+    previous, tempfile.tempdir = tempfile.tempdir, str(mine)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(mine, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            base.rmdir()
+
+
 def convert(
-    model, options: QuantizeOptions, representative: RepresentativeDataset | None = None
+    model, options: QuantizeOptions, representative: RepresentativeDataset | None = None,
+    scratch_dir: str | Path | None = None,
 ) -> bytes:
     """Converts `model` (fixed input shape) to TFLite with builtin ops only.
+
+    The converter's own output (SavedModel signatures, MLIR notes) is shown only when this module logs at DEBUG
+    (`--verbose`); its temporary SavedModel goes under `scratch_dir` (see `scratch_near`) when given.
 
     Raises:
         ValueError: `int8` without `representative`.
@@ -87,7 +134,8 @@ def convert(
     if options.mode == "int8":
         converter.representative_dataset = representative
     try:
-        flatbuffer = converter.convert()
+        with scratch_near(scratch_dir), native_output_silenced(not logger.isEnabledFor(logging.DEBUG)):
+            flatbuffer = converter.convert()
     except Exception as err:  # ConverterError and the quantizer's RuntimeError/ValueError
         missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", str(err))))
         what = f"ops without a TFLite builtin kernel: {missing}; " if missing else ""

@@ -39,6 +39,9 @@ from .budget_search import SearchOutcome
 from .budget_search import search_subnet
 from .budgets import Budget
 from .budgets import budget_constraint
+from .budgets import efficiency_models
+from .budgets import has_block_tables
+from .budgets import lut_latency_model
 from .budgets import parse_constraint
 from .budgets import parse_devices
 from .budgets import parse_luts
@@ -52,7 +55,7 @@ from .specialize_report import report_markdown
 
 __all__ = [
     "Budget", "DeviceResult", "DeviceTarget", "HostLatency", "SearchOutcome", "SpecializeReport", "budget_constraint",
-    "describe_latency_model", "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts",
+    "describe_latency_model", "efficiency_models", "lut_latency_model", "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts",
     "resolve_devices", "search_subnet", "specialize",
 ]
 
@@ -86,19 +89,21 @@ def describe_latency_model(model: EfficiencyModel) -> str:
     return f"{type(model).__name__} {model.name!r}"
 
 
-def _macs_line(model: EfficiencyModel, shape: NetworkShape, space, name: str, n: int = 64) -> MacsLatencyModel:
-    """`model` (a host latency model) as a line in MACs, fitted to its predictions on random subnets."""
+def _macs_line(model: EfficiencyModel, shape, space, name: str, n: int = 64) -> MacsLatencyModel:
+    """`model` (a host latency model) as a line in the MACs of `shape` (a `NetworkShape` or a supernet of either
+    family), fitted to its predictions on random subnets of `space`."""
     if isinstance(model, MacsLatencyModel):
-        return MacsLatencyModel(shape, model.intercept_ms, model.ms_per_mmac, name=name)
+        return MacsLatencyModel(model.macs, model.intercept_ms, model.ms_per_mmac, name=name)
+    macs = efficiency_models(shape)[0]
     rng = np.random.default_rng(0)
     configs = [space.sample(rng).with_resolution(int(rng.choice(space.resolutions))) for _ in range(n)]
-    line = MacsLatencyModel.fit(shape, configs, model.predict(configs))
-    return MacsLatencyModel(shape, line.intercept_ms, line.ms_per_mmac, name=name)
+    line = MacsLatencyModel.fit(macs, configs, model.predict(configs))
+    return MacsLatencyModel(macs, line.intercept_ms, line.ms_per_mmac, name=name)
 
 
 def resolve_devices(
     devices: Sequence[tuple[str, Budget]],
-    shape: NetworkShape,
+    shape,
     luts: Mapping[str, Sequence[str | Path]] | None = None,
     host_model: Callable[[], EfficiencyModel] | None = None,
     space=None,
@@ -119,7 +124,7 @@ def resolve_devices(
             targets.append(DeviceTarget(name, budget, budget_constraint(budget, shape), budget.metric))
             continue
         if name in luts:
-            model = LatencyPredictor.from_files(luts[name], shape, name=f"{name}_latency")
+            model = lut_latency_model(luts[name], shape, name=f"{name}_latency")
             files = ", ".join(str(p) for p in luts[name])
             targets.append(DeviceTarget(name, budget, Constraint(model, budget.value), f"LUT ({files})"))
             continue
@@ -209,10 +214,11 @@ def specialize(
     `report.json` and `pareto.png`.
 
     A latency budget without a LUT is predicted by this host's block latency table (`HostLatency.table_model`:
-    built once in `out/host_measurements/`, calibrated on `host_calibration_subnets` measured subnets).
+    built once in `out/host_measurements/`, calibrated on `host_calibration_subnets` measured subnets); supernets
+    without block tables (OFA-ResNets, ProxylessNAS) use a line in MACs fitted to that many measured subnets.
 
     Args:
-        supernet: trained `OFAMobileNetV3` (its weights are left unchanged).
+        supernet: trained `OFAMobileNetV3` or `OFAResNets` (its weights are left unchanged).
         predictor: accuracy predictor over the supernet's search space.
         devices: `"note8:30ms,pixel1:20ms"` or `parse_devices` output.
         out: output folder.
@@ -233,18 +239,21 @@ def specialize(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device_list = parse_devices(devices) if isinstance(devices, str) else list(devices)
-    shape = network_shape(supernet)
+    shape = supernet  # MACs / params / host-fit models of its family (`efficiency_models`)
     space = supernet.search_space
-    if predictor.space.n_blocks != space.n_blocks or predictor.space.n_stages != space.n_stages:
-        raise ValueError("The predictor's search space does not match the supernet's (blocks / stages differ).")
+    if (type(predictor.space) is not type(space) or predictor.space.n_blocks != space.n_blocks
+            or predictor.space.n_stages != space.n_stages):
+        raise ValueError("The predictor's search space does not match the supernet's (family / blocks / stages "
+                         "differ).")
     host = HostLatency(supernet, out / "host_measurements", runs=host_runs, quantize=quantize) if measure_host \
         else None
     resolved: dict = {} if host_model is None else {"model": host_model}
 
     def build_host_model():
         if not resolved:
-            logger.info("Building this host's latency table (%d calibration subnets).", host_calibration_subnets)
-            resolved["model"] = host.table_model(host_calibration_subnets, host_rounds, seed)
+            what = "latency table" if has_block_tables(supernet) else "latency line over MACs"
+            logger.info("Building this host's %s (%d calibration subnets).", what, host_calibration_subnets)
+            resolved["model"] = host.model(host_calibration_subnets, host_rounds, seed)
             logger.info("Host latency: %s.", describe_latency_model(resolved["model"]))
         return resolved["model"]
 
@@ -252,7 +261,7 @@ def specialize(
     common = [budget_constraint(b, shape) for b in constraints if b.metric != "latency"]
     if any(b.metric == "latency" for b in constraints):
         raise ValueError("Latency constraints are per device (--devices NAME:20ms), not common constraints.")
-    report_models = [MacsModel(shape), ParamsModel(shape)]
+    report_models = list(efficiency_models(shape))
     results = []
     for target in targets:
         logger.info("Searching for %s (%s, %s).", target.name, target.budget, target.source)

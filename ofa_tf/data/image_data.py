@@ -156,6 +156,7 @@ class ImageData:
         """Validation batches at one `resolution` through the policy's eval transform (not shuffled)."""
         if self.num_validation == 0:
             raise ValueError("This ImageData has no validation images; load it with validation_split > 0.")
+        self._materialize()  # renumbers the images: read the indices after it
         return self._eval_pipeline(self.validation_indices, batch_size, resolution, policy)
 
     def calibration(
@@ -213,10 +214,10 @@ class ImageData:
     # === Internals ===
 
     def _eval_pipeline(self, indices, batch_size, resolution, policy) -> tf.data.Dataset:
+        """`indices` must be read after `_materialize()`, which renumbers the images."""
         resolution = _positive_int(resolution, "resolution")
         batch_size = _positive_int(batch_size, "batch_size")
         policy = get_policy(policy or self.policy)
-        self._materialize()
         labels = tf.constant(self.labels)
         ds = self._decoded(tf.data.Dataset.from_tensor_slices(tf.constant(indices, tf.int64)), deterministic=True)
         ds = ds.map(

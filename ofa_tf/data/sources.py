@@ -78,8 +78,12 @@ def index_image_folder(
     found = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     if not found:
         raise ValueError(f"Image folder {str(root)!r} has no class subfolders; expected the layout root/<class>/<image>.")
-    if class_names is None:
+    training = class_names is None
+    if training:
         class_names = found
+        if len(found) < 2:
+            raise ValueError(f"Image folder {str(root)!r} has only the class folder {found[0]!r}: classification needs "
+                             "at least two classes (root/<class>/<image>, one folder per class).")
     unknown = sorted(set(found) - set(class_names))
     if unknown:
         raise ValueError(f"Folder {str(root)!r} has classes {unknown} that are not in the class list {class_names}.")
@@ -101,6 +105,10 @@ def index_image_folder(
             paths.append(entry.path)
             labels.append(label)
     _warn_skipped(skipped, repr(str(root)))
+    empty = [name for label, name in enumerate(class_names) if label not in set(labels)]
+    if training and empty:
+        raise ValueError(f"Class folder(s) {', '.join(repr(str(root / n)) for n in empty)} hold no readable images "
+                         f"(extensions {IMAGE_EXTENSIONS}): add images or remove the folder(s).")
     if not paths:
         raise ValueError(f"Image folder {str(root)!r} holds no readable images with extensions {IMAGE_EXTENSIONS}.")
     return np.array(paths, dtype=object), np.array(labels, np.int32), list(class_names)

@@ -5,6 +5,8 @@ from ofa_tf.nas.accuracy_predictor import AccuracyPredictor as AccuracyPredictor
 from ofa_tf.nas.accuracy_predictor import PredictorReport as PredictorReport
 from ofa_tf.nas.accuracy_predictor import PredictorTrainingConfig as PredictorTrainingConfig
 from ofa_tf.nas.arch_encoding import ArchEncoder as ArchEncoder
+from ofa_tf.nas.arch_encoding import ResNetArchEncoder as ResNetArchEncoder
+from ofa_tf.nas.arch_encoding import arch_encoder as arch_encoder
 from ofa_tf.nas.candidates import Constraint as Constraint
 from ofa_tf.nas.candidates import InfeasibleConstraintError as InfeasibleConstraintError
 from ofa_tf.nas.config_batch import ConfigBatch as ConfigBatch
@@ -29,5 +31,8 @@ from ofa_tf.nas.plots import pareto_plot as pareto_plot
 from ofa_tf.nas.plots import plot_panels as plot_panels
 from ofa_tf.nas.pretrained_predictor import ReferenceAccuracyPredictor as ReferenceAccuracyPredictor
 from ofa_tf.nas.pretrained_predictor import pretrained_accuracy_predictor as pretrained_accuracy_predictor
+from ofa_tf.nas.resnet_search import ResNetBatch as ResNetBatch
+from ofa_tf.nas.resnet_search import ResNetMacsModel as ResNetMacsModel
+from ofa_tf.nas.resnet_search import ResNetParamsModel as ResNetParamsModel
 from ofa_tf.network_shape import NetworkShape as NetworkShape
 from ofa_tf.network_shape import StageShape as StageShape

@@ -12,6 +12,9 @@ import keras
 import numpy as np
 
 from ofa_tf.nas.config_batch import config_key
+from ofa_tf.nas.resnet_search import ResNetBatch
+from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -20,9 +23,9 @@ _MAX_SAMPLING_ROUNDS = 100
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class AccuracyDataset:
-    """Subnets with their top-1 accuracy on a 0..1 scale."""
+    """Subnets (`SubnetConfig`s or `ResNetConfig`s) with their top-1 accuracy on a 0..1 scale."""
 
-    configs: tuple[SubnetConfig, ...]
+    configs: tuple[SubnetConfig | ResNetConfig, ...]
     accuracies: np.ndarray
 
     def __post_init__(self):
@@ -59,8 +62,8 @@ class AccuracyDataset:
 
 
 def build_accuracy_dataset(
-    evaluate_fn: Callable[[SubnetConfig], float],
-    space: SearchSpace,
+    evaluate_fn: Callable[[SubnetConfig | ResNetConfig], float],
+    space: SearchSpace | ResNetSearchSpace,
     n_subnets: int,
     cache_path: str | Path,
     resolutions: Sequence[int] | None = None,
@@ -74,7 +77,7 @@ def build_accuracy_dataset(
 
     Args:
         evaluate_fn: `config -> top-1 accuracy in [0, 1]` (e.g. BN recalibration + validation on the supernet).
-        space: the search space to sample from.
+        space: the search space to sample from (either family; the cache holds its configs' dicts).
         n_subnets: number of distinct subnets (inactive blocks ignored; resolution included).
         cache_path: the JSON-lines file that is the dataset (one `{"config": ..., "acc": ...}` per line).
         resolutions: resolutions to draw from uniformly; defaults to `space.resolutions`.
@@ -87,11 +90,11 @@ def build_accuracy_dataset(
     resolutions = tuple(space.resolutions if resolutions is None else resolutions)
     configs = _sample_distinct(space, n_subnets, resolutions, np.random.default_rng(seed))
     cache_path = Path(cache_path)
-    cached = _read_cache(cache_path)
+    cached = _read_cache(cache_path, space)
     accuracies = np.empty(len(configs))
     todo = []
     for i, config in enumerate(configs):
-        key = config_key(config)
+        key = _key(config, space)
         if key in cached:
             accuracies[i] = cached[key][1]
         else:
@@ -103,7 +106,7 @@ def build_accuracy_dataset(
     with cache_path.open("a") as cache:
         for done, i in enumerate(todo, start=len(configs) - len(todo) + 1):
             acc = float(evaluate_fn(configs[i]))
-            _check_accuracies(np.array([acc]), f"`evaluate_fn` for {config_key(configs[i])}")
+            _check_accuracies(np.array([acc]), f"`evaluate_fn` for {_key(configs[i], space)}")
             cache.write(json.dumps({"config": configs[i].to_dict(), "acc": acc}) + "\n")
             cache.flush()
             accuracies[i] = acc
@@ -112,8 +115,8 @@ def build_accuracy_dataset(
 
 
 def _sample_distinct(
-    space: SearchSpace, n: int, resolutions: tuple[int, ...], rng: np.random.Generator
-) -> list[SubnetConfig]:
+    space: SearchSpace | ResNetSearchSpace, n: int, resolutions: tuple[int, ...], rng: np.random.Generator
+) -> list[SubnetConfig | ResNetConfig]:
     if n < 1:
         raise ValueError(f"`n_subnets` must be >= 1; received {n}.")
     available = space.size() * len(resolutions)
@@ -123,7 +126,7 @@ def _sample_distinct(
     for _ in range(_MAX_SAMPLING_ROUNDS):
         for _ in range(n - len(seen)):
             config = space.sample(rng).with_resolution(int(rng.choice(resolutions)))
-            seen.setdefault(config_key(config), config)
+            seen.setdefault(_key(config, space), config)
         if len(seen) == n:
             return list(seen.values())
     raise ValueError(
@@ -138,7 +141,23 @@ def _check_accuracies(accuracies: np.ndarray, source: str = "accuracies") -> Non
         raise ValueError(f"{source} returned {accuracies[bad][0]}; accuracies must be in [0, 1] (top-1 / 100).")
 
 
-def _read_cache(path: Path) -> dict[str, tuple[SubnetConfig, float]]:
+def _key(config: SubnetConfig | ResNetConfig, space: SearchSpace | ResNetSearchSpace | None = None) -> str:
+    """Canonical string of a config (inactive blocks ignored; for OFA-ResNets that needs the space, without
+    one the whole arch dict is the key)."""
+    if isinstance(config, ResNetConfig) and space is not None:
+        running = ResNetBatch.coerce(config).active_mask(space)[0]
+        stem = min(space.depth_list) if config.d[0] < space.max_depth else space.max_depth
+        config = ResNetConfig((stem,) + config.d[1:], tuple(e if on else 0.0 for e, on in zip(config.e, running)),
+                              config.w, config.r)
+    return config_key(config)
+
+
+def _config_from_dict(config: dict) -> SubnetConfig | ResNetConfig:
+    """A cache line's config: OFA-ResNets' `{"d", "e", "w"}` dicts or `{"ks", "e", "d"}`."""
+    return (ResNetConfig if "w" in config else SubnetConfig).from_dict(config)
+
+
+def _read_cache(path: Path, space=None) -> dict[str, tuple[SubnetConfig | ResNetConfig, float]]:
     """key -> (config, acc); a last line without newline (interrupted write) is skipped."""
     if not path.exists():
         return {}
@@ -151,9 +170,9 @@ def _read_cache(path: Path) -> dict[str, tuple[SubnetConfig, float]]:
             continue
         try:
             record = json.loads(line)
-            config = SubnetConfig.from_dict(record["config"])
+            config = _config_from_dict(record["config"])
             acc = float(record["acc"])
-            key = config_key(config)
+            key = _key(config, space)
         except (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as error:
             raise ValueError(f"Malformed line {number} in accuracy cache {path}: {error}") from error
         if config.r is None or not math.isfinite(acc):

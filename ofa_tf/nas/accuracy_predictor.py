@@ -1,4 +1,4 @@
-"""MLP accuracy predictor over `ArchEncoder` features (reference `AccuracyPredictor`)."""
+"""MLP accuracy predictor over the family's arch-encoder features (reference `AccuracyPredictor`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,13 +12,15 @@ import tensorflow as tf
 from scipy import stats
 
 from ofa_tf.nas.accuracy_dataset import AccuracyDataset
-from ofa_tf.nas.arch_encoding import ArchEncoder
+from ofa_tf.nas.arch_encoding import arch_encoder
 from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
 _WEIGHTS_FILE = "predictor.weights.h5"
 _CONFIG_FILE = "predictor.json"
+_SPACES = {"mobilenet": SearchSpace, "resnet": ResNetSearchSpace}  # predictor.json's "family" -> its space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +66,12 @@ class AccuracyPredictor:
     """Predicts top-1 accuracy (0..1): `n_layers` × (Dense(hidden) → ReLU) → Dense(1, no bias) + base_acc.
 
     Args:
-        space: the search space the configs come from.
+        space: the search space the configs come from (a `SearchSpace` or a `ResNetSearchSpace`).
         resolutions: resolutions one-hot encoded; defaults to `space.resolutions`.
         hidden_size: width of the hidden layers.
         n_layers: number of hidden layers.
         seed: seed of the weight initialisation.
+        net_id: the supernet whose subnets it predicts (saved; `check_supernet` compares it).
 
     Example:
     >>> predictor = AccuracyPredictor(SearchSpace(resolutions=[160, 224]))
@@ -78,19 +81,21 @@ class AccuracyPredictor:
 
     def __init__(
         self,
-        space: SearchSpace,
+        space: SearchSpace | ResNetSearchSpace,
         resolutions: Sequence[int] | None = None,
         hidden_size: int = 400,
         n_layers: int = 3,
         seed: int = 0,
+        net_id: str | None = None,
     ):
         if hidden_size < 1 or n_layers < 1:
             raise ValueError(f"`hidden_size` and `n_layers` must be >= 1; received {hidden_size}, {n_layers}.")
-        self.encoder = ArchEncoder(space, resolutions)
+        self.encoder = arch_encoder(space, resolutions)
         self.space = space
         self.hidden_size = hidden_size
         self.n_layers = n_layers
         self.seed = seed
+        self.net_id = net_id
         inputs = keras.Input((self.encoder.n_dim,), dtype="float32")
         x = inputs
         fan_in = self.encoder.n_dim
@@ -119,11 +124,12 @@ class AccuracyPredictor:
         features = np.asarray(features, dtype=np.float32)
         return self._forward(tf.constant(features)).numpy().astype(np.float64)
 
-    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
+    def predict_batch(self, batch) -> np.ndarray:
         return self.predict_features(self.encoder.encode(batch))
 
     def predict(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
-        return self.predict_batch(ConfigBatch.coerce(configs))
+        """Predicted accuracy of configs of the space's family (`SubnetConfig`s, or `ResNetConfig`s)."""
+        return self.predict_batch(configs)
 
     __call__ = predict_batch
 
@@ -183,12 +189,15 @@ class AccuracyPredictor:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_weights(directory / _WEIGHTS_FILE)
         space = dataclasses.asdict(self.space)
+        family = next(name for name, kind in _SPACES.items() if isinstance(self.space, kind))
         meta = {
+            "family": family,
             "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
             "resolutions": list(self.encoder.resolutions),
             "hidden_size": self.hidden_size,
             "n_layers": self.n_layers,
             "seed": self.seed,
+            "net_id": self.net_id,
         }
         (directory / _CONFIG_FILE).write_text(json.dumps(meta, indent=1) + "\n")
 
@@ -199,11 +208,32 @@ class AccuracyPredictor:
             if not (directory / name).exists():
                 raise FileNotFoundError(f"{directory / name} not found; save a predictor there with `save()`.")
         meta = json.loads((directory / _CONFIG_FILE).read_text())
-        predictor = cls(
-            SearchSpace(**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"], meta["seed"]
-        )
+        family = meta.get("family", "mobilenet")
+        if family not in _SPACES:
+            raise ValueError(f"{directory / _CONFIG_FILE} has family={family!r}; allowed are {sorted(_SPACES)}.")
+        predictor = cls(_SPACES[family](**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"],
+                        meta["seed"], meta.get("net_id"))
         predictor.model.load_weights(directory / _WEIGHTS_FILE)
+        predictor.directory = directory
         return predictor
+
+    def check_supernet(self, supernet) -> None:
+        """Raises ValueError naming both sides when this predictor was trained for another supernet or search space
+        (its predictions would be meaningless there)."""
+        where = getattr(self, "directory", "this predictor")
+        if self.net_id and supernet.net_id and self.net_id != supernet.net_id:
+            raise ValueError(f"The predictor in {where} was trained on subnets of {self.net_id}, not of "
+                             f"{supernet.net_id}: build one for {supernet.net_id} with `ofa-tf predictor`.")
+        if type(self.space) is not type(supernet.search_space):
+            raise ValueError(f"The predictor in {where} was trained for a {type(self.space).__name__}, not the "
+                             f"{type(supernet.search_space).__name__} of {supernet.net_id or 'this supernet'}: build "
+                             f"one with `ofa-tf predictor`.")
+        if self.space != supernet.search_space:
+            mine, theirs = dataclasses.asdict(self.space), dataclasses.asdict(supernet.search_space)
+            detail = ", ".join(f"{k} {list(mine[k])} vs {list(theirs[k])}" for k in mine
+                               if mine[k] != theirs[k] and k != "n_stages")
+            raise ValueError(f"The predictor in {where} was trained for another search space than "
+                             f"{supernet.net_id or 'this supernet'} ({detail}): build one with `ofa-tf predictor`.")
 
 
 def _torch_linear_init(fan_in: int, seed: int) -> dict:

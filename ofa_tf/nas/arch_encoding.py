@@ -1,4 +1,5 @@
-"""One-hot feature vectors of subnets, in the layout of the reference's `MobileNetArchEncoder`."""
+"""One-hot feature vectors of subnets, in the layouts of the reference's `MobileNetArchEncoder` and
+`ResNetArchEncoder` (`ofa/nas/accuracy_predictor/arch_encoder.py`); `arch_encoder` picks the family's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,6 +8,9 @@ import numpy as np
 
 from ofa_tf.nas.config_batch import NO_RESOLUTION
 from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.nas.resnet_search import ResNetBatch
+from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -106,8 +110,74 @@ class ArchEncoder:
         return self.decode_batch(features).to_configs()
 
 
+class ResNetArchEncoder:
+    """Encodes OFA-ResNet subnets as `[r | stem residual | w per stem conv and stage | e per block]`, one-hot.
+
+    The stem part has two bits: skipped (d[0] below the largest depth) or run, as the supernet decides it (the
+    reference encodes `d[0] > 0`, which is the same for the stem depths it samples: the smallest and the largest).
+    Width parts one-hot the supernet's width indices (`n_widths`, whatever `width_list` a phase allows); blocks a
+    stage's depth skips are all zeros. For ofa_resnet50 (18 blocks) n_dim is 75 with resolutions [224].
+
+    Args:
+        space: the OFA-ResNet search space.
+        resolutions: the resolutions to one-hot encode; defaults to `space.resolutions`.
+    """
+
+    def __init__(self, space: ResNetSearchSpace, resolutions: Sequence[int] | None = None):
+        self.space = space
+        resolutions = space.resolutions if resolutions is None else resolutions
+        self.resolutions = tuple(sorted(int(r) for r in resolutions))
+        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
+            raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+        lengths = space.lengths
+        self.stem_offset = len(self.resolutions)
+        self.w_offset = self.stem_offset + 2
+        self.e_offset = self.w_offset + lengths["w"] * space.n_widths
+        self.n_dim = self.e_offset + lengths["e"] * len(space.expand_list)
+        self._r_lookup = _lookup(self.resolutions)
+        self._w_lookup = _lookup(range(space.n_widths))
+
+    def encode(self, configs: ResNetBatch | Sequence[ResNetConfig] | ResNetConfig) -> np.ndarray:
+        """Float32 matrix (N, n_dim), one row per config."""
+        batch = ResNetBatch.coerce(configs)
+        space = self.space
+        lengths = space.lengths
+        for name in ("d", "e", "w"):
+            if getattr(batch, name).shape[1] != lengths[name]:
+                raise ValueError(f"Configs have {getattr(batch, name).shape[1]} `{name}` entries; this encoder "
+                                 f"expects {lengths[name]} (the search space's).")
+        r_idx = _indices("r", batch.r, self._r_lookup, self.resolutions)
+        w_idx = _indices("w", batch.w, self._w_lookup, range(space.n_widths))
+        _indices("d", batch.d, _lookup(space.depth_list), space.depth_list)
+        expands = np.asarray(space.expand_list)
+        e_idx = np.abs(batch.e[:, :, None] - expands[None, None, :]).argmin(axis=2)
+        bad = ~np.isclose(expands[e_idx], batch.e)
+        if bad.any():
+            raise ValueError(f"Invalid value for `e`: expected one of {list(space.expand_list)}. "
+                             f"Received e={float(batch.e[bad][0])}.")
+        n = len(batch)
+        rows = np.arange(n)
+        features = np.zeros((n, self.n_dim), dtype=np.float32)
+        features[rows, r_idx] = 1.0
+        features[rows, self.stem_offset + (batch.d[:, 0] >= space.max_depth)] = 1.0
+        n_w = space.n_widths
+        features[rows[:, None], self.w_offset + np.arange(lengths["w"])[None, :] * n_w + w_idx] = 1.0
+        row, block = np.nonzero(batch.active_mask(space))
+        features[row, self.e_offset + block * len(expands) + e_idx[row, block]] = 1.0
+        return features
+
+
+_ENCODERS = {ResNetSearchSpace: ResNetArchEncoder}
+
+
+def arch_encoder(space, resolutions: Sequence[int] | None = None) -> ArchEncoder | ResNetArchEncoder:
+    """The feature encoder of `space`'s supernet family (`ResNetArchEncoder` for OFA-ResNets, else `ArchEncoder`)."""
+    return _ENCODERS.get(type(space), ArchEncoder)(space, resolutions)
+
+
 def _lookup(values: Sequence[int]) -> np.ndarray:
     """Dense table value -> index (-1 where not allowed)."""
+    values = list(values)
     table = np.full(max(values) + 1, -1, dtype=np.int64)
     table[list(values)] = np.arange(len(values))
     return table

@@ -155,7 +155,7 @@ class CandidateSampler:
             kept_values.append(values[idx])
             n_kept += len(idx)
             if n_kept == n:
-                return ConfigBatch.concat(kept), np.concatenate(kept_values)
+                return type(candidates).concat(kept), np.concatenate(kept_values)
         raise InfeasibleConstraintError(self._infeasible_message(what, n, n_kept, n_tried, n_ok, best))
 
     def _infeasible_message(self, what, n, n_kept, n_tried, n_ok, best) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.subnet_config import SubnetConfig
 
 NO_RESOLUTION = 0
@@ -123,8 +124,13 @@ class ConfigBatch:
         return np.sort(first)
 
 
-def config_key(config: SubnetConfig) -> str:
-    """Canonical string of a config (inactive blocks ignored), e.g. for caches and JSON files."""
+def config_key(config: SubnetConfig | ResNetConfig) -> str:
+    """Canonical string of a config (inactive blocks ignored), e.g. for caches and JSON files. An OFA-ResNet
+    config's key is its whole arch dict, `d0,2,2,2,2|e0.35,...|w2,...@r224` (skipping a block is a matter of
+    the space's base depths)."""
+    if isinstance(config, ResNetConfig):
+        parts = (",".join(f"{v:g}" for v in values) for values in (config.d, config.e, config.w))
+        return "|".join(f"{name}{part}" for name, part in zip("dew", parts)) + f"@r{config.r}"
     starts = np.cumsum((0,) + stage_depths(len(config.ks), len(config.d))[:-1])
     parts = []
     for start, depth in zip(starts, config.d):

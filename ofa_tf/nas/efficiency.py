@@ -211,7 +211,8 @@ class MacsLatencyModel(EfficiencyModel):
     prediction is never negative and grows with MACs.
 
     Args:
-        shape: block structure of the network.
+        shape: block structure of the network, or the exact MACs model (in millions) of another supernet family
+            (e.g. `ResNetMacsModel`).
         intercept_ms: latency of a network with no MACs (fixed overhead), >= 0.
         ms_per_mmac: milliseconds per million MACs, > 0.
         name: reported name.
@@ -219,24 +220,29 @@ class MacsLatencyModel(EfficiencyModel):
 
     unit = "ms"
 
-    def __init__(self, shape: NetworkShape, intercept_ms: float, ms_per_mmac: float, name: str = "latency"):
+    def __init__(self, shape: NetworkShape | EfficiencyModel, intercept_ms: float, ms_per_mmac: float,
+                 name: str = "latency"):
         if not (math.isfinite(intercept_ms) and math.isfinite(ms_per_mmac)) or ms_per_mmac <= 0 or intercept_ms < 0:
             raise ValueError(
                 f"Invalid linear latency model: expected finite values, intercept_ms >= 0 and ms_per_mmac > 0; "
                 f"received intercept_ms={intercept_ms}, ms_per_mmac={ms_per_mmac}."
             )
         self.shape = shape
+        self.macs = shape if isinstance(shape, EfficiencyModel) else MacsModel(shape)
+        if self.macs.unit != "M":
+            raise ValueError(f"MacsLatencyModel needs MACs in millions; received a model in {self.macs.unit}.")
         self.intercept_ms = float(intercept_ms)
         self.ms_per_mmac = float(ms_per_mmac)
         self.name = name
 
     @classmethod
     def fit(
-        cls, shape: NetworkShape, configs: Configs, latencies_ms: Sequence[float], name: str = "latency"
+        cls, shape: NetworkShape | EfficiencyModel, configs, latencies_ms: Sequence[float], name: str = "latency"
     ) -> MacsLatencyModel:
         """Least-squares fit of `latencies_ms` against the configs' MACs with intercept >= 0 and slope > 0 (a
-        negative intercept or slope from noise falls back to the line through the origin)."""
-        macs = count_macs(shape, configs) / 1e6
+        negative intercept or slope from noise falls back to the line through the origin; needs two distinct MACs
+        values)."""
+        macs = (shape if isinstance(shape, EfficiencyModel) else MacsModel(shape)).predict(configs)
         latencies = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
         if latencies.shape != macs.shape:
             raise ValueError(f"Received {len(macs)} configs but {len(latencies)} latencies.")
@@ -249,5 +255,8 @@ class MacsLatencyModel(EfficiencyModel):
             slope, intercept = float(macs @ latencies / (macs @ macs)), 0.0
         return cls(shape, float(intercept), float(slope), name)
 
-    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
-        return self.intercept_ms + self.ms_per_mmac * count_macs(self.shape, batch) / 1e6
+    def predict(self, configs) -> np.ndarray:
+        return self.intercept_ms + self.ms_per_mmac * self.macs.predict(configs)
+
+    def predict_batch(self, batch) -> np.ndarray:
+        return self.intercept_ms + self.ms_per_mmac * self.macs.predict_batch(batch)

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ofa_tf.nas.candidates import CandidateSampler
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
 from ofa_tf.nas.candidates import score
-from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.nas.resnet_search import candidate_sampler
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -70,7 +69,8 @@ def evolution_search(
     config: EvolutionConfig = EvolutionConfig(),
     seed: int | np.random.Generator = 0,
 ) -> SearchResult:
-    """Maximises `objective` over `space` subject to every constraint.
+    """Maximises `objective` over `space` (a `SearchSpace`, or a `ResNetSearchSpace` with `ResNetMacsModel` /
+    `ResNetParamsModel` constraints) subject to every constraint.
 
     Each generation keeps the top `n_parents` by objective and adds `population_size` children:
     `n_mutations` mutants and the rest crossovers of the parents, all feasible (capped rejection sampling,
@@ -81,7 +81,7 @@ def evolution_search(
     >>> result = evolution_search(predictor.predict_batch, space, [Constraint(MacsModel(shape), 400)])  # doctest: +SKIP
     """
     rng = np.random.default_rng(seed)
-    sampler = CandidateSampler(
+    sampler = candidate_sampler(
         space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
     )
     population, efficiency = sampler.random(config.population_size)
@@ -93,8 +93,8 @@ def evolution_search(
         history[generation] = parent_scores[0]
         mutants, mutant_eff = sampler.mutate(parents, config.n_mutations)
         crossed, crossed_eff = sampler.crossover(parents, config.population_size - config.n_mutations)
-        children = ConfigBatch.concat([mutants, crossed])
-        population = ConfigBatch.concat([parents, children])
+        children = type(mutants).concat([mutants, crossed])
+        population = type(mutants).concat([parents, children])
         scores = np.concatenate([parent_scores, score(objective, children)])
         efficiency = np.concatenate([parent_eff, mutant_eff, crossed_eff])
     order = np.argsort(-scores, kind="stable")

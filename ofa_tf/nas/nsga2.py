@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ofa_tf.nas.candidates import CandidateSampler
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
 from ofa_tf.nas.candidates import score
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.efficiency import EfficiencyModel
+from ofa_tf.nas.resnet_search import ResNetBatch
+from ofa_tf.nas.resnet_search import candidate_sampler
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -141,15 +143,20 @@ def nsga2_search(
     if len(set(names)) != len(names):
         raise ValueError(f"Metric names must be distinct; received {names}.")
     rng = np.random.default_rng(seed)
-    sampler = CandidateSampler(
+    sampler = candidate_sampler(  # OFA-ResNet spaces get their d/e/w sampler (`nas/resnet_search.py`)
         space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
     )
+    resnet = isinstance(space, ResNetSearchSpace)
+    concat = ResNetBatch.concat if resnet else ConfigBatch.concat
+
+    def unique_indices(batch):
+        return batch.unique_indices(space) if resnet else batch.unique_indices()
 
     def evaluate(batch: ConfigBatch) -> np.ndarray:
         return np.column_stack([-score(objective, batch), *(m.predict_batch(batch) for m in metrics)])
 
     population, _ = sampler.random(config.population_size)
-    keep = population.unique_indices()
+    keep = unique_indices(population)
     population = population.take(keep)
     values = evaluate(population)
     n_mutations = int(round(config.population_size * config.mutation_ratio))
@@ -160,8 +167,8 @@ def nsga2_search(
         pool = population.take(np.where(a_wins, a, b))
         mutants, _ = sampler.mutate(pool, n_mutations)
         crossed, _ = sampler.crossover(pool, config.population_size - n_mutations)
-        merged = ConfigBatch.concat([population, mutants, crossed])
-        unique = merged.unique_indices()
+        merged = concat([population, mutants, crossed])
+        unique = unique_indices(merged)
         is_new = unique >= len(population)
         merged_values = np.concatenate([values[unique[~is_new]], evaluate(merged.take(unique[is_new]))])
         merged = merged.take(unique)

@@ -42,30 +42,38 @@ class SubnetAccuracy:
         }
 
 
+def _label(config, index: int) -> str:
+    """How a given subnet is named in results: its architecture (`SubnetConfig.short_name`), else its position."""
+    return getattr(config, "short_name", None) or f"subnet_{index}"
+
+
 def parse_subnets(spec: str | Sequence, space: SearchSpace, seed: int = 0) -> list[tuple[str, SubnetConfig]]:
     """Named subnets from `"max,min,random:N"`, a JSON file, or a list of names / configs / dicts.
 
-    A JSON file holds one config dict, a list of them, or `{name: config}`.
+    A JSON file holds one config dict, a list of them, or `{name: config}`. Configs are of the space's
+    `config_type` (`SubnetConfig` unless the space says otherwise).
     """
+    config_type = getattr(space, "config_type", SubnetConfig)
+    fields = [f for f in config_type.__dataclass_fields__ if f != "r"]
     if isinstance(spec, (str, Path)) and Path(spec).suffix == ".json":
         path = Path(spec)
         if not path.is_file():
             raise FileNotFoundError(f"Subnet file not found: {path}")
         content = json.loads(path.read_text())
-        if isinstance(content, dict) and not ({"ks", "e", "d"} <= set(content)):
-            return [(str(k), SubnetConfig.from_dict(v)) for k, v in content.items()]
+        if isinstance(content, dict) and not (set(fields) <= set(content)):
+            return [(str(k), config_type.from_dict(v)) for k, v in content.items()]
         items = content if isinstance(content, list) else [content]
-        return [(f"subnet_{i}", SubnetConfig.from_dict(c)) for i, c in enumerate(items)]
+        configs = [config_type.from_dict(c) for c in items]
+        return [(_label(c, i), c) for i, c in enumerate(configs)]
     items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
     if not items:
         raise ValueError(f"No subnets given; expected e.g. 'max,min,random:10'. Received subnets={spec!r}.")
     rng = np.random.default_rng(seed)
     out = []
     for item in items:
-        if isinstance(item, SubnetConfig):
-            out.append((f"subnet_{len(out)}", item))
-        elif isinstance(item, dict):
-            out.append((f"subnet_{len(out)}", SubnetConfig.from_dict(item)))
+        if isinstance(item, (config_type, dict)):
+            config = item if isinstance(item, config_type) else config_type.from_dict(item)
+            out.append((_label(config, len(out)), config))
         elif item == "max":
             out.append(("max", space.max_config()))
         elif item == "min":
@@ -86,16 +94,13 @@ def parse_subnets(spec: str | Sequence, space: SearchSpace, seed: int = 0) -> li
 def _eval_step(supernet):
     step = getattr(supernet, "_ofa_eval_step", None)
     if step is None:
-        space = supernet.search_space
         k = min(5, supernet.n_classes)
 
         @tf.function(
             input_signature=[
                 tf.TensorSpec([None, None, None, 3], tf.float32),
                 tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([space.n_blocks], tf.int32),
-                tf.TensorSpec([space.n_blocks], tf.int32),
-                tf.TensorSpec([space.n_stages], tf.int32),
+                *supernet.subnet_signature(),
             ]
         )
         def step(images, labels, ks, e, d):
@@ -112,7 +117,7 @@ def accuracy(supernet, dataset, config: SubnetConfig, max_batches: int | None = 
     """(top-1, top-5, images) of `config` on `(images, labels)` batches, with the current BN statistics."""
     step = _eval_step(supernet)
     supernet.search_space.validate(config)
-    ks, e, d = (tf.constant(v, tf.int32) for v in (config.ks, config.e, config.d))
+    ks, e, d = (tf.constant(v) for v in supernet.subnet_arrays(config))
     top1 = top5 = n = 0
     for i, (images, labels) in enumerate(dataset):
         if max_batches is not None and i >= max_batches:
@@ -193,7 +198,7 @@ def evaluate(
                 calibrate_bn_statistics(supernet, calib_ds, config)
             top1, top5, n = accuracy(supernet, eval_ds, config, max_batches)
             results.append(SubnetAccuracy(name, config.with_resolution(r), r, top1, top5, n))
-            logger.info("%s @%d: top-1 %.4f, top-5 %.4f (%d images)", name, r, top1, top5, n)
+            logger.debug("%s @%d: top-1 %.4f, top-5 %.4f (%d images)", name, r, top1, top5, n)
             saved.restore()
     return results
 

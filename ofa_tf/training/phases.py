@@ -5,9 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 
-TASKS = ("full", "kernel", "depth", "expand", "all")
+TASKS = ("full", "kernel", "depth", "expand", "width", "all")
+# Tasks with phases 1 and 2 (the width task exists for OFA-ResNets only, `ofa_tf/resnet/phases.py`).
+TWO_PHASE_TASKS = ("depth", "expand", "width")
+# Every phase name a schedule may have.
+PHASE_NAMES = ("full", "kernel", *(f"{t}_{i}" for t in TWO_PHASE_TASKS for i in (1, 2)))
 # Images per "GPU" in the reference; `base_lr` values are per this many images (linear scaling rule).
 REFERENCE_BATCH_PER_GPU = 64
 
@@ -17,9 +22,11 @@ class Phase:
     """One training run of the progressive-shrinking schedule.
 
     Args:
-        task: "full", "kernel", "depth" or "expand".
-        phase: 1 or 2 for depth/expand, None for full and kernel.
+        task: "full", "kernel", "depth", "expand" or "width".
+        phase: 1 or 2 for depth/expand/width, None for full and kernel.
         ks_list, expand_list, depth_list: elastic choices sampled during this phase.
+        width_list: width indices sampled during this phase (OFA-ResNets; None: no elastic width).
+        sort_widths: `width_stage` of the width-channel sorting at the start of the phase (OFA-ResNets), or None.
         epochs: cosine-schedule epochs after warmup (the reference's `n_epochs`; may be fractional after
             scaling, `total_epochs` is what runs).
         warmup_epochs: linear warmup epochs before the cosine schedule.
@@ -40,10 +47,15 @@ class Phase:
     n_subnets: int
     kd_ratio: float
     sort_channels: int | None = None
+    width_list: tuple[int, ...] | None = None
+    sort_widths: int | None = None
 
     def __post_init__(self):
-        for name in ("ks_list", "expand_list", "depth_list"):
+        for name in ("ks_list", "depth_list"):
             object.__setattr__(self, name, tuple(sorted(int(v) for v in getattr(self, name))))
+        object.__setattr__(self, "expand_list", tuple(sorted(self.expand_list)))  # ints (MBConv) or floats
+        if self.width_list is not None:
+            object.__setattr__(self, "width_list", tuple(sorted(int(v) for v in self.width_list)))
         if self.epochs < 0 or self.warmup_epochs < 0 or self.total_epochs < 1:
             raise ValueError(
                 f"Phase {self.name}: needs at least one epoch in total; received epochs={self.epochs}, "
@@ -63,6 +75,8 @@ class Phase:
 
     def search_space(self, space: SearchSpace) -> SearchSpace:
         """`space` restricted to this phase's choices."""
+        if hasattr(space, "restrict"):  # a search space of another family restricts itself
+            return space.restrict(depth_list=self.depth_list, expand_list=self.expand_list, width_list=self.width_list)
         return dataclasses.replace(space, ks_list=self.ks_list, expand_list=self.expand_list,
                                    depth_list=self.depth_list)
 
@@ -83,19 +97,22 @@ class Phase:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["name"] = self.name
-        for key in ("ks_list", "expand_list", "depth_list"):
-            out[key] = list(out[key])
+        for key in ("ks_list", "expand_list", "depth_list", "width_list"):
+            out[key] = None if out[key] is None else list(out[key])
         return out
 
 
-def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
-    """The reference schedule for `space` (default: ks {3,5,7}, e {3,4,6}, d {2,3,4}).
+def progressive_shrinking(space: SearchSpace | ResNetSearchSpace | None = None) -> list[Phase]:
+    """The reference schedule for `space` (default: ks {3,5,7}, e {3,4,6}, d {2,3,4}); an OFA-ResNet space gets
+    `resnet_progressive_shrinking`.
 
     full → kernel → depth 1 (two largest depths) → depth 2 (all) → expand 1 (two largest ratios) →
     expand 2 (all), with the reference's epochs, warmup, per-GPU learning rates and subnets per step.
     The `full` row (training the teacher, which the reference downloads) follows the paper: 180 epochs
     at 2.6 for 2048 images, i.e. 0.08125 per 64 images, with 5 warmup epochs (the warmup is our choice).
     """
+    if isinstance(space, ResNetSearchSpace):
+        return resnet_progressive_shrinking(space)
     space = space or SearchSpace()
     ks, e, d = space.ks_list, space.expand_list, space.depth_list
     big_k, big_e, big_d = (max(ks),), (max(e),), (max(d),)
@@ -109,18 +126,52 @@ def progressive_shrinking(space: SearchSpace | None = None) -> list[Phase]:
     ]
 
 
-def select_phases(phases: Sequence[Phase], task: str, phase: int | None = None) -> list[Phase]:
-    """The rows of `phases` that `--task` / `--phase` ask for ("all" = every row, in order)."""
+def resnet_progressive_shrinking(space: ResNetSearchSpace | None = None) -> list[Phase]:
+    """Our schedule for OFA-ResNets, in the spirit of the paper's progressive shrinking (Cai et al., 2020, §3.2).
+
+    full → depth 1 (two largest depths) → depth 2 (all) → expand 1 (two largest ratios) → expand 2 (all)
+    → width 1 (two largest widths) → width 2 (all). Each dimension shrinks in two steps after the
+    previous one is fully elastic, largest sub-networks first, with distillation from the full network.
+    Depth and expand reuse the MobileNetV3 schedule's epochs, learning rates and subnets per step
+    (`training/phases.py`); width, which removes the most computation, comes last with the expand
+    phases' settings. The middle channels of every bottleneck are sorted by importance before each
+    expand phase (the reference's `re_organize_middle_weights`, keeping the earlier group at phase 2), and
+    the stem and stage output channels before each width phase (`training.sorting.sort_widths`, ours).
+    The `full` row trains the teacher with the standard ResNet-50 recipe scaled linearly: 0.1 per 256
+    images (0.025 per 64) for 120 epochs after 5 warmup epochs (our choice).
+    """
+    space = space or ResNetSearchSpace()
+    d, e, w = space.depth_list, space.expand_list, space.width_list
+    big_d, big_e, big_w = (max(d),), (max(e),), (max(w),)
+    k = (3,)
+    return [
+        Phase("full", None, k, big_e, big_d, 120, 5, 0.025, 1, 0.0, width_list=big_w),
+        Phase("depth", 1, k, big_e, d[-2:], 25, 0, 2.5e-3, 2, 1.0, width_list=big_w),
+        Phase("depth", 2, k, big_e, d, 120, 5, 7.5e-3, 2, 1.0, width_list=big_w),
+        Phase("expand", 1, k, e[-2:], d, 25, 0, 2.5e-3, 4, 1.0, sort_channels=0, width_list=big_w),
+        Phase("expand", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, sort_channels=1, width_list=big_w),
+        Phase("width", 1, k, e, d, 25, 0, 2.5e-3, 4, 1.0, width_list=w[-2:], sort_widths=0),
+        Phase("width", 2, k, e, d, 120, 5, 7.5e-3, 4, 1.0, width_list=w, sort_widths=1),
+    ]
+
+
+def check_task(task: str, phase: int | None = None) -> None:
+    """Raises ValueError for a `--task` / `--phase` pair no schedule can have."""
     if task not in TASKS:
         raise ValueError(f"Invalid value for `task`: expected one of {list(TASKS)}. Received task={task!r}.")
     if phase is not None:
-        if task not in ("depth", "expand"):
+        if task not in TWO_PHASE_TASKS:
             raise ValueError(
-                f"`phase` only applies to the depth and expand tasks (they have phases 1 and 2); "
-                f"received phase={phase} with task={task!r}."
+                f"`phase` only applies to the depth and expand tasks (and width for OFA-ResNets; they have "
+                f"phases 1 and 2); received phase={phase} with task={task!r}."
             )
         if phase not in (1, 2):
             raise ValueError(f"Invalid value for `phase`: expected 1 or 2. Received phase={phase!r}.")
+
+
+def select_phases(phases: Sequence[Phase], task: str, phase: int | None = None) -> list[Phase]:
+    """The rows of `phases` that `--task` / `--phase` ask for ("all" = every row, in order)."""
+    check_task(task, phase)
     if task == "all":
         return list(phases)
     picked = [p for p in phases if p.task == task and (phase is None or p.phase == phase)]

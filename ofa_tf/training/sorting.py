@@ -1,9 +1,11 @@
-"""Channel importance sorting before the expand phases (the reference's `re_organize_middle_weights` in
-`ofa/imagenet_classification/elastic_nn/modules/dynamic_layers.py`)."""
+"""Channel importance sorting before the expand phases (`re_organize_middle_weights` of the reference's
+`DynamicMBConvLayer` and `DynamicResNetBottleneckBlock`, `ofa/imagenet_classification/elastic_nn/modules/
+dynamic_layers.py`)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ofa_tf.layers.elastic_bottleneck import ElasticBottleneck
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
 
 # Group offset of the reference (`base = -len(target_width_list) * 1e5`): larger than any L1 importance.
@@ -42,6 +44,11 @@ def _permute(variable, order, axis):
     variable.assign(np.take(value, order, axis=axis))
 
 
+def _permute_bn(bn, order):
+    for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance):
+        _permute(v, order, axis=0)
+
+
 def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np.ndarray | None:
     """Sorts a block's middle channels (and SE hidden units) by importance, in place.
 
@@ -62,8 +69,7 @@ def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np
 
     _permute(block.project_conv.kernel, order, axis=2)
     for bn in (block.depthwise_bn, block.expand_bn):
-        for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance):
-            _permute(v, order, axis=0)
+        _permute_bn(bn, order)
     _permute(block.depthwise_conv.kernel, order, axis=2)
     _permute(block.expand_conv.kernel, order, axis=3)
     if block.use_se:
@@ -78,7 +84,86 @@ def reorganize_channels(block: ElasticMBConv, expand_ratio_stage: int = 0) -> np
     return order
 
 
+def reorganize_bottleneck(block: ElasticBottleneck, expand_ratio_stage: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorts a bottleneck's two middle channel sets by importance, in place; returns both permutations.
+
+    First conv2's outputs: importance = L1 norm of the conv3 weights reading each channel; the order is
+    applied to conv3's inputs, bn2 and conv2's outputs. Then conv1's outputs: importance = L1 norm of the
+    conv2 weights reading each channel, applied to conv2's inputs, bn1 and conv1's outputs. The group
+    widths of `expand_ratio_stage` are the middle widths at the largest output width, as the reference.
+    The block computes the same function at full width.
+    """
+    out = max(block.out_channels)
+    widths = [block.middle_channels(out, e) for e in sorted(block.expand_ratios, reverse=True)]
+    conv3 = block.conv3.kernel.numpy()  # [1, 1, mid, out]
+    order2 = middle_channel_order(np.abs(conv3).sum(axis=(0, 1, 3)), widths, expand_ratio_stage)
+    _permute(block.conv3.kernel, order2, axis=2)
+    _permute_bn(block.bn2, order2)
+    _permute(block.conv2.kernel, order2, axis=3)
+    conv2 = block.conv2.kernel.numpy()  # [k, k, mid_in, mid_out]
+    order1 = middle_channel_order(np.abs(conv2).sum(axis=(0, 1, 3)), widths, expand_ratio_stage)
+    _permute(block.conv2.kernel, order1, axis=2)
+    _permute_bn(block.bn1, order1)
+    _permute(block.conv1.kernel, order1, axis=3)
+    return order2, order1
+
+
 def sort_channels(supernet, expand_ratio_stage: int = 0) -> None:
-    """`reorganize_channels` on every elastic block of `supernet` (blocks[0] is fixed and never sorted)."""
-    for block in supernet.blocks[1:]:
-        reorganize_channels(block, expand_ratio_stage)
+    """Sorts the middle channels of every elastic block of `supernet` (MBConv blocks without expansion, like
+    OFA-MobileNetV3's fixed blocks[0], are never sorted; OFA-ResNet bottlenecks all are)."""
+    for block in supernet.blocks:
+        if isinstance(block, ElasticBottleneck):
+            reorganize_bottleneck(block, expand_ratio_stage)
+        else:
+            reorganize_channels(block, expand_ratio_stage)
+
+
+def _sort_width_group(permuted, readers, widths, width_stage):
+    """Permutes one set of channels shared by `permuted` ((variable, axis) pairs) by descending importance: the L1
+    norm of the `readers` weights ((variable, input axis) pairs) reading each channel."""
+    importance = 0
+    for variable, axis in readers:
+        weights = np.abs(variable.numpy())
+        importance = importance + weights.sum(axis=tuple(a for a in range(weights.ndim) if a != axis))
+    order = middle_channel_order(importance, sorted(widths, reverse=True), width_stage)
+    for variable, axis in permuted:
+        _permute(variable, order, axis)
+    return order
+
+
+def sort_widths(net, width_stage: int = 0) -> list[np.ndarray]:
+    """Sorts the width-elastic channels of an `OFAResNets` by importance before its width phases, in place.
+
+    Our extension of `re_organize_middle_weights` (the reference shrinks ResNet widths but sorts only middle
+    channels): each stem conv's outputs and each stage's output channels (shared by every block of the stage
+    through the residual sums) are ordered by the L1 norm of the weights that read them, so `w` keeps the most
+    important first channels. `width_stage` 1 keeps the group of the second-largest width in front, as
+    `expand_ratio_stage` does. The full-width network computes the same function. Returns the permutations.
+    """
+    def bn(layer):
+        return [(v, 0) for v in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
+
+    orders = []
+    readers = [(net.stem_conv1.kernel, 2), (net.stem_conv2.kernel, 2)]
+    permuted = [(net.stem_conv0.kernel, 3), *bn(net.stem_bn0), (net.stem_conv1.kernel, 2), (net.stem_conv1.kernel, 3),
+                *bn(net.stem_bn1), (net.stem_conv2.kernel, 2)]
+    orders.append(_sort_width_group(permuted, readers, net.stem_mid_widths, width_stage))
+    groups = [(net.stem_conv2, net.stem_bn2, net.stem_widths, [])]
+    groups += [(None, None, net.stage_widths[s], [net.blocks[b] for b in blocks])
+               for s, blocks in enumerate(net.block_group_info)]
+    for i, (conv, norm, widths, blocks) in enumerate(groups):
+        permuted = [] if conv is None else [(conv.kernel, 3), *bn(norm)]
+        for block in blocks:
+            permuted += [(block.conv3.kernel, 3), *bn(block.bn3)]
+            if block.has_downsample:
+                permuted += [(block.downsample_conv.kernel, 3), *bn(block.downsample_bn)]
+        readers = [(block.conv1.kernel, 2) for block in blocks[1:]]
+        if i + 1 < len(groups):
+            first = groups[i + 1][3][0]
+            readers += [(first.conv1.kernel, 2)]
+            if first.has_downsample:
+                readers += [(first.downsample_conv.kernel, 2)]
+        else:
+            readers += [(net.classifier.kernel, 0)]
+        orders.append(_sort_width_group(permuted + readers, readers, widths, width_stage))
+    return orders

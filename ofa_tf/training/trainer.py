@@ -5,6 +5,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -14,11 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.files import write_atomic
+from ofa_tf.run_folder import CONFIG_FILE
 from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
+from ofa_tf.run_folder import checkpoint_dir
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
-from ofa_tf.supernet import MBConvSupernet
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.distribute import is_chief
@@ -32,11 +34,14 @@ from ofa_tf.training.optimizer import WarmupCosine
 from ofa_tf.training.optimizer import add_weight_decay
 from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.optimizer import decay_mask
+from ofa_tf.training.phases import PHASE_NAMES
 from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
+from ofa_tf.training.phases import check_task
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.sorting import sort_channels
+from ofa_tf.training.sorting import sort_widths
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
 
@@ -50,8 +55,8 @@ class TrainConfig:
     """Options of `train` (all optional; defaults follow the reference's `train_ofa_net.py`).
 
     Args:
-        task: "full", "kernel", "depth", "expand" or "all" (the whole schedule).
-        phase: 1 or 2 for depth/expand (None = both phases).
+        task: "full", "kernel", "depth", "expand", "width" (OFA-ResNets) or "all" (the whole schedule).
+        phase: 1 or 2 for depth/expand/width (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
         phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
@@ -62,6 +67,8 @@ class TrainConfig:
         strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
             name/address for the resolver.
         resume: continue from the latest checkpoint in `out`.
+        overwrite: retrain phases whose weights `out` already holds (otherwise refused: a finished phase's
+            weights and metrics are never replaced silently) and drop this task's checkpoints.
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
         warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: PS phases only).
         label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
@@ -89,6 +96,7 @@ class TrainConfig:
     strategy: str | tf.distribute.Strategy = "default"
     tpu: str | None = None
     resume: bool = False
+    overwrite: bool = False
     lr: float | None = None
     warmup_epochs: float | None = None
     n_subnets: int | None = None
@@ -122,11 +130,10 @@ class TrainConfig:
             self.image_sizes = tuple(int(s) for s in self.image_sizes)
             if not self.image_sizes or min(self.image_sizes) < 8:
                 raise ValueError(f"Invalid `image_sizes`: expected sizes >= 8. Received {list(self.image_sizes)}.")
-        select_phases(progressive_shrinking(), self.task, self.phase)  # validates task / phase
-        names = [p.name for p in progressive_shrinking()]
-        unknown = sorted(set(self.phase_epochs or {}) - set(names))
+        check_task(self.task, self.phase)
+        unknown = sorted(set(self.phase_epochs or {}) - set(PHASE_NAMES))
         if unknown:
-            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
+            raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {list(PHASE_NAMES)}.")
 
     @property
     def run_name(self) -> str:
@@ -141,7 +148,7 @@ class TrainConfig:
 class TrainResult:
     """What `train` did: the trained supernet, finished phases, per-epoch history, traces per phase."""
 
-    supernet: MBConvSupernet
+    supernet: keras.Model
     out_dir: Path
     phases: list[str]
     history: list[dict]
@@ -163,7 +170,8 @@ def make_train_step(
 ):
     """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
 
-    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs; every
+    `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs (for
+    another family, the stacked tensors of its `subnet_signature`, e.g. OFA-ResNets' d, e, w); every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
     are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
     a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
@@ -172,7 +180,6 @@ def make_train_step(
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
-    space = model.search_space
 
     def subnet_grads(images, labels, teacher_probs, kd_ratio, ks, e, d):
         with tf.GradientTape() as tape:
@@ -200,9 +207,7 @@ def make_train_step(
     signature = [
         images_spec,
         labels_spec,
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_blocks], tf.int32),
-        tf.TensorSpec([None, space.n_stages], tf.int32),
+        *(tf.TensorSpec([None, *spec.shape], spec.dtype) for spec in model.subnet_signature()),
         tf.TensorSpec([], tf.float32),
     ]
 
@@ -235,8 +240,12 @@ def write_scalar(name: str, value: float, step: int) -> None:
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
 
 
-def stack_configs(configs) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig`."""
+def stack_configs(configs, supernet=None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """int32 [n, n_blocks], [n, n_blocks], [n, n_stages] tensors of a list of `SubnetConfig` (or the stacked
+    `supernet.subnet_arrays` of each config, for any family)."""
+    if supernet is not None:
+        arrays = [supernet.subnet_arrays(c) for c in configs]
+        return tuple(tf.constant(np.stack(column)) for column in zip(*arrays))
     return tuple(tf.constant(np.array([getattr(c, k) for c in configs], np.int32)) for k in ("ks", "e", "d"))
 
 
@@ -255,13 +264,12 @@ def _load_data(data, config: TrainConfig):
     return data
 
 
-def _clone_supernet(net, n_classes: int, dropout_rate: float) -> MBConvSupernet:
+def _clone_supernet(net, n_classes: int, dropout_rate: float) -> keras.Model:
     if isinstance(net, str):
         return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
-    if not isinstance(net, MBConvSupernet):
-        raise TypeError(
-            f"`net` must be a net id, an OFAMobileNetV3 or an OFAProxylessNASNets; received {type(net).__name__}."
-        )
+    if not (isinstance(net, keras.Model) and hasattr(net, "search_space")):
+        raise TypeError(f"`net` must be a net id or an OFA supernet (OFAMobileNetV3, OFAProxylessNASNets, "
+                        f"OFAResNets); received {type(net).__name__}.")
     if net.n_classes != n_classes:
         raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
     clone = type(net).from_config(net.get_config())
@@ -307,6 +315,8 @@ class Trainer:
         warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
+        self.net_id = net if isinstance(net, str) else getattr(net, "net_id", None)
+        self._check_out_dir()
         self.strategy = make_strategy(config.strategy, config.tpu)
         self.chief = is_chief(self.strategy)
         n_replicas = self.strategy.num_replicas_in_sync
@@ -315,7 +325,6 @@ class Trainer:
                 f"batch_size={config.batch_size} must be divisible by the {n_replicas} replicas of the strategy."
             )
         self.data = _load_data(data, config)
-        self.net_id = net if isinstance(net, str) else None
         with model_scope(self.strategy):
             self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
         self.space = self.supernet.search_space
@@ -338,6 +347,11 @@ class Trainer:
     # === Schedule ===
     def _resolve_phases(self) -> list[Phase]:
         c = self.config
+        names = [p.name for p in progressive_shrinking(self.space)]
+        unknown = sorted(set(c.phase_epochs or {}) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__}: {unknown}; "
+                             f"its phases are {names}.")
         phases = select_phases(progressive_shrinking(self.space), c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
@@ -369,6 +383,43 @@ class Trainer:
         return WarmupCosine(init_lr, total, warmup, warmup_lr=min(phase.base_lr, init_lr))
 
     # === Files ===
+    def _check_out_dir(self) -> None:
+        """Refuses, before any work, to retrain a phase whose weights `out` already holds (a finished run) unless
+        `overwrite`; `resume` continues only this task's own checkpoint."""
+        c = self.config
+        if self.out.exists() and not self.out.is_dir():
+            raise NotADirectoryError(f"Output folder {self.out} is a file; pass a folder (--out).")
+        for path in sorted(self.out.glob(CONFIG_FILE.format(run="*"))):
+            other = json.loads(path.read_text()).get("net")
+            if isinstance(other, str) and self.net_id and other != self.net_id:
+                raise ValueError(f"{self.out} holds a training run of {other} ({path.name}), not of {self.net_id}: "
+                                 "choose another output folder (--out) or --net " + other + ".")
+        latest = ckpt.latest_checkpoint(self.out, c.run_name)
+        if c.overwrite and latest and not c.resume:
+            shutil.rmtree(checkpoint_dir(self.out, c.run_name))
+            return
+        if c.overwrite:
+            return
+        if latest and not c.resume:
+            raise FileExistsError(
+                f"{self.out} already holds a checkpoint of task {c.run_name!r} ({latest}); pass --resume "
+                "(resume=True) to continue it, --overwrite to start it again, or choose another output folder."
+            )
+        phases = [p.name for p in select_phases(progressive_shrinking(), c.task, c.phase)]
+        if c.task == "all" and c.teacher is not None:
+            phases = [name for name in phases if name != "full"]
+        if latest:  # phases before the checkpoint's, and a finished one at it, are not retrained
+            index, epoch, _ = ckpt.read_state(latest).position()
+            finished_at_index = index < len(phases) and self._weights_path(phases[index]).is_file()
+            phases = phases[index + int(finished_at_index):]
+        done = [name for name in phases if self._weights_path(name).is_file()]
+        if done:
+            raise FileExistsError(
+                f"{self.out} already holds the finished phase(s) {', '.join(done)} "
+                f"({', '.join(str(self._weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
+                "pass --overwrite (overwrite=True) to train them again, or choose another output folder."
+            )
+
     def _weights_path(self, phase_name: str) -> Path:
         return weights_path(self.out, phase_name)
 
@@ -454,8 +505,9 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        index = [p.name for p in progressive_shrinking(self.space)].index(first.name)
-        previous = progressive_shrinking(self.space)[index - 1].name if index > 0 else None
+        schedule = progressive_shrinking(self.space)
+        index = [p.name for p in schedule].index(first.name)
+        previous = schedule[index - 1].name if index > 0 else None
         if c.init_weights is not None:
             source = Path(c.init_weights)
         elif previous is not None and self._weights_path(previous).is_file():
@@ -479,11 +531,6 @@ class Trainer:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         latest = ckpt.latest_checkpoint(self.out, c.run_name)
-        if latest and not c.resume:
-            raise FileExistsError(
-                f"{self.out} already holds a checkpoint ({latest}); pass resume=True (--resume) to continue it "
-                "or choose another output folder."
-            )
         self._write_config()
         position = None
         if c.resume and latest:
@@ -532,6 +579,9 @@ class Trainer:
             if phase.sort_channels is not None:
                 sort_channels(self.supernet, phase.sort_channels)
                 logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
+            if phase.sort_widths is not None:
+                sort_widths(self.supernet, phase.sort_widths)
+                logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
             self.state.set(index, 0, 0, rng)
             checkpointer.save()
 
@@ -539,9 +589,10 @@ class Trainer:
         teacher = self.teacher() if phase.kd_ratio > 0 else None
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %d subnet(s)/step, kd %.2f, "
-            "ks %s e %s d %s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
+            "ks %s e %s d %s%s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
             schedule.warmup_steps, schedule.warmup_lr, phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
+            "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
         step_fn = None
@@ -566,7 +617,7 @@ class Trainer:
                 configs = [space.sample(rng) for _ in range(phase.n_subnets)]
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
-                loss = float(step_fn(images, labels, *stack_configs(configs), kd_ratio))
+                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio))
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])
@@ -622,7 +673,8 @@ def train(net, data, out, **options) -> TrainResult:
 
     Args:
         net: a net id of `ofa_tf.net_ids()` (built with the data's classes) or a supernet object
-            (copied; the trained copy is `result.supernet`).
+            (copied; the trained copy is `result.supernet`). OFA-ResNets train on their own schedule
+            (`ofa_tf.training.phases.resnet_progressive_shrinking`: depth, expand, then width).
         data: an image source for `ofa_tf.data.load_dataset` (folder, TFDS name, "digits") or an `ImageData`.
         out: output folder: `config_<run>.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/<run>/` (every
             epoch: model, optimizer, phase/epoch/step, sampler RNG) and `weights/<phase>.weights.h5` after each

@@ -101,3 +101,42 @@ def test_adb_missing_from_path(monkeypatch):
     monkeypatch.delenv("ADB", raising=False)
     result = invoke("devices")
     assert result.exit_code == 1 and "adb not found on PATH" in result.output
+
+
+def _tree(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_report_on_a_missing_store_creates_nothing(tmp_path):
+    result = invoke("report", "--db", str(tmp_path / "typo.sqlite"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: No results store at {tmp_path / 'typo.sqlite'}: check --db "
+                                                  "(stores are created by `run` and `lut`)."]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("payload", [b"", b"not a database at all" * 20, b"SQLite format 3\x00" + b"\x00" * 10])
+def test_report_on_a_file_that_is_not_a_store(tmp_path, payload):
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(payload)
+    result = invoke("report", "--db", str(db))
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert str(db) in result.output and ("not an android_bench results store" in result.output)
+    assert _tree(tmp_path) == {db: payload}
+
+
+def test_run_into_a_file_that_is_not_a_store(tmp_path, make_model, fake_adb, android_binary):
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(b"garbage" * 100)
+    result = invoke("run", "--serial", NOTE8, "--binary", str(android_binary), "--model", str(make_model("m.tflite")),
+                    "--db", str(db))
+    assert result.exit_code == 1 and "not an android_bench results store" in result.output
+    assert db.read_bytes() == b"garbage" * 100 and fake_adb.calls() == []
+
+
+def test_report_csv_into_a_read_only_folder_is_refused_first(tmp_path, read_only_dir):
+    from android_bench.store import ResultStore
+
+    ResultStore(tmp_path / "r.sqlite").close()
+    result = invoke("report", "--db", str(tmp_path / "r.sqlite"), "--csv", str(read_only_dir / "out.csv"))
+    assert result.exit_code == 2 and "read-only" in result.output and not (read_only_dir / "out.csv").exists()

@@ -125,3 +125,14 @@ def test_host_interpreter_thread_cpu_clock(tiny_tflite, tmp_path):
         benchmark([tiny_tflite], target, options=BenchmarkOptions(threads=2), db=None)
     with pytest.raises(ValueError, match="Unknown clock 'cycles'"):
         HostInterpreterTarget(clock="cycles")
+
+
+def test_broken_model_is_not_sent_back_to_resume(tiny_tflite, tmp_path):
+    """A truncated model (valid header) fails to run; the advice is to export it again, not --resume."""
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(tiny_tflite.read_bytes()[:200])
+    result = CliRunner().invoke(main, ["run", "--serial", "host", "--model", str(broken), "--warmup", "1",
+                                       "--runs", "2", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert str(broken.resolve()) in last and "export it again" in last and "--resume" not in last

@@ -77,5 +77,6 @@ def test_report_table_csv_and_json(tmp_path):
 
 
 def test_report_on_empty_store(tmp_path):
+    ResultStore(tmp_path / "r.sqlite").close()
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.sqlite")])
     assert result.exit_code == 0 and "No results" in result.output

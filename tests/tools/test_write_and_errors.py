@@ -1,5 +1,6 @@
 """Atomic writes, forced conversion failures, bad API arguments, metadata and host runner units."""
 
+import os
 import keras
 import numpy as np
 import pytest
@@ -17,6 +18,23 @@ from tools.tflite_metadata import metadata_entries
 
 def _folder_listing(path):
     return sorted(p.name for p in path.iterdir())
+
+
+def test_converter_scratch_lives_next_to_the_output_and_stale_ones_are_removed(tmp_path):
+    import subprocess
+    import tempfile
+
+    from tools.quantize import SCRATCH_DIR
+    from tools.quantize import scratch_near
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / SCRATCH_DIR / str(dead.pid) / "saved_model"  # left by a SIGKILLed export
+    stale.mkdir(parents=True)
+    with scratch_near(tmp_path):
+        assert not stale.exists()
+        assert tempfile.mkdtemp().startswith(str(tmp_path / SCRATCH_DIR / str(os.getpid())))
+    assert not (tmp_path / SCRATCH_DIR).exists() and tempfile.gettempdir() != str(tmp_path / SCRATCH_DIR)
 
 
 def test_flex_op_fails_loudly_and_writes_nothing(tmp_path):

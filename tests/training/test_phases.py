@@ -51,7 +51,8 @@ def test_select_phases(task, phase, names):
 @pytest.mark.parametrize(
     "task, phase, message",
     [
-        ("width", None, "Invalid value for `task`"),
+        ("shrink", None, "Invalid value for `task`"),
+        ("width", None, "has no phase for task='width'"),  # OFA-ResNets only
         ("full", 1, "only applies to the depth and expand"),
         ("kernel", 2, "only applies to the depth and expand"),
         ("depth", 3, "expected 1 or 2"),

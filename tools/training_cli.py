@@ -1,15 +1,14 @@
-"""`ofa-tf train` and `ofa-tf eval`: click wrappers over `train` and `evaluate`."""
+"""`ofa-tf train` and `ofa-tf eval`: click wrappers over `ofa_tf.training` (`train`, `evaluate`)."""
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 
+from android_bench.cli_support import check_writable
+from android_bench.cli_support import one_line_errors
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.phases import TASKS
-
-_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, TypeError)
 
 
 def _image_sizes(ctx, param, value):
@@ -48,7 +47,7 @@ def _net_ids():
 @click.option("--net", "net_id", required=True, help="Supernet id (see `ofa_tf.net_ids()`), incl. small-image presets.")
 @click.option("--data", required=True, help="TFDS name, image folder root/<class>/<image>, or 'digits'.")
 @click.option("--task", type=click.Choice(TASKS), default="all", show_default=True)
-@click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand task.")
+@click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand/width task.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
 @click.option("--epoch-scale", type=float, default=None, help="Multiply the reference epochs (e.g. 0.05).")
 @click.option("--phase-epochs", callback=_phase_epochs, default=None,
@@ -61,6 +60,7 @@ def _net_ids():
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True)
 @click.option("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
+@click.option("--overwrite", is_flag=True, help="Train again phases whose weights --out already holds.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--lr", type=float, default=None, help="Initial learning rate (default: base_lr * batch / 64).")
 @click.option("--warmup-epochs", type=float, default=None)
@@ -75,19 +75,21 @@ def _net_ids():
 @click.option("--validate/--no-validate", default=True, show_default=True, help="Max/min accuracy after each phase.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after N steps (no save).")
 @click.option("--verbose", type=click.IntRange(0, 2), default=1, show_default=True)
+@one_line_errors(interrupted="Interrupted (Ctrl-C): --out keeps the checkpoint of the last finished epoch; rerun "
+                              "the same command with --resume to continue from it.")
 def train_command(net_id, data, out, **options):
-    """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (or one task/phase)."""
+    """Progressive-shrinking training: full → kernel → depth 1, 2 → expand 1, 2 (OFA-ResNets: full → depth 1, 2 →
+    expand 1, 2 → width 1, 2), or one task/phase."""
     from ofa_tf.training.trainer import train
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
-    try:
-        result = train(net_id, data, out, **options)
-    except _USER_ERRORS as err:
-        raise click.ClickException(str(err)) from err
+    check_writable(out, folder=True)
+    result = train(net_id, data, out, **options)
     state = "finished" if result.completed else "stopped early (resume with --resume)"
-    click.echo(f"Training {state}; phases done: {', '.join(result.phases) or 'none'}; output in {result.out_dir}.")
+    click.echo(f"Training {state}; phases done: {', '.join(result.phases) or 'none'}.")
+    weights = [f"weights/{name}.weights.h5" for name in result.phases]
+    click.echo(f"Wrote {result.out_dir}: {', '.join(weights + ['metrics.jsonl', 'checkpoints/', 'tensorboard/'])}.")
 
 
 @click.command("eval")
@@ -108,6 +110,7 @@ def train_command(net_id, data, out, **options):
 @click.option("--seed", type=int, default=0, show_default=True, help="Data split and random subnets.")
 @click.option("--max-batches", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a Markdown table.")
+@one_line_errors
 def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibrate_bn, resolution, batch_size,
                  validation_split, seed, max_batches, as_json):
     """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration (or of a specialized network)."""
@@ -126,13 +129,10 @@ def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibr
                                "--specialized).")
     if net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
-    try:
-        image_data = load_dataset(data, validation_split=validation_split, seed=seed)
-        net = load_supernet(net_id, weights, image_data.num_classes)
-        results = evaluate(net, image_data, subnets, calibrate_bn=calibrate_bn, resolution=resolution,
-                           batch_size=batch_size, seed=seed, max_batches=max_batches)
-    except _USER_ERRORS as err:
-        raise click.ClickException(str(err)) from err
+    image_data = load_dataset(data, validation_split=validation_split, seed=seed)
+    net = load_supernet(net_id, weights, image_data.num_classes)
+    results = evaluate(net, image_data, subnets, calibrate_bn=calibrate_bn, resolution=resolution,
+                       batch_size=batch_size, seed=seed, max_batches=max_batches)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -155,7 +155,7 @@ def _eval_specialized(net_id, weights, pretrained, data, resolution, batch_size,
             raise ValueError(f"{net_id} has {n_classes} outputs but {data} has {image_data.num_classes} classes.")
         size = resolution or image_size
         top1, top5, n = model_accuracy(model, image_data.validation(batch_size, size), max_batches)
-    except (*_USER_ERRORS, ConnectionError) as err:
+    except ConnectionError as err:
         raise click.ClickException(str(err)) from err
     result = {"net_id": net_id, "resolution": size, "top1": top1, "top5": top5, "n_images": n}
     if as_json:

@@ -3,8 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ofa_tf.training.cli import eval_command
-from ofa_tf.training.cli import train_command
+from tools.training_cli import eval_command
+from tools.training_cli import train_command
 
 NET = "ofa_mbv3_small_d234_e346_k357_w0.5"
 
@@ -12,7 +12,8 @@ NET = "ofa_mbv3_small_d234_e346_k357_w0.5"
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--task", "width"], "'width' is not one of"),
+        (["--task", "shrink"], "'shrink' is not one of"),
+        (["--task", "width"], "has no phase for task='width'"),
         (["--task", "full", "--phase", "1"], "only applies to the depth and expand tasks"),
         (["--task", "depth", "--phase", "3"], "3 is not in the range 1<=x<=2"),
         (["--strategy", "gpu"], "'gpu' is not one of"),

@@ -1,0 +1,44 @@
+"""The command lines print only their own lines: TensorFlow's start-up logs, absl lines and the converter's
+SavedModel dumps stay behind `--verbose` (run as subprocesses, the way a user sees them)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOISE = ("I0000", "W0000", "E0000", "oneDNN", "cuInit", "absl", "TensorSpec", "Saved artifact", "WARNING:")
+
+
+def run(*args, verbose=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [sys.executable, "-m", "tools.ofa_tf_cli", *(["-v"] if verbose else []), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+
+
+def test_an_error_is_one_line_without_tensorflow_start_up_logs(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    quiet = run("inspect", str(bad))
+    assert quiet.returncode == 1 and quiet.stdout == ""
+    assert quiet.stderr.splitlines() == [f"Error: {bad}: Not a TFLite flatbuffer: the file identifier 'TFL3' is "
+                                         "missing at bytes 4-8."]
+
+
+@pytest.mark.slow
+def test_export_prints_its_summary_and_no_converter_dump(tmp_path, tiny_weights):
+    config = tmp_path / "subnet.json"
+    config.write_text(json.dumps({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 12}))
+    out = tmp_path / "model.tflite"
+    result = run("export", "--net", "ofa_mbv3_tiny_d234_e346_k357_w0.5", "--weights", str(tiny_weights),
+                 "--config", str(config), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in (result.stdout + result.stderr).splitlines() if any(n in line for n in NOISE)]
+    assert result.stdout.startswith(f"Wrote {out} (") and out.is_file()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not (tmp_path / ".ofa_tf_tmp").exists()  # the converter's scratch SavedModel is gone

@@ -1,0 +1,53 @@
+"""`ofa-tf eval` names weights that do not belong to the net or the data, and bad image folders, in one line."""
+import numpy as np
+import pytest
+from cli_checks import folder_state
+from cli_checks import one_error_line
+from click.testing import CliRunner
+from PIL import Image
+
+from tools.ofa_tf_cli import main
+
+TINY = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
+
+
+def image_folder(root, classes, per_class=3):
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def evaluate(tmp_path, weights, net=TINY, data="digits"):
+    before = folder_state(tmp_path)
+    result = CliRunner().invoke(main, ["eval", "--net", net, "--weights", str(weights), "--data", str(data),
+                                       "--calibrate-bn", "0", "--max-batches", "1"])
+    line = one_error_line(result)
+    assert folder_state(tmp_path) == before
+    return line
+
+
+def test_weights_of_another_net(tmp_path, tiny_weights):
+    line = evaluate(tmp_path, tiny_weights, net=SMALL)
+    assert f"{tiny_weights} belong to {TINY} with 10 classes, not to {SMALL} with 10 classes" in line
+
+
+def test_weights_for_another_class_count_than_the_data(tmp_path, tiny_weights):
+    data = image_folder(tmp_path / "images", ("cat", "dog"))
+    line = evaluate(tmp_path, tiny_weights, data=data)
+    assert f"belong to {TINY} with 10 classes, not to {TINY} with 2 classes" in line
+
+
+@pytest.mark.parametrize("cut", [0, 100, 5000])
+def test_truncated_weights(tmp_path, tiny_weights, cut):
+    broken = tmp_path / "broken.weights.h5"
+    broken.write_bytes(tiny_weights.read_bytes()[:cut])
+    assert f"{broken} is not a readable Keras weights file" in evaluate(tmp_path, broken)
+
+
+def test_empty_class_folder(tmp_path, tiny_weights):
+    data = image_folder(tmp_path / "images", ("cat", "dog"))
+    (data / "eel").mkdir()
+    assert f"'{data / 'eel'}' hold no readable images" in evaluate(tmp_path, tiny_weights, data=data)

@@ -1,0 +1,91 @@
+"""`ofa-tf search`, `specialize` and `predictor` refuse a predictor, latency table or run folder of another
+supernet, naming both, and an unwritable --out before any work."""
+import json
+
+import pytest
+from cli_checks import folder_state
+from cli_checks import one_error_line
+from click.testing import CliRunner
+
+from tools.ofa_tf_cli import main
+
+TINY = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
+
+
+@pytest.fixture(scope="module")
+def tiny_predictor(tmp_path_factory):
+    from ofa_tf.nas import AccuracyPredictor
+    from ofa_tf.zoo import PRESETS
+    from ofa_tf.subnet_config import SearchSpace
+
+    path = tmp_path_factory.mktemp("predictor")
+    AccuracyPredictor(SearchSpace(resolutions=PRESETS[TINY].resolutions), net_id=TINY, hidden_size=8).save(path)
+    return path
+
+
+def search(tmp_path, *args, net=SMALL, out="subnet.json"):
+    before = folder_state(tmp_path)
+    result = CliRunner().invoke(main, ["search", "--net", net, "--n-classes", "10", "--generations", "1",
+                                       "--pareto-generations", "0", "--out", str(tmp_path / out), *args])
+    line = one_error_line(result)
+    assert folder_state(tmp_path) == before
+    return line
+
+
+def test_predictor_of_another_net(tmp_path, tiny_predictor):
+    line = search(tmp_path, "--predictor", str(tiny_predictor), "--constraint", "macs=50M")
+    assert f"trained on subnets of {TINY}, not of {SMALL}" in line
+
+
+def test_predictor_of_another_search_space(tmp_path, tiny_predictor):
+    """A predictor saved without a net id is still checked by its search space (here: its resolutions)."""
+    meta = json.loads((tiny_predictor / "predictor.json").read_text())
+    old = tmp_path / "old_predictor"
+    old.mkdir()
+    (old / "predictor.json").write_text(json.dumps({**meta, "net_id": None}))
+    (old / "predictor.weights.h5").write_bytes((tiny_predictor / "predictor.weights.h5").read_bytes())
+    line = search(tmp_path, "--predictor", str(old), "--constraint", "macs=50M")
+    assert "trained for another search space than" in line and "resolutions [8, 12, 16] vs [24, 28, 32]" in line
+
+
+def test_latency_table_of_another_net(tmp_path, tiny_predictor):
+    lut = tmp_path / "phone.json"
+    lut.write_text(json.dumps({"header": {"net_id": "ofa_mbv3_d234_e346_k357_w1.0"}, "table": {}}))
+    line = search(tmp_path, "--predictor", str(tiny_predictor), "--constraint", "latency=5ms", "--lut", str(lut),
+                  net=TINY)
+    assert f"{lut} was measured for ofa_mbv3_d234_e346_k357_w1.0, not {TINY}" in line
+
+
+def test_run_folder_of_another_net(tmp_path, tiny_predictor):
+    run = tmp_path / "run"
+    (run / "weights").mkdir(parents=True)
+    (run / "config_all.json").write_text(json.dumps({"net": SMALL, "num_classes": 10}))
+    (run / "weights" / "expand_2.weights.h5").write_bytes(b"")
+    line = search(tmp_path, "--predictor", str(tiny_predictor), "--constraint", "macs=50M", "--weights", str(run),
+                  net=TINY)
+    assert f"The training run in {run} is of {SMALL}, not {TINY}" in line
+
+
+def test_out_in_a_read_only_folder(tmp_path, tiny_predictor, read_only_dir):
+    result = CliRunner().invoke(main, ["search", "--net", TINY, "--predictor", str(tiny_predictor), "--constraint",
+                                       "macs=50M", "--out", str(read_only_dir / "subnet.json")])
+    assert result.exit_code == 2 and "read-only" in one_error_line(result)
+
+
+def test_specialize_with_a_predictor_of_another_net(tmp_path, tiny_predictor):
+    from ofa_tf.zoo import ofa_net
+
+    weights = tmp_path / "small.weights.h5"
+    ofa_net(SMALL, n_classes=10).save_weights(weights)
+    result = CliRunner().invoke(main, ["specialize", "--supernet", str(weights), "--net", SMALL, "--predictor",
+                                       str(tiny_predictor), "--devices", "host:macs=50M", "--no-host",
+                                       "--out", str(tmp_path / "out")])
+    assert f"trained on subnets of {TINY}, not of {SMALL}" in one_error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_predictor_into_a_read_only_folder(tiny_weights, read_only_dir):
+    result = CliRunner().invoke(main, ["predictor", "--net", TINY, "--weights", str(tiny_weights),
+                                       "--out", str(read_only_dir / "predictor")])
+    assert result.exit_code == 2 and "read-only" in one_error_line(result)
