@@ -20,19 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ofa_tf.calibrate import preserved_state
 from ofa_tf.latency import LatencyPredictor
-from ofa_tf.latency import network_shape
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import Constraint
 from ofa_tf.nas import EfficiencyModel
 from ofa_tf.nas import EvolutionConfig
 from ofa_tf.nas import InfeasibleConstraintError
 from ofa_tf.nas import MacsLatencyModel
-from ofa_tf.nas import MacsModel
-from ofa_tf.nas import NetworkShape
 from ofa_tf.nas import NSGA2Config
-from ofa_tf.nas import ParamsModel
-from ofa_tf.calibrate import preserved_state
 from ofa_tf.nas import config_key
 
 from .budget_search import SearchOutcome

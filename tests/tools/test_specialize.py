@@ -246,3 +246,36 @@ def test_host_budget_uses_the_host_latency_table(net, predictor, tmp_path):
     payload = json.loads(report.json_path.read_text())
     assert payload["host_latency"]["granularity"] == "block" and payload["host_latency"]["entries"] == len(entries)
     assert "Host latency predicted by this host's block latency table" in report.markdown_path.read_text()
+
+
+class _LinearHost:
+    """A stand-in for the host's measurements: latency is `0.3 ms + 0.02 ms per M MACs` of the supernet's family."""
+
+    def __init__(self, macs):
+        self.macs = macs
+
+    def __call__(self, config):
+        return 0.3 + 0.02 * float(self.macs.predict(config)[0])
+
+
+@pytest.mark.parametrize("net_id", ["ofa_resnet50_tiny", "ofa_proxyless_tiny_d234_e346_k357_w0.5"])
+def test_supernets_without_block_tables_get_a_host_line_over_their_macs(net, net_id, tmp_path, monkeypatch):
+    from tools.budgets import efficiency_models
+    from tools.budgets import has_block_tables
+    from tools.measure import HostLatency
+
+    other = ofa_net(net_id, n_classes=10)
+    assert has_block_tables(net) and not has_block_tables(other)
+    macs = efficiency_models(other)[0]
+    host = HostLatency(other, tmp_path)
+    monkeypatch.setattr(HostLatency, "__call__", lambda self, config: _LinearHost(macs)(config))
+    model = host.model(calibrate=4, seed=1)
+    assert isinstance(model, MacsLatencyModel) and type(model.macs) is type(macs)
+    assert (model.intercept_ms, model.ms_per_mmac) == (pytest.approx(0.3), pytest.approx(0.02))
+    targets = resolve_devices([("host", Budget("latency", 1.0)), ("phone", Budget("latency", 2.0))], other,
+                              host_model=lambda: model, space=other.search_space)
+    assert [t.source for t in targets] == ["host fit", "MACs fallback"]
+    configs = [other.search_space.sample(np.random.default_rng(i)).with_resolution(min(other.search_space.resolutions))
+               for i in range(3)]
+    np.testing.assert_allclose(targets[1].constraint.model.predict(configs), model.predict(configs))
+    assert not list(tmp_path.iterdir())  # nothing built: no block table for this family
