@@ -55,6 +55,7 @@ def search_subnet(
     evolution: EvolutionConfig = EvolutionConfig(),
     nsga2: NSGA2Config | None = NSGA2Config(),
     seed: int = 0,
+    space=None,
 ) -> SearchOutcome:
     """Evolution search for the most accurate subnet under `constraints`; NSGA-II for the front of accuracy vs
     `pareto_metric` (default: the first constraint's model) under the same constraints.
@@ -62,9 +63,10 @@ def search_subnet(
     The front and the chosen subnet come from the same candidates (NSGA-II's and evolution's best): the chosen
     subnet is the most accurate of them and lies on the front, and every front point is at most as accurate.
     `report_models` are evaluated on the chosen subnet too (e.g. MACs and params next to a latency bound).
+    `space` narrows the predictor's space (e.g. to the resolutions a latency table covers).
     """
     start = time.perf_counter()
-    space = predictor.space
+    space = predictor.space if space is None else space
     result = evolution_search(predictor.predict_batch, space, constraints, evolution, seed)
     config, accuracy = result.config, float(result.score)
     front = None

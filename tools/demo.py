@@ -32,6 +32,7 @@ from .budgets import Budget
 from .measure import HostLatency
 from .measure import make_evaluate_fn
 from .specialize import SpecializeReport
+from .specialize import covered_space
 from .specialize import specialize
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,9 @@ class DemoSettings:
         predictor_epochs: predictor training epochs.
         budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
             MACs budget, the second as a host-latency budget.
-        host_points, host_rounds, host_runs: the host latency table (`HostLatency.table_model`, which predicts the
-            host budget): measured subnets it is calibrated on, interleaved rounds, timed runs per round.
+        host_points, host_rounds, host_runs: the host latency table (`HostLatency.table_model` at the largest
+            resolution, which predicts the host budget, searched at that resolution): measured subnets it is
+            calibrated on, interleaved rounds, timed runs per round.
         quantize: export mode of the `.tflite` files.
         search_generations, nsga2_generations: evolution / NSGA-II generations (reference: 500 / ours: 200).
         seed: seed of everything.
@@ -196,7 +198,10 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     start = time.perf_counter()
     shape = network_shape(supernet)
     host = HostLatency(supernet, out / "host_measurements", runs=settings.host_runs, quantize=settings.quantize)
-    host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed)
+    # The table covers the largest resolution only (a third of the entries of the tiny preset's three), and the
+    # host budget is searched at it (`tools.specialize.covered_space`): the table's build stays short.
+    host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed,
+                                  resolutions=[max(space.resolutions)])
     seconds["host_latency_table"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
@@ -223,11 +228,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
 
 def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:
     """The two budgets: a MACs budget and a host-latency budget at `settings.budget_fractions` of the way from
-    the smallest subnet (at the smallest resolution) to the largest (at the largest)."""
+    the smallest subnet to the largest: at the smallest and the largest resolution for MACs, at those the host
+    latency table covers for the latency."""
     smallest = space.min_config(r=min(space.resolutions))
     largest = space.max_config(r=max(space.resolutions))
     macs_lo, macs_hi = (float(v) / 1e6 for v in count_macs(shape, [smallest, largest]))
-    ms_lo, ms_hi = (float(v) for v in host_model.predict([smallest, largest]))
+    timed = covered_space(space, host_model)  # the resolutions the host table covers
+    ms_lo, ms_hi = (float(v) for v in host_model.predict([timed.min_config(r=min(timed.resolutions)),
+                                                          timed.max_config(r=max(timed.resolutions))]))
     f_macs, f_ms = settings.budget_fractions
     return [
         ("macs_budget", Budget("macs", round(macs_lo + f_macs * (macs_hi - macs_lo), 3))),

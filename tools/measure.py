@@ -88,12 +88,14 @@ class HostLatency:
         return result.min_us / 1000.0
 
     def table_model(self, calibrate: int = 5, rounds: int = 3, seed: int = 0, on_progress=None,
-                    name: str = "host_latency") -> LatencyPredictor:
-        """The host's block latency table of the supernet's whole search space, calibrated on `calibrate`
-        measured whole subnets: built in `workdir/host_latency_table.yaml` (a rerun reuses it)."""
+                    name: str = "host_latency", resolutions=None) -> LatencyPredictor:
+        """The host's block latency table of the supernet's search space at `resolutions` (default: all),
+        calibrated on `calibrate` measured whole subnets: built in `workdir/host_latency_table.yaml` (a rerun
+        reuses it)."""
         from .lut import build_latency_table
 
         table = build_latency_table(self.supernet, self.workdir / "host_latency_table.yaml", self.target,
+                                    resolutions=resolutions,
                                     options=self.options, granularity="block", statistic=self.statistic,
                                     rounds=rounds, calibrate=calibrate, seed=seed, db=None,
                                     work_dir=self.workdir / "host_latency_table_models", on_progress=on_progress)
@@ -118,13 +120,13 @@ class HostLatency:
         return MacsLatencyModel.fit(macs, [c for c, _ in points], [ms for _, ms in points], name), points
 
     def model(self, calibrate: int = 5, rounds: int = 3, seed: int = 0, on_progress=None,
-              name: str = "host_latency") -> LatencyPredictor | MacsLatencyModel:
-        """This host's latency model: the calibrated block table (`table_model`) where block tables apply, else
-        the line in MACs (`macs_line_model`, fitted to max(`calibrate`, 2) measured subnets)."""
+              name: str = "host_latency", resolutions=None) -> LatencyPredictor | MacsLatencyModel:
+        """This host's latency model: the calibrated block table (`table_model`, at `resolutions`) where block
+        tables apply, else the line in MACs (`macs_line_model`, fitted to max(`calibrate`, 2) measured subnets)."""
         from .budgets import has_block_tables
 
         if has_block_tables(self.supernet):
-            return self.table_model(calibrate, rounds, seed, on_progress, name)
+            return self.table_model(calibrate, rounds, seed, on_progress, name, resolutions)
         return self.macs_line_model(max(calibrate, 2), seed, name)[0]
 
     def __call__(self, config: SubnetConfig) -> float:

@@ -157,6 +157,7 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     from .budgets import lut_latency_model
     from .budgets import parse_constraint
     from .measure import HostLatency
+    from .specialize import covered_space
     from .specialize import describe_latency_model
 
     check_writable(out)
@@ -194,6 +195,7 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
     outcome = search_subnet(
         model, constraint_list, report_models=list(efficiency_models(shape)),
+        space=covered_space(model.space, latency_model),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,

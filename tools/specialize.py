@@ -51,8 +51,8 @@ from .specialize_report import report_markdown
 
 __all__ = [
     "Budget", "DeviceResult", "DeviceTarget", "HostLatency", "SearchOutcome", "SpecializeReport", "budget_constraint",
-    "describe_latency_model", "efficiency_models", "lut_latency_model", "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts",
-    "resolve_devices", "search_subnet", "specialize",
+    "covered_space", "describe_latency_model", "efficiency_models", "lut_latency_model", "make_evaluate_fn",
+    "parse_constraint", "parse_devices", "parse_luts", "resolve_devices", "search_subnet", "specialize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,25 @@ class DeviceTarget:
     constraint: Constraint
     source: str
     note: str = ""
+    space: object = None  # the search space narrowed to what the latency model covers (None: the predictor's)
+
+
+def covered_space(space, model: EfficiencyModel):
+    """`space` narrowed to the resolutions `model`'s latency table was built at (its header's `resolutions`), when
+    the table covers only some of them; otherwise `space`."""
+    if space is None or not isinstance(model, LatencyPredictor):
+        return space
+    built = set(model.table.header.get("resolutions") or ())
+    covered = tuple(r for r in space.resolutions if r in built)
+    if not covered or covered == tuple(space.resolutions):
+        return space
+    return dataclasses.replace(space, resolutions=covered)
+
+
+def _at_resolutions(space, narrowed) -> str:
+    if narrowed is space:
+        return ""
+    return f"; searched at the table's resolution(s) {', '.join(str(r) for r in narrowed.resolutions)}"
 
 
 def describe_latency_model(model: EfficiencyModel) -> str:
@@ -91,6 +110,7 @@ def _macs_line(model: EfficiencyModel, shape, space, name: str, n: int = 64) -> 
     if isinstance(model, MacsLatencyModel):
         return MacsLatencyModel(model.macs, model.intercept_ms, model.ms_per_mmac, name=name)
     macs = efficiency_models(shape)[0]
+    space = covered_space(space, model)
     rng = np.random.default_rng(0)
     configs = [space.sample(rng).with_resolution(int(rng.choice(space.resolutions))) for _ in range(n)]
     line = MacsLatencyModel.fit(macs, configs, model.predict(configs))
@@ -122,7 +142,9 @@ def resolve_devices(
         if name in luts:
             model = lut_latency_model(luts[name], shape, name=f"{name}_latency")
             files = ", ".join(str(p) for p in luts[name])
-            targets.append(DeviceTarget(name, budget, Constraint(model, budget.value), f"LUT ({files})"))
+            narrowed = covered_space(space, model)
+            targets.append(DeviceTarget(name, budget, Constraint(model, budget.value), f"LUT ({files})",
+                                        _at_resolutions(space, narrowed).lstrip("; "), narrowed))
             continue
         if host_model is None:
             raise ValueError(
@@ -133,8 +155,9 @@ def resolve_devices(
             host = host_model()
         kind = "host LUT" if isinstance(host, LatencyPredictor) else "host fit"
         if name == HOST:
+            narrowed = covered_space(space, host)
             targets.append(DeviceTarget(name, budget, Constraint(host, budget.value), kind,
-                                        describe_latency_model(host)))
+                                        describe_latency_model(host) + _at_resolutions(space, narrowed), narrowed))
         else:
             model = _macs_line(host, shape, space, f"{name}_latency")
             targets.append(DeviceTarget(
@@ -263,7 +286,7 @@ def specialize(
         logger.info("Searching for %s (%s, %s).", target.name, target.budget, target.source)
         try:
             outcome = search_subnet(predictor, [target.constraint, *common], report_models=report_models,
-                                    evolution=evolution, nsga2=nsga2, seed=seed)
+                                    evolution=evolution, nsga2=nsga2, seed=seed, space=target.space)
         except InfeasibleConstraintError as err:
             raise InfeasibleConstraintError(f"Device {target.name!r} ({target.budget}): {err}") from err
         config_path = out / f"{target.name}.json"

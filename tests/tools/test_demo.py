@@ -43,6 +43,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert macs_result.budget.startswith("macs<=") and host_result.budget.startswith("latency<=")
     assert MacsModel(shape).predict(SubnetConfig.load(macs_result.config_path))[0] <= macs_result.bound
     assert host_model.predict(SubnetConfig.load(host_result.config_path))[0] <= host_result.bound
+    # the host table covers the largest resolution only, and the host budget is searched there
+    r_max = max(supernet.search_space.resolutions)
+    assert host_model.table.header["resolutions"] == [r_max] and SubnetConfig.load(host_result.config_path).r == r_max
     for r in report.results:
         assert r.tflite_bytes > 10_000 and r.measured_host_ms > 0
         # the chosen subnet is on or under the front it is plotted with

@@ -248,6 +248,27 @@ def test_host_budget_uses_the_host_latency_table(net, predictor, tmp_path):
     assert "Host latency predicted by this host's block latency table" in report.markdown_path.read_text()
 
 
+def test_a_table_of_some_resolutions_narrows_that_device_search_to_them(net, predictor, tmp_path):
+    shape = network_shape(net)
+    space = net.search_space
+    r = max(space.resolutions)
+    entries = {layer.key: {"mean": 0.2, "count": 1, "var": 0.0, "min": 0.1}
+               for layer in table_layers(net, [r], granularity="block")}
+    header = {"statistic": "min", "granularity": "block", "resolutions": [r]}
+    host = LatencyPredictor(LatencyTable(header, entries), shape, name="host_latency")
+    with pytest.raises(KeyError):  # the table has no entries at the other resolutions
+        host.predict(space.max_config(r=min(space.resolutions)))
+    targets = resolve_devices(parse_devices("host:1ms,pixel1:1ms,tiny:macs=20M"), shape, {}, lambda: host, space)
+    assert targets[0].space.resolutions == (r,) and f"searched at the table's resolution(s) {r}" in targets[0].note
+    assert targets[1].space is None and targets[2].space is None  # searched by MACs over the whole space
+    bound = float(host.predict(space.max_config(r=r))[0])
+    report = specialize(net, predictor, f"host:{bound:.4f}ms", tmp_path, host_model=host, measure_host=False,
+                        **FAST)
+    (result,) = report.results
+    assert result.outcome.config.r == r and result.outcome.efficiency["host_latency"] <= bound
+    assert {c.r for c in result.outcome.front.configs} == {r}
+
+
 class _LinearHost:
     """A stand-in for the host's measurements: latency is `0.3 ms + 0.02 ms per M MACs` of the supernet's family."""
 
