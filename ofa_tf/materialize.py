@@ -142,15 +142,31 @@ def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None
     return _finish(builder, inputs, x, name or subnet_name(config))
 
 
+def _stem_and_first_block(builder: _Builder, x, supernet):
+    x = _stem(builder, x, supernet)
+    (index, kernel_size, expand_ratio), = supernet.active_blocks(supernet.search_space.min_config())[:1]
+    return _block(builder, x, supernet.blocks[index], kernel_size, expand_ratio, f"blocks_{index}")
+
+
+def _head(builder: _Builder, x, supernet):
+    for part in (_final_expand, _pool, _feature_mix, _classifier):
+        x = part(builder, x, supernet)
+    return x
+
+
 _PARTS = {
     "first_conv": _stem,
     "final_expand": _final_expand,
     "pool": _pool,
     "feature_mix": _feature_mix,
     "classifier": _classifier,
+    "stem": _stem_and_first_block,
+    "head": _head,
 }
 PARTS = ("first_conv", "block", *tuple(_PARTS)[1:])
-"""Pieces `materialize_part` builds, in network order (`classifier` includes the flatten)."""
+"""Pieces `materialize_part` builds: the layers in network order (`classifier` includes the flatten), then
+`stem` (first conv + the fixed first block) and `head` (final expand to classifier), as the interpreter runs them
+in a whole subnet."""
 
 
 def materialize_part(supernet, part: str, input_shape, block=None, kernel_size=None, expand_ratio=None,

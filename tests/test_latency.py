@@ -8,12 +8,17 @@ import yaml
 
 import ofa_tf
 from ofa_tf.latency import OVERHEAD_KEY
+from ofa_tf.latency import Calibration
 from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import LatencyTable
+from ofa_tf.latency import detect_granularity
 from ofa_tf.latency import entry_from_timings
+from ofa_tf.latency import latency_table_keys
 from ofa_tf.latency import network_shape
 from ofa_tf.latency import table_layers
 from ofa_tf.materialize import materialize
+from ofa_tf.nas import MacsLatencyModel
+from ofa_tf.nas import count_macs
 from ofa_tf.materialize import materialize_part
 from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.supernet import OFAMobileNetV3
@@ -127,8 +132,8 @@ def test_part_models_use_exactly_the_subnet_layers(tiny):
 
 
 def test_materialize_part_errors_name_the_bad_value(tiny):
-    with pytest.raises(ValueError, match="Unknown part 'head'"):
-        materialize_part(tiny, "head", (4, 4, 80))
+    with pytest.raises(ValueError, match="Unknown part .neck."):
+        materialize_part(tiny, "neck", (4, 4, 80))
     with pytest.raises(ValueError, match="received 9"):
         materialize_part(tiny, "block", (8, 8, 40), block=9, kernel_size=3, expand_ratio=3)
     with pytest.raises(ValueError, match="Invalid kernel_size 7"):
@@ -211,6 +216,122 @@ def test_network_shape_of_the_small_preset_matches_its_subnets():
     config = net.search_space.sample(np.random.default_rng(0)).with_resolution(32)
     model = materialize(net, config, 32, batch_size=1)
     sizes = {layer.name: layer.output.shape for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
-    keys = ofa_tf.nas.latency_table_keys(shape, config)
+    keys = ofa_tf.latency.latency_table_keys(shape, config)
     assert keys[-4] == f"Conv_1-input:4x4x{shape.stages[-1].width}-output:4x4x{shape.final_expand_width}"
     assert sizes["final_expand"] == (1, 4, 4, shape.final_expand_width)
+
+
+# --- block granularity: the pieces the interpreter runs back to back ---
+
+TINY_STEM = "stem-input:32x32x3-output:32x32x8-conv:8-kernel:3"
+TINY_HEAD = "head-input:4x4x80-output:4-expand:480-mix:640"
+
+
+def tiny_mbconv_keys(k):
+    """The five elastic blocks of the tiny space with kernel k, block format, by hand."""
+    return [
+        f"mbconv-input:32x32x8-output:32x32x16-kernel:{k}-expand:3-stride:1-act:relu-se:0-skip:0",
+        f"mbconv-input:32x32x16-output:16x16x24-kernel:{k}-expand:3-stride:2-act:relu-se:1-skip:0",
+        f"mbconv-input:16x16x24-output:8x8x40-kernel:{k}-expand:3-stride:2-act:hswish-se:0-skip:0",
+        f"mbconv-input:8x8x40-output:8x8x56-kernel:{k}-expand:3-stride:1-act:hswish-se:1-skip:0",
+        f"mbconv-input:8x8x56-output:4x4x80-kernel:{k}-expand:3-stride:2-act:hswish-se:1-skip:0",
+    ]
+
+
+def test_block_keys_by_hand_and_their_models(tiny):
+    layers = table_layers(tiny, granularity="block")
+    expected = [OVERHEAD_KEY, TINY_STEM] + tiny_mbconv_keys(3) + [TINY_HEAD] + tiny_mbconv_keys(5)
+    assert [layer.key for layer in layers] == expected
+    config = SubnetConfig((5, 3, 5, 3, 5), (3,) * 5, (1,) * 5, 32)
+    keys = latency_table_keys(network_shape(tiny), config, "block")
+    assert keys == [TINY_STEM] + [tiny_mbconv_keys(k)[i] for i, k in enumerate(config.ks)] + [TINY_HEAD]
+    assert detect_granularity(keys) == "block" and detect_granularity(TINY_FIXED) == "layer"
+    whole = materialize(tiny, config, 32, batch_size=1)
+    by_key = {layer.key: layer for layer in layers}
+    stem = by_key[TINY_STEM].build(tiny)
+    head = by_key[TINY_HEAD].build(tiny)
+    n_stem = len(stem.layers) - 1
+    # the stem is the whole subnet's first conv and first block; the head its last layers, weights copied
+    assert _signature(stem.layers[1:]) == _signature(whole.layers[1:1 + n_stem])
+    assert _signature(head.layers[1:]) == _signature(whole.layers[-(len(head.layers) - 1):])
+    for layer in head.layers[1:]:
+        for a, b in zip(layer.get_weights(), whole.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert tuple(stem.output_shape) == (1, 32, 32, 8) and tuple(head.output_shape) == (1, 4)
+    with pytest.raises(ValueError, match="Unknown granularity 'op'"):
+        table_layers(tiny, granularity="op")
+
+
+def _block_table(overhead=0.1):
+    keys = [TINY_STEM, TINY_HEAD] + tiny_mbconv_keys(3) + tiny_mbconv_keys(5)
+    entries = {key: {"mean": 0.5 + 0.25 * i, "count": 10, "var": 0.0, "min": 0.4 + 0.25 * i}
+               for i, key in enumerate(keys)}
+    entries[OVERHEAD_KEY] = {"mean": overhead + 0.05, "count": 10, "var": 0.0, "min": overhead}
+    return entries
+
+
+def test_block_prediction_arithmetic_and_calibration_from_the_header(tiny, tmp_path):
+    entries = _block_table()
+    shape = network_shape(tiny)
+    config = SubnetConfig((3, 5, 5, 3, 3), (3,) * 5, (1,) * 5, 32)
+    used = [TINY_STEM] + [tiny_mbconv_keys(k)[i] for i, k in enumerate(config.ks)] + [TINY_HEAD]
+    predictor = LatencyPredictor(entries, shape, statistic="min")
+    assert predictor.granularity == "block" and predictor.calibration is None
+    expected = 0.1 + sum(entries[k]["min"] - 0.1 for k in used)
+    np.testing.assert_allclose(predictor.predict(config), [expected])
+    np.testing.assert_allclose(predictor.predict_sum(config), [sum(entries[k]["min"] for k in used)])
+    # The table's header names the statistic and carries the calibration; the predictor applies both.
+    header = {"statistic": "min", "granularity": "block",
+              "calibration": {"method": "linear", "scale": 1.2, "offset_ms": 0.05, "n_subnets": 3}}
+    LatencyTable(header, entries).save(tmp_path / "t.json")
+    loaded = LatencyPredictor.from_files(tmp_path / "t.json", shape)
+    assert loaded.statistic == "min" and loaded.calibration == Calibration("linear", 1.2, 0.05, 3)
+    np.testing.assert_allclose(loaded.predict(config), [1.2 * expected + 0.05])
+    np.testing.assert_allclose(loaded.predict_uncalibrated(config), [expected])
+    assert LatencyPredictor.from_files(tmp_path / "t.json", shape, calibration=False).calibration is None
+
+
+def test_calibration_math():
+    table_ms = np.array([1.0, 2.0, 4.0, 8.0, 3.0])
+    scale = Calibration.fit(table_ms, [1.1, 2.4, 4.4, 8.0, 3.6])  # ratios 1.1, 1.2, 1.1, 1.0, 1.2
+    assert (scale.method, scale.n_subnets, scale.offset_ms) == ("scale", 5, 0.0)
+    assert scale.scale == pytest.approx(1.1)
+    np.testing.assert_allclose(scale.apply(table_ms), 1.1 * table_ms)
+    line = Calibration.fit(table_ms, 1.5 * table_ms + 0.2, "linear")
+    assert (line.scale, line.offset_ms) == (pytest.approx(1.5), pytest.approx(0.2))
+    # A negative offset would predict negative times for fast subnets: the fit goes through the origin instead.
+    measured = 2.0 * table_ms - 0.5
+    origin = Calibration.fit(table_ms, measured, "linear")
+    assert origin.offset_ms == 0.0 and origin.scale == pytest.approx(table_ms @ measured / (table_ms @ table_ms))
+    assert Calibration.from_dict(line.to_dict()) == line
+    with pytest.raises(ValueError, match="offset_ms=-0.1"):
+        Calibration("linear", 1.0, -0.1)
+    with pytest.raises(ValueError, match="Unknown calibration method 'cubic'"):
+        Calibration.fit(table_ms, table_ms, "cubic")
+    with pytest.raises(ValueError, match="two different predicted latencies"):
+        Calibration.fit([1.0, 1.0], [1.0, 2.0], "linear")
+    with pytest.raises(ValueError, match="2 predictions and 3 measurements"):
+        Calibration.fit([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="finite positive"):
+        Calibration.fit([1.0, 2.0], [1.0, -2.0])
+
+
+def test_no_negative_predictions(tiny):
+    shape = network_shape(tiny)
+    rng = np.random.default_rng(0)
+    configs = [tiny.search_space.sample(rng).with_resolution(32) for _ in range(8)]
+    # Entries below the per-invoke overhead (noise on a fast machine) count as zero, not as negative time.
+    entries = _block_table(overhead=5.0)
+    predictor = LatencyPredictor(entries, shape, statistic="min")
+    assert (predictor.predict(configs) >= 5.0).all()
+    # The MACs line is fitted with intercept >= 0 and slope > 0: on data whose least-squares intercept is
+    # negative it goes through the origin, so it is non-negative and grows with MACs.
+    macs = count_macs(shape, configs) / 1e6
+    model = MacsLatencyModel.fit(shape, configs, 2.0 * macs - 0.9 * macs.min())  # all > 0, intercept < 0
+    assert model.intercept_ms == 0.0 and model.ms_per_mmac > 0
+    smallest = tiny.search_space.min_config(r=32)
+    assert model.predict(smallest)[0] >= 0
+    order = np.argsort(macs)
+    assert (np.diff(model.predict(configs)[order]) >= 0).all()
+    with pytest.raises(ValueError, match="intercept_ms >= 0"):
+        MacsLatencyModel(shape, -0.3, 0.01)

@@ -1,4 +1,4 @@
-"""`android-bench`: android_bench's own commands plus `lut`, which builds per-layer latency tables of OFA supernets.
+"""`android-bench`: android_bench's own commands plus `lut`, which builds latency tables of OFA supernets.
 
 android_bench runs any `.tflite` and knows nothing of OFA, so the `lut` command lives here, on top of both, and is
 added to android_bench's click group by this module (the `android-bench` console script).
@@ -45,13 +45,22 @@ def _parse_resolutions(ctx, param, value):
 @click.option("--warmup", type=int, default=10, show_default=True, help="Exact number of warm-up runs per entry.")
 @click.option("--runs", type=int, default=50, show_default=True, help="Exact number of timed runs per entry.")
 @click.option("--taskset", help="Hex CPU mask (e.g. f0), or 'none'. Default: the device's big cores.")
+@click.option("--granularity", type=click.Choice(("block", "layer")), default="block", show_default=True,
+              help="block: stem, whole MBConv blocks, head (what the interpreter runs); layer: the reference's keys.")
+@click.option("--statistic", type=click.Choice(("min", "median", "mean")), default="min", show_default=True,
+              help="Entry field the table's predictor sums.")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Interleaved rounds over all entries; their figures are merged (least min, median of medians).")
+@click.option("--calibrate", type=click.IntRange(0), default=5, show_default=True,
+              help="Random whole subnets measured to calibrate the table (0: none).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Table file (.yaml/.yml/.json); an existing one is completed, not remeasured.")
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Where the per-entry .tflite files are kept.")
 @db_option
-def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmup, runs, taskset, out, work_dir,
-        db) -> None:
-    """Build a latency lookup table: time every distinct layer of a supernet's search space on a device."""
+def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmup, runs, taskset, granularity,
+        statistic, rounds, calibrate, out, work_dir, db) -> None:
+    """Build a latency lookup table: time every distinct block of a supernet's search space on a device, then
+    calibrate it on a few whole subnets."""
     check_writable(out)
     try:
         options = BenchmarkOptions(threads=threads, delegate=delegate, warmup=warmup, runs=runs, taskset=taskset)
@@ -64,7 +73,9 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
 
     try:
         table = build_latency_table(net_id, out, serial, binary=binary, resolutions=resolutions, options=options,
-                                    n_classes=n_classes, work_dir=work_dir, db=db, on_progress=progress)
+                                    n_classes=n_classes, granularity=granularity, statistic=statistic,
+                                    rounds=rounds, calibrate=calibrate, work_dir=work_dir, db=db,
+                                    on_progress=progress)
     except SessionInterruptedError as exc:
         click.echo(f"Error: the device disconnected while building the table ({exc.__cause__ or exc}). Measured "
                    f"entries are kept in {out}; reconnect and rerun the same command to measure the rest.", err=True)
@@ -73,6 +84,10 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
         raise click.ClickException(str(exc)) from exc
     except (TableMismatchError, FileNotFoundError, PermissionError, ValueError, AdbError) as exc:
         raise click.ClickException(str(exc)) from exc
+    calibration = table.header.get("calibration")
+    if calibration:
+        click.echo(f"calibration: x{calibration['scale']:.3f} + {calibration['offset_ms']:.3f} ms from "
+                   f"{calibration['n_subnets']} measured subnets")
     click.echo(f"{len(table.entries)} entries for {table.header['net_id']} on {table.header['device']} "
                f"(resolutions {table.header['resolutions']}) in {out}")
 

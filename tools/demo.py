@@ -30,10 +30,11 @@ from ofa_tf.run_folder import load_supernet
 from ofa_tf.run_folder import resolve_weights
 from ofa_tf.run_folder import weights_path
 
-from .specialize import Budget
-from .specialize import HostLatency
+from .budgets import Budget
+from .measure import HostLatency
+from .measure import make_evaluate_fn
 from .specialize import SpecializeReport
-from .specialize import make_evaluate_fn
+from .specialize import covered_space
 from .specialize import specialize
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class DemoSettings:
         cv_folds: folds of the predictor's cross-validation over all evaluated subnets.
         budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
             MACs budget, the second as a host-latency budget.
-        host_points, host_runs: subnets measured for the host latency fit, and timed runs per measurement.
+        host_points, host_rounds, host_runs: the host latency table (`HostLatency.table_model` at the largest
+            resolution, which predicts the host budget, searched at that resolution): measured subnets it is
+            calibrated on, interleaved rounds, timed runs per round.
         quantize: export mode of the `.tflite` files.
         search_generations, nsga2_generations: evolution / NSGA-II generations (reference: 500 / ours: 200).
         seed: seed of everything.
@@ -86,7 +89,8 @@ class DemoSettings:
     predictor_epochs: int = 300
     cv_folds: int = 5
     budget_fractions: tuple[float, float] = (0.35, 0.75)
-    host_points: int = 3
+    host_points: int = 5
+    host_rounds: int = 3
     host_runs: int = 30
     quantize: str = "none"
     search_generations: int = 500
@@ -111,7 +115,7 @@ class DemoSettings:
     def quick(cls, **overrides) -> DemoSettings:
         """The reduced CI setting: one short epoch per phase, fewer subnets, shorter searches."""
         values = dict(full_epochs=1, epochs=1, steps_per_epoch=4, n_subnets=24, calibration_images=200,
-                      predictor_epochs=200, host_points=2, host_runs=10, search_generations=100, nsga2_generations=40)
+                      predictor_epochs=200, host_points=3, host_rounds=2, host_runs=10, search_generations=100, nsga2_generations=40)
         values.update(overrides)
         return cls(**values)
 
@@ -208,14 +212,17 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     start = time.perf_counter()
     shape = network_shape(supernet)
     host = HostLatency(supernet, out / "host_measurements", runs=settings.host_runs, quantize=settings.quantize)
-    host_model, points = host.calibrated_model(space, shape, settings.host_points, settings.seed)
-    seconds["host_fit"] = time.perf_counter() - start
+    # The table covers the largest resolution only (a third of the entries of the tiny preset's three), and the
+    # host budget is searched at it (`tools.specialize.covered_space`): the table's build stays short.
+    host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed,
+                                  resolutions=[max(space.resolutions)])
+    seconds["host_latency_table"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
     summary = _summary_markdown(settings, data, cv, accuracies)
     start = time.perf_counter()
     report = specialize(
-        supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_fit=(host_model, points),
+        supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_model=host_model,
         host_runs=settings.host_runs, calibration_images=settings.calibration_images,
         evolution=EvolutionConfig(n_generations=settings.search_generations),
         nsga2=NSGA2Config(n_generations=settings.nsga2_generations), seed=settings.seed,
@@ -235,11 +242,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
 
 def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:
     """The two budgets: a MACs budget and a host-latency budget at `settings.budget_fractions` of the way from
-    the smallest subnet (at the smallest resolution) to the largest (at the largest)."""
+    the smallest subnet to the largest: at the smallest and the largest resolution for MACs, at those the host
+    latency table covers for the latency."""
     smallest = space.min_config(r=min(space.resolutions))
     largest = space.max_config(r=max(space.resolutions))
     macs_lo, macs_hi = (float(v) / 1e6 for v in count_macs(shape, [smallest, largest]))
-    ms_lo, ms_hi = (float(v) for v in host_model.predict([smallest, largest]))
+    timed = covered_space(space, host_model)  # the resolutions the host table covers
+    ms_lo, ms_hi = (float(v) for v in host_model.predict([timed.min_config(r=min(timed.resolutions)),
+                                                          timed.max_config(r=max(timed.resolutions))]))
     f_macs, f_ms = settings.budget_fractions
     return [
         ("macs_budget", Budget("macs", round(macs_lo + f_macs * (macs_hi - macs_lo), 3))),

@@ -93,7 +93,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.nas import PredictorTrainingConfig
     from ofa_tf.nas import build_accuracy_dataset
-    from .specialize import make_evaluate_fn
+    from .measure import make_evaluate_fn
 
     check_writable(out, folder=True)
     supernet = load_supernet(net_id, weights, n_classes)
@@ -129,7 +129,9 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
               help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
 @click.option("--lut", "luts", multiple=True,
               help="Latency lookup table (.yaml/.json; repeatable, merged) for latency constraints; without one "
-                   "latency is measured on this host and fitted against MACs. MBConv supernets only (not OFA-ResNets).")
+                   "latency is this host's: its calibrated latency table (built next to --out) for MBConv "
+                   "supernets, a line in MACs fitted to measured subnets for OFA-ResNets and ProxylessNAS. Tables "
+                   "time MBConv blocks: not for OFA-ResNets.")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights, else 1000).")
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0), help="Evolution generations.")
 @click.option("--population", default=100, show_default=True, type=click.IntRange(2))
@@ -148,12 +150,15 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     from ofa_tf.nas import EvolutionConfig
     from ofa_tf.nas import NSGA2Config
     from ofa_tf.nas import pareto_plot
-    from .specialize import HostLatency
-    from .specialize import budget_constraint
-    from .specialize import efficiency_models
-    from .specialize import lut_latency_model
-    from .specialize import parse_constraint
-    from .specialize import search_subnet
+    from .budget_search import search_subnet
+    from .budgets import budget_constraint
+    from .budgets import efficiency_models
+    from .budgets import has_block_tables
+    from .budgets import lut_latency_model
+    from .budgets import parse_constraint
+    from .measure import HostLatency
+    from .specialize import covered_space
+    from .specialize import describe_latency_model
 
     check_writable(out)
     budgets = [parse_constraint(c) for c in constraints]
@@ -176,14 +181,21 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
             if weights is None:
                 raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
             host = HostLatency(supernet, out.parent / f"{out.stem}_host_measurements")
-            latency_model, points = host.calibrated_model(model.space, shape, name="host_latency")
-            click.echo(
-                f"Note: no --lut; latency is this host's, predicted from MACs by a linear fit to {len(points)} "
-                f"measured subnets ({latency_model.intercept_ms:.3f} ms + {latency_model.ms_per_mmac:.4f} ms/M MACs)."
-            )
+            if has_block_tables(supernet):
+                latency_model = host.table_model(name="host_latency")
+                click.echo(f"Note: no --lut; latency is this host's, predicted by "
+                           f"{describe_latency_model(latency_model)}.")
+            else:
+                latency_model, points = host.macs_line_model(name="host_latency")
+                click.echo(
+                    f"Note: no --lut; latency is this host's, predicted from MACs by a linear fit to {len(points)} "
+                    f"measured subnets ({latency_model.intercept_ms:.3f} ms + {latency_model.ms_per_mmac:.4f} ms/M "
+                    "MACs)."
+                )
     constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
     outcome = search_subnet(
         model, constraint_list, report_models=list(efficiency_models(shape)),
+        space=covered_space(model.space, latency_model),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,
@@ -217,8 +229,10 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--devices", required=True,
               help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
 @click.option("--lut", "luts", multiple=True,
-              help="DEVICE=FILE latency lookup table (repeatable; MBConv supernets only). Latency budgets of devices "
-                   "without one are searched by MACs with the host's linear latency fit (noted in the report).")
+              help="DEVICE=FILE latency lookup table (repeatable; MBConv supernets only). Without one, 'host' "
+                   "budgets use this host's calibrated latency table (built in OUT/host_measurements/; OFA-ResNets "
+                   "and ProxylessNAS: a line in MACs fitted to measured subnets); other devices are searched by MACs "
+                   "with milliseconds from the host model (noted in the report).")
 @click.option("--constraint", "constraints", multiple=True, help="Extra macs=/params= bound for every device.")
 @click.option("--data", "data_source", default=None,
               help="Data for BN recalibration, int8 export and accuracy ('digits', TFDS name, folder).")

@@ -1,17 +1,16 @@
-"""Efficiency predictors: MACs, params, latency lookup tables and measured latency, all vectorised over configs."""
+"""Efficiency predictors: MACs, params, measured latency and latency fitted to MACs, vectorised over configs.
+
+Latency lookup tables live in `ofa_tf.latency`.
+"""
 from __future__ import annotations
 
 import abc
 import math
 from collections.abc import Callable
-from collections.abc import Iterable
-from collections.abc import Mapping
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ofa_tf.files import read_yaml_or_json
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.config_batch import config_key
 from ofa_tf.network_shape import NetworkShape
@@ -54,22 +53,6 @@ class EfficiencyModel(abc.ABC):
 def _check_stages(shape: NetworkShape, batch: ConfigBatch) -> None:
     if batch.n_stages != shape.n_stages:
         raise ValueError(f"Configs have {batch.n_stages} stages but the network shape has {shape.n_stages}.")
-
-
-def _iter_blocks(shape: NetworkShape, batch: ConfigBatch, sizes: np.ndarray):
-    """Yields (column, in_ch, out_ch, stride, stage, active, f_in, f_out) for every elastic block position."""
-    active = batch.active_mask()
-    inputs = shape.stage_inputs()
-    col = -1
-    for s, (stage, depth) in enumerate(zip(shape.stages, batch.stage_depths)):
-        for j in range(depth):
-            col += 1
-            in_ch = inputs[s] if j == 0 else stage.width
-            stride = stage.stride if j == 0 else 1
-            out_sizes = -(-sizes // stride)
-            yield col, in_ch, stage.width, stride, stage, active[:, col], sizes, out_sizes
-            if j == 0:
-                sizes = out_sizes
 
 
 def _block_columns(shape: NetworkShape, stage_depths: Sequence[int]) -> dict[str, np.ndarray]:
@@ -192,121 +175,6 @@ class ParamsModel(EfficiencyModel):
         return count_params(self.shape, batch) / self.scale
 
 
-def _hwc(*dims: int) -> str:
-    return "x".join(str(int(v)) for v in dims)
-
-
-def _block_key(f_in, f_out, in_ch, out_ch, mid, ks, stride, idskip, se, hs) -> str:
-    return (
-        f"expanded_conv-input:{_hwc(f_in, f_in, in_ch)}-output:{_hwc(f_out, f_out, out_ch)}-expand:{int(mid)}"
-        f"-kernel:{int(ks)}-stride:{stride}-idskip:{int(idskip)}-se:{int(se)}-hs:{int(hs)}"
-    )
-
-
-def _fixed_keys(shape: NetworkShape, r: int, f_last: int) -> list[str]:
-    if shape.final_expand_width is None:
-        raise ValueError("Latency table keys follow the reference's MBv3LatencyTable: OFA-MobileNetV3 shapes only "
-                         "(this shape has no final expand layer, as ProxylessNAS).")
-    f0 = int(shape.stem_size(r))
-    stem, first = shape.stem_width, shape.first_block_width
-    last, fe, fm = shape.stages[-1].width, shape.final_expand_width, shape.feature_mix_width
-    first_f_out = f0  # the fixed first block has stride 1
-    return [
-        f"Conv-input:{_hwc(r, r, _STEM_IN_CHANNELS)}-output:{_hwc(f0, f0, stem)}",
-        _block_key(f0, first_f_out, stem, first, stem, shape.first_block_kernel, 1, stem == first, False, False),
-        f"Conv_1-input:{_hwc(f_last, f_last, last)}-output:{_hwc(f_last, f_last, fe)}",
-        f"AvgPool2D-input:{_hwc(f_last, f_last, fe)}-output:{_hwc(1, 1, fe)}",
-        f"Conv_2-input:{_hwc(1, 1, fe)}-output:{_hwc(1, 1, fm)}",
-        f"Logits-input:{_hwc(1, 1, fm)}-output:{shape.n_classes}",
-    ]
-
-
-def latency_table_keys(shape: NetworkShape, config: SubnetConfig) -> list[str]:
-    """The lookup-table keys whose means sum to the latency of `config` (reference `MBv3LatencyTable` format)."""
-    batch = ConfigBatch.coerce(config)
-    _check_stages(shape, batch)
-    batch.require_resolution()
-    keys = []
-    f = shape.stem_size(batch.r)
-    for col, in_ch, out_ch, stride, stage, active, f_in, f_out in _iter_blocks(shape, batch, f):
-        if active[0]:
-            mid = int(shape.mid_channels(in_ch, batch.e[0, col]))
-            keys.append(
-                _block_key(f_in[0], f_out[0], in_ch, out_ch, mid, batch.ks[0, col], stride,
-                           stride == 1 and in_ch == out_ch, stage.use_se, stage.use_hswish)
-            )
-        f = f_out
-    fixed = _fixed_keys(shape, int(batch.r[0]), int(f[0]))
-    return fixed[:2] + keys + fixed[2:]
-
-
-class LatencyTableModel(EfficiencyModel):
-    """Latency as the sum of per-layer means from an OFA-style lookup table.
-
-    Args:
-        table: `key -> {"mean": ms, ...}` (or `key -> ms`); keys as in the reference's `MBv3LatencyTable`, e.g.
-            `expanded_conv-input:56x56x24-output:28x28x40-expand:72-kernel:5-stride:2-idskip:0-se:1-hs:0`.
-            Tables for several resolutions can be merged into one dict (keys include the input shape).
-        shape: block structure of the network the table was measured for.
-        name: reported name, e.g. "note10_latency".
-    """
-
-    unit = "ms"
-
-    def __init__(self, table: Mapping[str, Mapping | float], shape: NetworkShape, name: str = "latency"):
-        self.shape = shape
-        self.name = name
-        self.table = {}
-        for key, entry in table.items():
-            value = entry["mean"] if isinstance(entry, Mapping) else entry
-            self.table[str(key)] = float(value)
-        self._fixed: dict[int, float] = {}
-        self._blocks: dict[tuple[int, int, int, int], float] = {}
-
-    @classmethod
-    def from_files(cls, paths: Iterable[str | Path], shape: NetworkShape, name: str = "latency") -> LatencyTableModel:
-        """Merges YAML (`.yaml`/`.yml`) or JSON tables, e.g. the reference's per-resolution `<r>_lookup_table.yaml`."""
-        merged = {}
-        for path in paths:
-            merged.update(read_yaml_or_json(path, "latency table"))
-        return cls(merged, shape, name)
-
-    def _query(self, key: str) -> float:
-        if key not in self.table:
-            raise KeyError(f"Latency table {self.name!r} has no entry for key {key!r}.")
-        return self.table[key]
-
-    def predict_batch(self, batch: ConfigBatch) -> np.ndarray:
-        _check_stages(self.shape, batch)
-        batch.require_resolution()
-        shape = self.shape
-        total = np.zeros(len(batch), dtype=np.float64)
-        f = shape.stem_size(batch.r)
-        for col, in_ch, out_ch, stride, stage, active, f_in, f_out in _iter_blocks(shape, batch, f):
-            rows = np.flatnonzero(active)
-            if rows.size:
-                codes = np.stack([batch.r[rows], batch.ks[rows, col], batch.e[rows, col]], axis=1)
-                unique, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-                values = np.empty(len(unique))
-                for u, (r, ks, e) in enumerate(unique.tolist()):
-                    cached = self._blocks.get((r, col, ks, e))
-                    if cached is None:
-                        row = rows[first[u]]
-                        mid = int(shape.mid_channels(in_ch, e))
-                        key = _block_key(f_in[row], f_out[row], in_ch, out_ch, mid, ks, stride,
-                                         stride == 1 and in_ch == out_ch, stage.use_se, stage.use_hswish)
-                        cached = self._blocks[(r, col, ks, e)] = self._query(key)
-                    values[u] = cached
-                total[rows] += values[inverse.reshape(-1)]
-            f = f_out
-        for r in np.unique(batch.r).tolist():
-            if r not in self._fixed:
-                rows = np.flatnonzero(batch.r == r)
-                self._fixed[r] = sum(self._query(k) for k in _fixed_keys(shape, r, int(f[rows[0]])))
-            total[batch.r == r] += self._fixed[r]
-        return total
-
-
 class MeasuredLatencyModel(EfficiencyModel):
     """Wraps a measurement `config -> ms` and caches it per distinct subnet (inactive blocks ignored).
 
@@ -336,16 +204,17 @@ class MeasuredLatencyModel(EfficiencyModel):
 
 
 class MacsLatencyModel(EfficiencyModel):
-    """Latency as a linear function of MACs, `intercept_ms + ms_per_mmac * MACs(M)`, fitted to measurements.
+    """Latency as a line in MACs, `intercept_ms + ms_per_mmac * MACs(M)`, fitted to measurements.
 
     A fallback where no lookup table exists: it ranks subnets exactly as MACs do and maps them to milliseconds
-    with a least-squares fit to a few measured subnets (see `fit`).
+    with a least-squares fit to a few measured subnets (see `fit`). The intercept is >= 0 and the slope > 0, so a
+    prediction is never negative and grows with MACs.
 
     Args:
         shape: block structure of the network, or the exact MACs model (in millions) of another supernet family
             (e.g. `ResNetMacsModel`).
-        intercept_ms: latency of a network with no MACs (fixed overhead).
-        ms_per_mmac: milliseconds per million MACs.
+        intercept_ms: latency of a network with no MACs (fixed overhead), >= 0.
+        ms_per_mmac: milliseconds per million MACs, > 0.
         name: reported name.
     """
 
@@ -353,10 +222,10 @@ class MacsLatencyModel(EfficiencyModel):
 
     def __init__(self, shape: NetworkShape | EfficiencyModel, intercept_ms: float, ms_per_mmac: float,
                  name: str = "latency"):
-        if not (math.isfinite(intercept_ms) and math.isfinite(ms_per_mmac)) or ms_per_mmac <= 0:
+        if not (math.isfinite(intercept_ms) and math.isfinite(ms_per_mmac)) or ms_per_mmac <= 0 or intercept_ms < 0:
             raise ValueError(
-                f"Invalid linear latency model: expected finite values and ms_per_mmac > 0; received "
-                f"intercept_ms={intercept_ms}, ms_per_mmac={ms_per_mmac}."
+                f"Invalid linear latency model: expected finite values, intercept_ms >= 0 and ms_per_mmac > 0; "
+                f"received intercept_ms={intercept_ms}, ms_per_mmac={ms_per_mmac}."
             )
         self.shape = shape
         self.macs = shape if isinstance(shape, EfficiencyModel) else MacsModel(shape)
@@ -370,16 +239,20 @@ class MacsLatencyModel(EfficiencyModel):
     def fit(
         cls, shape: NetworkShape | EfficiencyModel, configs, latencies_ms: Sequence[float], name: str = "latency"
     ) -> MacsLatencyModel:
-        """Least-squares fit of `latencies_ms` against the configs' MACs (needs two distinct MACs values)."""
+        """Least-squares fit of `latencies_ms` against the configs' MACs with intercept >= 0 and slope > 0 (a
+        negative intercept or slope from noise falls back to the line through the origin; needs two distinct MACs
+        values)."""
         macs = (shape if isinstance(shape, EfficiencyModel) else MacsModel(shape)).predict(configs)
         latencies = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
         if latencies.shape != macs.shape:
             raise ValueError(f"Received {len(macs)} configs but {len(latencies)} latencies.")
+        if np.any(~np.isfinite(latencies)) or np.any(latencies <= 0):
+            raise ValueError(f"Latencies must be finite and positive; received {latencies.tolist()}.")
         if len(np.unique(macs)) < 2:
             raise ValueError("Fitting latency against MACs needs configs with at least two distinct MACs values.")
         slope, intercept = np.polyfit(macs, latencies, 1)
-        if slope <= 0:  # measurement noise swamped the trend; keep the ranking by MACs through the mean rate
-            slope, intercept = float(np.mean(latencies) / np.mean(macs)), 0.0
+        if slope <= 0 or intercept < 0:  # constrained optimum on the boundary intercept = 0
+            slope, intercept = float(macs @ latencies / (macs @ macs)), 0.0
         return cls(shape, float(intercept), float(slope), name)
 
     def predict(self, configs) -> np.ndarray:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +57,22 @@ class ParetoFront:
     def objectives(self) -> np.ndarray:
         """(N, 1 + n_metrics) matrix to minimise: `[-accuracy, metric_1, ...]`."""
         return np.column_stack([-self.accuracy, *self.efficiency.values()])
+
+    def with_candidates(self, configs: Sequence[SubnetConfig], accuracy, efficiency: dict) -> ParetoFront:
+        """The front of these subnets and more candidates (e.g. the subnet another search chose), so that every
+        candidate lies on or under it."""
+        if set(efficiency) != set(self.efficiency):
+            raise ValueError(f"Candidates have metrics {sorted(efficiency)}; the front has {sorted(self.efficiency)}.")
+        all_configs = list(self.configs) + list(configs)
+        acc = np.concatenate([self.accuracy, np.asarray(accuracy, np.float64)])
+        eff = {name: np.concatenate([values, np.asarray(efficiency[name], np.float64)])
+               for name, values in self.efficiency.items()}
+        objectives = np.column_stack([-acc, *eff.values()])
+        keep = np.sort(np.unique(objectives, axis=0, return_index=True)[1])  # one subnet per point
+        front = keep[non_dominated_sort(objectives[keep]) == 0]
+        front = front[np.argsort(objectives[front, 1], kind="stable")]
+        return ParetoFront(tuple(all_configs[i] for i in front), acc[front],
+                           {name: values[front] for name, values in eff.items()}, dict(self.units))
 
 
 def non_dominated_sort(objectives: np.ndarray) -> np.ndarray:
@@ -168,28 +183,3 @@ def nsga2_search(
         efficiency={name: values[front, 1 + i] for i, name in enumerate(names)},
         units={m.name: m.unit for m in metrics},
     )
-
-
-def pareto_plot(front: ParetoFront, path: str | Path, metric: str | None = None, title: str | None = None) -> Path:
-    """Writes a PNG of accuracy vs `metric` (default: the first) for the front; returns the path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    metric = next(iter(front.efficiency)) if metric is None else metric
-    if metric not in front.efficiency:
-        raise ValueError(f"Unknown metric {metric!r}; the front has {list(front.efficiency)}.")
-    x = front.efficiency[metric]
-    order = np.argsort(x, kind="stable")
-    figure = Figure(figsize=(6, 4), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.plot(x[order], front.accuracy[order], "o-", markersize=4)
-    axes.set_xlabel(f"{metric} ({front.units[metric]})")
-    axes.set_ylabel("predicted accuracy")
-    axes.set_title(title or f"Pareto front ({len(front)} subnets)")
-    axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path

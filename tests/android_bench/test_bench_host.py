@@ -9,6 +9,7 @@ from bench_fakes import write_executable
 from click.testing import CliRunner
 
 from android_bench import BenchmarkOptions
+from android_bench import HostInterpreterTarget
 from android_bench import ResultStore
 from android_bench import benchmark
 from android_bench.cli import main
@@ -112,6 +113,18 @@ def test_host_interpreter_rejects_phone_only_features(tiny_tflite):
         benchmark([tiny_tflite], "host", options=BenchmarkOptions(delegate="gpu"), db=None)
     with pytest.raises(ValueError, match="--binary"):
         benchmark([tiny_tflite], "host", options=BenchmarkOptions(op_profiling=True), db=None)
+
+
+def test_host_interpreter_thread_cpu_clock(tiny_tflite, tmp_path):
+    target = HostInterpreterTarget(clock="thread_cpu")
+    assert target.tool_version == HostInterpreterTarget().tool_version + " (thread_cpu clock)"
+    [result] = benchmark([tiny_tflite], target, options=BenchmarkOptions(warmup=1, runs=5), db=tmp_path / "r.db")
+    assert result.ok and result.count == 5 and 0 < result.min_us <= result.p50_us <= result.max_us
+    assert result.tool_version == target.tool_version  # never mixed with wall-clock results in the store
+    with pytest.raises(ValueError, match="thread_cpu clock needs threads=1"):
+        benchmark([tiny_tflite], target, options=BenchmarkOptions(threads=2), db=None)
+    with pytest.raises(ValueError, match="Unknown clock 'cycles'"):
+        HostInterpreterTarget(clock="cycles")
 
 
 def test_broken_model_is_not_sent_back_to_resume(tiny_tflite, tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ofa_tf.nas import ConfigBatch
-from ofa_tf.nas import LatencyTableModel
+from ofa_tf.latency import LatencyTableModel
 from ofa_tf.nas import MacsModel
 from ofa_tf.nas import MeasuredLatencyModel
 from ofa_tf.nas import NetworkShape
@@ -12,7 +12,7 @@ from ofa_tf.nas import ParamsModel
 from ofa_tf.nas import StageShape
 from ofa_tf.nas import count_macs
 from ofa_tf.nas import count_params
-from ofa_tf.nas import latency_table_keys
+from ofa_tf.latency import latency_table_keys
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 

@@ -90,3 +90,20 @@ def test_infeasible_constraint_raises():
     macs = MacsModel(SHAPE)
     with pytest.raises(InfeasibleConstraintError, match="macs <= 5 M"):
         nsga2_search(_sevens_share, [SevensCost()], SPACE, [Constraint(macs, 5.0)], NSGA2Config(max_sampling_rounds=3))
+
+
+def test_front_with_more_candidates_keeps_only_non_dominated_points():
+    macs = MacsModel(SHAPE)
+    front = nsga2_search(_sevens_share, [macs], SPACE, config=NSGA2Config(population_size=8, n_generations=2), seed=0)
+    # A candidate better than the whole front at no more MACs than its cheapest point: on the new front, and
+    # every point it dominates is gone; a dominated candidate changes nothing.
+    cheapest = float(front.efficiency["macs"][0])
+    better = SPACE.max_config(r=224)
+    merged = front.with_candidates([better], [1.5], {"macs": [cheapest]})
+    assert merged.configs[0] == better and len(merged) == 1
+    assert _pairwise_non_dominated(merged.objectives())
+    same = front.with_candidates([better], [-1.0], {"macs": [front.efficiency["macs"].max() + 1]})
+    assert same.configs == front.configs
+    np.testing.assert_array_equal(same.objectives(), front.objectives())
+    with pytest.raises(ValueError, match="metrics"):
+        front.with_candidates([better], [1.0], {"params": [1.0]})

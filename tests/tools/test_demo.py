@@ -6,8 +6,8 @@ import pytest
 from tools.demo import QUICK_ENV
 from tools.demo import DemoSettings
 from tools.demo import run_demo
+from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import network_shape
-from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import MacsModel
 from ofa_tf.subnet_config import SubnetConfig
 
@@ -38,14 +38,25 @@ def test_demo_runs_end_to_end(tmp_path):
     payload = json.loads(report.json_path.read_text())
     supernet = ofa_net(DemoSettings().net_id, weights=result.weights, n_classes=10)
     shape = network_shape(supernet)
-    fit = payload["host_fit"]
-    host_model = MacsLatencyModel(shape, fit["intercept_ms"], fit["ms_per_mmac"])
+    # The host budget is predicted by the host latency table the demo built and calibrated, never negative.
+    host_model = LatencyPredictor.from_files(tmp_path / "host_measurements" / "host_latency_table.yaml", shape)
+    assert payload["host_latency"]["calibration"]["n_subnets"] == DemoSettings.quick().host_points
+    assert payload["host_latency"]["granularity"] == "block"
     macs_result, host_result = report.results
     assert macs_result.budget.startswith("macs<=") and host_result.budget.startswith("latency<=")
     assert MacsModel(shape).predict(SubnetConfig.load(macs_result.config_path))[0] <= macs_result.bound
     assert host_model.predict(SubnetConfig.load(host_result.config_path))[0] <= host_result.bound
+    # the host table covers the largest resolution only, and the host budget is searched there
+    r_max = max(supernet.search_space.resolutions)
+    assert host_model.table.header["resolutions"] == [r_max] and SubnetConfig.load(host_result.config_path).r == r_max
     for r in report.results:
         assert r.tflite_bytes > 10_000 and r.measured_host_ms > 0
+        # the chosen subnet is on or under the front it is plotted with
+        metric = next(iter(r.outcome.efficiency))
+        front = r.outcome.front
+        x, y = r.outcome.efficiency[metric], r.outcome.predicted_accuracy
+        assert (front.efficiency[metric] > 0).all()
+        assert ((front.efficiency[metric] <= x + 1e-9) & (front.accuracy >= y - 1e-9)).any()
         assert 0 <= r.top1 <= 1 and 0 <= r.tflite_top1 <= 1
         # the float .tflite computes what the BN-recalibrated supernet computes
         assert r.tflite_top1 == pytest.approx(r.top1, abs=0.05)

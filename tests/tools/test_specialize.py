@@ -207,3 +207,96 @@ def test_lut_yaml_of_the_reference_format_is_accepted(net, lut_file, tmp_path):
     config = net.search_space.max_config(r=32)
     expected = LatencyPredictor.from_files(lut_file, shape).predict(config)
     assert targets[0].constraint.model.predict(config) == pytest.approx(expected)
+
+
+def test_chosen_subnet_is_on_the_front_it_is_plotted_with(net, predictor, tmp_path):
+    # A short NSGA-II and a long evolution: the evolution's subnet is better than NSGA-II's front alone, so the
+    # front is drawn from both searches' candidates and the chosen subnet lies on it (never above it).
+    shape = network_shape(net)
+    space = net.search_space
+    bound = float(np.mean(MacsModel(shape).predict([space.min_config(r=24), space.max_config(r=32)])))
+    constraint = Constraint(MacsModel(shape), bound)
+    outcome = search_subnet(predictor, [constraint], evolution=EvolutionConfig(n_generations=60),
+                            nsga2=NSGA2Config(population_size=8, n_generations=1), seed=1)
+    x, y = outcome.efficiency["macs"], outcome.predicted_accuracy
+    front = outcome.front
+    assert ((front.efficiency["macs"] <= x + 1e-9) & (front.accuracy >= y - 1e-12)).any()
+    assert y == pytest.approx(front.accuracy.max())
+    assert (front.efficiency["macs"] <= bound).all()
+
+
+def test_host_budget_uses_the_host_latency_table(net, predictor, tmp_path):
+    shape = network_shape(net)
+    space = net.search_space
+    rng = np.random.default_rng(0)
+    entries = {key: {"mean": 0.2, "count": 1, "var": 0.0, "min": 0.1 + 0.01 * rng.random()}
+               for key in (layer.key for layer in table_layers(net, granularity="block"))}
+    header = {"statistic": "min", "granularity": "block",
+              "calibration": {"method": "scale", "scale": 1.1, "offset_ms": 0.0, "n_subnets": 5}}
+    host = LatencyPredictor(LatencyTable(header, entries), shape, name="host_latency")
+    targets = resolve_devices(parse_devices("host:1ms,pixel1:1ms"), shape, {}, lambda: host, space)
+    assert targets[0].source == "host LUT" and targets[0].constraint.model is host
+    assert "block latency table" in targets[0].note and "x1.100 on 5 measured subnets" in targets[0].note
+    assert targets[1].source == "MACs fallback" and isinstance(targets[1].constraint.model, MacsLatencyModel)
+    ms = host.predict([space.min_config(r=24), space.max_config(r=32)])
+    report = specialize(net, predictor, f"host:{ms.mean():.4f}ms", tmp_path, host_model=host, measure_host=False,
+                        **FAST)
+    (result,) = report.results
+    assert result.source == "host LUT" and result.outcome.efficiency["host_latency"] <= ms.mean()
+    payload = json.loads(report.json_path.read_text())
+    assert payload["host_latency"]["granularity"] == "block" and payload["host_latency"]["entries"] == len(entries)
+    assert "Host latency predicted by this host's block latency table" in report.markdown_path.read_text()
+
+
+def test_a_table_of_some_resolutions_narrows_that_device_search_to_them(net, predictor, tmp_path):
+    shape = network_shape(net)
+    space = net.search_space
+    r = max(space.resolutions)
+    entries = {layer.key: {"mean": 0.2, "count": 1, "var": 0.0, "min": 0.1}
+               for layer in table_layers(net, [r], granularity="block")}
+    header = {"statistic": "min", "granularity": "block", "resolutions": [r]}
+    host = LatencyPredictor(LatencyTable(header, entries), shape, name="host_latency")
+    with pytest.raises(KeyError):  # the table has no entries at the other resolutions
+        host.predict(space.max_config(r=min(space.resolutions)))
+    targets = resolve_devices(parse_devices("host:1ms,pixel1:1ms,tiny:macs=20M"), shape, {}, lambda: host, space)
+    assert targets[0].space.resolutions == (r,) and f"searched at the table's resolution(s) {r}" in targets[0].note
+    assert targets[1].space is None and targets[2].space is None  # searched by MACs over the whole space
+    bound = float(host.predict(space.max_config(r=r))[0])
+    report = specialize(net, predictor, f"host:{bound:.4f}ms", tmp_path, host_model=host, measure_host=False,
+                        **FAST)
+    (result,) = report.results
+    assert result.outcome.config.r == r and result.outcome.efficiency["host_latency"] <= bound
+    assert {c.r for c in result.outcome.front.configs} == {r}
+
+
+class _LinearHost:
+    """A stand-in for the host's measurements: latency is `0.3 ms + 0.02 ms per M MACs` of the supernet's family."""
+
+    def __init__(self, macs):
+        self.macs = macs
+
+    def __call__(self, config):
+        return 0.3 + 0.02 * float(self.macs.predict(config)[0])
+
+
+@pytest.mark.parametrize("net_id", ["ofa_resnet50_tiny", "ofa_proxyless_tiny_d234_e346_k357_w0.5"])
+def test_supernets_without_block_tables_get_a_host_line_over_their_macs(net, net_id, tmp_path, monkeypatch):
+    from tools.budgets import efficiency_models
+    from tools.budgets import has_block_tables
+    from tools.measure import HostLatency
+
+    other = ofa_net(net_id, n_classes=10)
+    assert has_block_tables(net) and not has_block_tables(other)
+    macs = efficiency_models(other)[0]
+    host = HostLatency(other, tmp_path)
+    monkeypatch.setattr(HostLatency, "__call__", lambda self, config: _LinearHost(macs)(config))
+    model = host.model(calibrate=4, seed=1)
+    assert isinstance(model, MacsLatencyModel) and type(model.macs) is type(macs)
+    assert (model.intercept_ms, model.ms_per_mmac) == (pytest.approx(0.3), pytest.approx(0.02))
+    targets = resolve_devices([("host", Budget("latency", 1.0)), ("phone", Budget("latency", 2.0))], other,
+                              host_model=lambda: model, space=other.search_space)
+    assert [t.source for t in targets] == ["host fit", "MACs fallback"]
+    configs = [other.search_space.sample(np.random.default_rng(i)).with_resolution(min(other.search_space.resolutions))
+               for i in range(3)]
+    np.testing.assert_allclose(targets[1].constraint.model.predict(configs), model.predict(configs))
+    assert not list(tmp_path.iterdir())  # nothing built: no block table for this family
