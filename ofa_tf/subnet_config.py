@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -101,6 +102,8 @@ class SearchSpace:
     shorter stage clamps its depth as the reference's `min(len(block_idx), d)`, e.g. ProxylessNAS's final
     one-block stage.
     """
+
+    config_type: ClassVar[type] = SubnetConfig
 
     ks_list: tuple[int, ...] = (3, 5, 7)
     expand_list: tuple[int, ...] = (3, 4, 6)

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.active_subnet import ActiveSubnet
 from ofa_tf.weights_file import IdentifiedWeights
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
@@ -17,7 +18,7 @@ def _he_fout(kernel_area, out_channels):
     return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
 
 
-class MBConvSupernet(IdentifiedWeights, keras.Model):
+class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
     """What OFA supernets of MBConv blocks share: the `{ks, e, d}` search space, the active subnet in int32
     variables (`active_ks`, `active_e`, `active_d`) or passed to `call(..., subnet=(ks, e, d))` as tensors,
     so a single trace runs every subnet, and elastic depth over `blocks[1:]` (blocks[0] is fixed).
@@ -160,35 +161,16 @@ class MBConvSupernet(IdentifiedWeights, keras.Model):
         config = self.search_space.expand(ks, e, d, r, base=current)
         self._assign(config)
 
-    def set_active_config(self, config: SubnetConfig | dict) -> None:
-        if isinstance(config, dict):
-            config = SubnetConfig.from_dict(config)
-        self.search_space.validate(config)
-        self._assign(config)
-
     def _assign(self, config: SubnetConfig) -> None:
         self.active_ks.assign(np.asarray(config.ks, np.int32))
         self.active_e.assign(np.asarray(config.e, np.int32))
         self.active_d.assign(np.asarray(config.d, np.int32))
         self.active_resolution = config.r
 
-    def set_max_net(self) -> None:
-        self._assign(self.search_space.max_config(self.active_resolution))
-
-    def sample_active_subnet(self, rng=None, with_resolution=False) -> dict:
-        """Activates a uniformly random subnet and returns its config."""
-        config = self.search_space.sample(rng, with_resolution)
-        self._assign(config)
-        return config.to_dict()
-
     def get_active_config(self) -> SubnetConfig:
         return SubnetConfig(
             self.active_ks.numpy(), self.active_e.numpy(), self.active_d.numpy(), self.active_resolution
         )
-
-    def get_active_subnet_config(self) -> dict:
-        """JSON-serializable `{"ks", "e", "d"[, "r"]}` of the active subnet."""
-        return self.get_active_config().to_dict()
 
     def get_active_subnet(self, resolution=None, batch_size=None, name=None) -> keras.Model:
         """The active subnet as a plain Keras model of stock layers, with weights copied."""

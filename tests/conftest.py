@@ -13,7 +13,7 @@ def shared():
     """Path to ../shared (or $OFA_TF_SHARED); skips the test when it is absent."""
     path = shared_dir()
     if not path.is_dir():
-        pytest.skip(f"shared data not found at {path}; set {ENV_VAR} to the shared/ folder")
+        pytest.skip(reason=f"shared data not found at {path}; set {ENV_VAR} to the shared/ folder")
     return path
 
 

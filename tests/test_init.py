@@ -39,7 +39,7 @@ def test_user_choice_wins():
 def test_trainer_warns_when_onednn_runs_ops_in_parallel():
     enabled, threads, warned = _probe(WARN_PROBE, TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="2")
     if enabled == "False":
-        pytest.skip("this TensorFlow build has no oneDNN kernels")
+        pytest.skip(reason="this TensorFlow build has no oneDNN kernels")
     assert (threads, warned) == ("2", "True")
     assert _probe(WARN_PROBE, TF_ENABLE_ONEDNN_OPTS="1", TF_NUM_INTEROP_THREADS="1")[1:] == ["1", "False"]
 

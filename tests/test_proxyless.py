@@ -26,7 +26,7 @@ def tiny():
 def fixture_dir(shared):
     folder = shared / "reference" / "zoo" / "ofa_proxyless_w1.0"
     if not folder.is_dir():
-        pytest.skip(f"reference fixture not found at {folder}")
+        pytest.skip(reason=f"reference fixture not found at {folder}")
     return folder
 
 

@@ -17,7 +17,7 @@ TOL = 1e-4  # relative to the largest |logit| (README: measured 1.05e-6 with one
 def reference(shared):
     folder = shared / "reference" / "ofa_mbv3_w1.0"
     if not folder.is_dir():
-        pytest.skip(f"reference fixture not found at {folder}")
+        pytest.skip(reason=f"reference fixture not found at {folder}")
     cases = json.loads((folder / "ofa_mbv3_w1.0_cases.json").read_text())
     arrays = np.load(folder / "ofa_mbv3_w1.0_cases.npz")
     net = ofa_tf.ofa_net(NET_ID, weights=folder / "ofa_mbv3_w1.0.pth", dropout_rate=0.0)

@@ -66,7 +66,6 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         raise click.BadParameter("a supernet export takes a weights file (--pretrained and folders are for "
                                  "--specialized).", param_hint="--weights")
     from ofa_tf.run_folder import load_supernet
-    from ofa_tf.subnet_config import SubnetConfig
 
     from .export import export_subnet
     from .quantize import ConversionError
@@ -94,7 +93,7 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--net / --weights") from err
     try:  # the supernet's family reads its own config format (`config_type`: ks/e/d or OFA-ResNets' d/e/w)
-        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
+        config = supernet.search_space.config_type.from_dict(config)
         supernet.search_space.validate(config)
     except (ValueError, KeyError, TypeError) as err:
         raise click.BadParameter(f"{config_path} is outside the search space of {net_id}: {err}",

@@ -16,6 +16,7 @@ from ofa_tf.resnet.space import BASE_DEPTHS
 from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.utils import make_divisible
+from ofa_tf.active_subnet import ActiveSubnet
 from ofa_tf.weights_file import IdentifiedWeights
 
 # `ResNets.STAGE_WIDTH_LIST` (`networks/resnets.py`) and the stem width 64 of `OFAResNets`.
@@ -48,7 +49,7 @@ def max_pool_3x3_s2(x):
 
 
 @keras.saving.register_keras_serializable(package="ofa_tf")
-class OFAResNets(IdentifiedWeights, keras.Model):
+class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
     """Once-for-All ResNet-50 supernet with elastic depth, expand ratio, width and resolution.
 
     Input stem (3x3 s2 conv → skippable residual 3x3 conv → 3x3 conv, each +BN+ReLU) → 3x3 s2 max
@@ -199,34 +200,15 @@ class OFAResNets(IdentifiedWeights, keras.Model):
         config = self.search_space.expand(d, e, w, r, base=self.get_active_config())
         self._assign(config)
 
-    def set_active_config(self, config: ResNetConfig | dict) -> None:
-        if isinstance(config, dict):
-            config = ResNetConfig.from_dict(config)
-        self.search_space.validate(config)
-        self._assign(config)
-
     def _assign(self, config: ResNetConfig) -> None:
         for variable, value in zip((self.active_d, self.active_e, self.active_w), self.subnet_arrays(config)):
             variable.assign(value)
         self.active_resolution = config.r
 
-    def set_max_net(self) -> None:
-        self._assign(self.search_space.max_config(self.active_resolution))
-
-    def sample_active_subnet(self, rng=None, with_resolution=False) -> dict:
-        """Activates a random subnet (the reference's sampling) and returns its config."""
-        config = self.search_space.sample(rng, with_resolution)
-        self._assign(config)
-        return config.to_dict()
-
     def get_active_config(self) -> ResNetConfig:
         expand = self.search_space.expand_list
         return ResNetConfig(self.active_d.numpy(), [expand[i] for i in self.active_e.numpy()],
                             self.active_w.numpy(), self.active_resolution)
-
-    def get_active_subnet_config(self) -> dict:
-        """JSON-serializable `{"d", "e", "w"[, "r"]}` of the active subnet."""
-        return self.get_active_config().to_dict()
 
     def get_active_subnet(self, resolution=None, batch_size=None, name=None) -> keras.Model:
         """The active subnet as a plain Keras model of stock layers, with weights copied."""

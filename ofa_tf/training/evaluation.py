@@ -51,9 +51,9 @@ def parse_subnets(spec: str | Sequence, space: SearchSpace, seed: int = 0) -> li
     """Named subnets from `"max,min,random:N"`, a JSON file, or a list of names / configs / dicts.
 
     A JSON file holds one config dict, a list of them, or `{name: config}`. Configs are of the space's
-    `config_type` (`SubnetConfig` unless the space says otherwise).
+    `config_type` (`SubnetConfig`, or OFA-ResNets' `ResNetConfig`).
     """
-    config_type = getattr(space, "config_type", SubnetConfig)
+    config_type = space.config_type
     fields = [f for f in config_type.__dataclass_fields__ if f != "r"]
     if isinstance(spec, (str, Path)) and Path(spec).suffix == ".json":
         path = Path(spec)

@@ -19,7 +19,7 @@ TOL = 1e-4  # relative to the largest |logit|
 def reference(shared):
     folder = shared / "reference" / "zoo" / "ofa_resnet50_small"
     if not folder.is_dir():
-        pytest.skip(f"reference fixture not found at {folder}")
+        pytest.skip(reason=f"reference fixture not found at {folder}")
     cases = json.loads((folder / "ofa_resnet50_small_cases.json").read_text())
     arrays = np.load(folder / "ofa_resnet50_small_cases.npz")
     c = cases["constructor"]

@@ -16,7 +16,7 @@ def state_dict(shared):
     pytest.importorskip("torch", reason="reading the reference .pth needs the torch extra")
     path = shared / "reference" / "zoo" / "ofa_resnet50_small" / "ofa_resnet50_small.pth"
     if not path.is_file():
-        pytest.skip(f"reference fixture not found at {path}")
+        pytest.skip(reason=f"reference fixture not found at {path}")
     return read_state_dict(path)
 
 
