@@ -75,10 +75,6 @@ class CandidateSampler:
         self.arch_mutate_prob = arch_mutate_prob
         self.resolution_mutate_prob = resolution_mutate_prob
         self.max_rounds = max_rounds
-        self._ks = np.asarray(space.ks_list)
-        self._e = np.asarray(space.expand_list)
-        self._d = np.asarray(space.depth_list)
-        self._r = np.asarray(space.resolutions)
 
     def efficiency(self, batch: ConfigBatch) -> np.ndarray:
         """(N, n_constraints) predicted values."""
@@ -89,10 +85,10 @@ class CandidateSampler:
     def _draw(self, n: int) -> ConfigBatch:
         rng, space = self.rng, self.space
         return ConfigBatch(
-            rng.choice(self._ks, size=(n, space.n_blocks)),
-            rng.choice(self._e, size=(n, space.n_blocks)),
-            np.minimum(rng.choice(self._d, size=(n, space.n_stages)), space.stage_depths),
-            rng.choice(self._r, size=n),
+            rng.choice(space.ks_list, size=(n, space.n_blocks)),
+            rng.choice(space.expand_list, size=(n, space.n_blocks)),
+            np.minimum(rng.choice(space.depth_list, size=(n, space.n_stages)), space.stage_depths),
+            rng.choice(space.resolutions, size=n),
         )
 
     def random(self, n: int) -> tuple[ConfigBatch, np.ndarray]:

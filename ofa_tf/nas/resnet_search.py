@@ -148,18 +148,6 @@ class ResNetCandidateSampler(CandidateSampler):
     resamples each expand ratio, width index and stage depth with `arch_mutate_prob` (the stem skip too), and
     crossover takes every entry from one of two parents."""
 
-    def __init__(self, space: ResNetSearchSpace, constraints, rng, arch_mutate_prob, resolution_mutate_prob,
-                 max_rounds):
-        self.space = space
-        self.constraints = tuple(constraints)
-        self.rng = rng
-        self.arch_mutate_prob = arch_mutate_prob
-        self.resolution_mutate_prob = resolution_mutate_prob
-        self.max_rounds = max_rounds
-        for name, p in (("arch_mutate_prob", arch_mutate_prob), ("resolution_mutate_prob", resolution_mutate_prob)):
-            if not 0 <= p <= 1:
-                raise ValueError(f"`{name}` must be in [0, 1]; received {name}={p}.")
-
     def _draw(self, n: int) -> ResNetBatch:
         rng, space = self.rng, self.space
         lengths = space.lengths
