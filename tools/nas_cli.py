@@ -306,8 +306,8 @@ def _echo_results(report) -> None:
 @click.option("--seed", default=None, type=int)
 @one_line_errors
 def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
-    """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with progressive
-    shrinking, build the accuracy predictor, search for a MACs budget and a host-latency budget, export two
+    """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with the
+    sandwich recipe, build the accuracy predictor (judged by cross-validation), search for a MACs budget and a host-latency budget, export two
     `.tflite` files, run them here, and write OUT/report.md."""
     from .demo import DemoSettings
     from .demo import run_demo

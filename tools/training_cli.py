@@ -49,7 +49,8 @@ def _net_ids():
 @click.option("--data", required=True, help="TFDS name, image folder root/<class>/<image>, or 'digits'.")
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default="reference", show_default=True,
               help="reference: progressive shrinking as the paper; sandwich: full network, then the whole space "
-                   "with max + min + random subnets and in-place distillation.")
+                   "with max + min + random subnets and in-place distillation; sandwich_phased: the sandwich rule inside the "
+                   "reference's phases.")
 @click.option("--task", type=click.Choice(TASKS), default="all", show_default=True)
 @click.option("--phase", type=click.IntRange(1, 2), default=None, help="Phase of the depth/expand/width task.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")

@@ -1,6 +1,7 @@
 """Neural architecture search on OFA supernets: encodings, accuracy/efficiency predictors and search."""
 from ofa_tf.nas.accuracy_dataset import AccuracyDataset as AccuracyDataset
 from ofa_tf.nas.accuracy_dataset import build_accuracy_dataset as build_accuracy_dataset
+from ofa_tf.nas.accuracy_dataset import evaluation_noise as evaluation_noise
 from ofa_tf.nas.accuracy_predictor import AccuracyPredictor as AccuracyPredictor
 from ofa_tf.nas.accuracy_predictor import CrossValidationReport as CrossValidationReport
 from ofa_tf.nas.accuracy_predictor import PredictorReport as PredictorReport

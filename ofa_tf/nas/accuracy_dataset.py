@@ -123,6 +123,17 @@ def build_accuracy_dataset(
     return configs, accuracies
 
 
+def evaluation_noise(accuracies: Sequence[float], n_images: int) -> float:
+    """The sampling noise of a top-1 measured on `n_images` held-out images: the binomial standard error
+    sqrt(a (1 - a) / n), root-mean-squared over `accuracies`. Subnets whose accuracies spread by about this much are
+    indistinguishable on that evaluation set, so no accuracy predictor can beat predicting their mean there."""
+    if n_images < 1:
+        raise ValueError(f"`n_images` must be >= 1; received n_images={n_images}.")
+    a = np.asarray(accuracies, np.float64)
+    _check_accuracies(a)
+    return float(np.sqrt(np.mean(a * (1 - a)) / n_images))
+
+
 def _sample_distinct(
     space: SearchSpace | ResNetSearchSpace, n: int, resolutions: tuple[int, ...], rng: np.random.Generator
 ) -> list[SubnetConfig | ResNetConfig]:

@@ -23,7 +23,8 @@ class TrainConfig:
 
     Args:
         recipe: "reference" (progressive shrinking as the paper) or "sandwich" (the full network, then the
-            whole space with the sandwich rule and in-place distillation); see `ofa_tf.training.phases`.
+            whole space with the sandwich rule and in-place distillation) or "sandwich_phased" (the sandwich
+            rule inside the reference's phases); see `ofa_tf.training.phases`.
         task: "full", "kernel", "depth", "expand", "width" (OFA-ResNets) or "all" (the whole recipe).
         subnet: with task "full", train only this `SubnetConfig` (or its dict): the network trained alone that
             the paper compares subnets of the supernet with.

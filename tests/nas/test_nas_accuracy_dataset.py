@@ -86,3 +86,16 @@ def test_split_is_seeded_and_disjoint(tmp_path):
     assert (len(train), len(val)) == (40, 10)
     assert not {config_key(c) for c in train.configs} & {config_key(c) for c in val.configs}
     assert dataset.split(0.2, seed=5)[1].configs == val.configs
+
+
+def test_evaluation_noise_is_the_binomial_standard_error():
+    from ofa_tf.nas import evaluation_noise
+
+    assert evaluation_noise([0.5], 100) == pytest.approx(0.05)
+    # root mean square over subnets: (0.9 * 0.1 + 0.5 * 0.5) / 2 = 0.17 on 400 images
+    assert evaluation_noise([0.9, 0.5], 400) == pytest.approx(np.sqrt(0.17 / 400))
+    assert evaluation_noise([1.0, 0.0], 50) == 0.0
+    with pytest.raises(ValueError, match="n_images=0"):
+        evaluation_noise([0.5], 0)
+    with pytest.raises(ValueError, match="1.5"):
+        evaluation_noise([1.5], 10)

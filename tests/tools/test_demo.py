@@ -36,6 +36,9 @@ def test_demo_runs_end_to_end(tmp_path):
     report = result.report
     assert [r.device for r in report.results] == ["macs_budget", "host"]
     payload = json.loads(report.json_path.read_text())
+    # the report says how uncertain each subnet's top-1 is on the held-out images, beside the predictor's RMSE
+    n_val = payload["summary_markdown"].split("binomial standard error on ")[1].split(" images")[0]
+    assert int(n_val) > 0 and "for always predicting the mean" in report.markdown_path.read_text()
     supernet = ofa_net(DemoSettings().net_id, weights=result.weights, n_classes=10)
     shape = network_shape(supernet)
     # The host budget is predicted by the host latency table the demo built and calibrated, never negative.

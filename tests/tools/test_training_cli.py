@@ -19,7 +19,7 @@ NET = "ofa_mbv3_small_d234_e346_k357_w0.5"
         (["--strategy", "gpu"], "'gpu' is not one of"),
         (["--epochs", "2", "--epoch-scale", "0.5"], "either `epochs` or `epoch_scale`"),
         (["--image-sizes", "a,b"], "expected sizes like"),
-        (["--recipe", "bignas"], "'bignas' is not one of 'reference', 'sandwich'"),
+        (["--recipe", "bignas"], "'bignas' is not one of 'reference', 'sandwich', 'sandwich_phased'"),
         (["--recipe", "sandwich", "--task", "kernel"], "no phase for task='kernel'"),
         (["--policy", "autoaugment"], "'autoaugment' is not one of 'imagenet', 'cifar', 'digits'"),
     ],

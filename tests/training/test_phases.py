@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.training.phases import Phase
 from ofa_tf.training.phases import progressive_shrinking
@@ -94,12 +95,32 @@ def test_sandwich_recipe_rows():
     assert [p.name for p in select_phases(recipe_phases("sandwich"), "expand", 2)] == ["expand_2"]
     with pytest.raises(ValueError, match="no phase for task='kernel'"):
         select_phases(recipe_phases("sandwich"), "kernel")
-    with pytest.raises(ValueError, match="Unknown recipe 'bignas'; expected one of \\['reference', 'sandwich'\\]"):
+    with pytest.raises(ValueError, match="Unknown recipe 'bignas'; expected one of \\['reference', 'sandwich', "
+                                         "'sandwich_phased'\\]"):
         recipe_phases("bignas")
     # a sandwich row may have no random subnets (max and min only); a reference row needs one
     assert dataclasses.replace(elastic, n_subnets=0).n_subnets == 0
     with pytest.raises(ValueError, match="`n_subnets` must be >= 1"):
         dataclasses.replace(progressive_shrinking()[2], n_subnets=0)
+
+
+def test_phased_sandwich_keeps_the_reference_phases_as_sandwich_rows():
+    from ofa_tf.training.phases import recipe_phases
+
+    space = SearchSpace()
+    reference, phased = progressive_shrinking(space), recipe_phases("sandwich_phased", space)
+    assert [p.name for p in phased] == [p.name for p in reference]
+    for ref, row in zip(reference, phased):
+        assert (row.ks_list, row.expand_list, row.depth_list, row.sort_channels) == (
+            ref.ks_list, ref.expand_list, ref.depth_list, ref.sort_channels)
+        assert (row.epochs, row.warmup_epochs) == (ref.epochs, ref.warmup_epochs)
+        assert row.sandwich and row.kd_ratio == 0 and row.base_lr == reference[0].base_lr
+        assert row.n_subnets == (0 if row.name == "full" else 2)
+    depth_1 = phased[2].step_configs(space, np.random.default_rng(0))
+    smallest = space.min_config()
+    assert depth_1[:2] == [space.max_config(), dataclasses.replace(smallest, e=(6,) * len(smallest.e), d=(3,) * len(smallest.d))]
+    with pytest.raises(ValueError, match="train OFA-ResNets with recipe='reference'"):
+        recipe_phases("sandwich_phased", ResNetSearchSpace())
 
 
 def test_step_subnets_of_a_sandwich_row():
