@@ -151,3 +151,15 @@ def test_sandwich_recipe_one_trace_and_resume(tmp_path, digits):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     config = json.loads((tmp_path / "a" / "config_all.json").read_text())
     assert config["options"]["recipe"] == "sandwich" and [p["sandwich"] for p in config["phases"]] == [True, True]
+
+
+@pytest.mark.slow
+def test_phased_sandwich_runs_every_phase_on_one_trace(tmp_path, digits):
+    """The sandwich rule inside the reference's phases: six phases (channels sorted before expand 1 and 2), one
+    trace, no teacher."""
+    result = train(tiny_supernet(seed=2), digits, tmp_path, recipe="sandwich_phased", epochs=1, batch_size=16,
+                   steps_per_epoch=2, image_sizes=(16,), validate=False, verbose=0)
+    assert result.completed and result.phases == ["full", "kernel", "depth_1", "depth_2", "expand_1", "expand_2"]
+    assert sum(result.trace_counts.values()) == 1
+    config = json.loads((tmp_path / "config_all.json").read_text())
+    assert all(p["sandwich"] and p["kd_ratio"] == 0 for p in config["phases"])
