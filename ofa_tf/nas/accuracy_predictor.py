@@ -153,9 +153,10 @@ class AccuracyPredictor:
         return float(keras.ops.convert_to_numpy(self._base.base_acc))
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
-        """Predicted accuracy (float64, (N,)) of encoded configs, in one compiled call."""
+        """Predicted accuracy (float64, (N,)) of encoded configs, in one compiled call, within [0, 1]: an MLP fitted
+        to a few dozen subnets extrapolates past 100% on the configs a search favours (seen in `ofa-tf demo`)."""
         features = np.asarray(features, dtype=np.float32)
-        return self._forward(tf.constant(features)).numpy().astype(np.float64)
+        return np.clip(self._forward(tf.constant(features)).numpy().astype(np.float64), 0.0, 1.0)
 
     def predict_batch(self, batch) -> np.ndarray:
         return self.predict_features(self.encoder.encode(batch))

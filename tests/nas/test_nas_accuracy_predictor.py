@@ -102,3 +102,14 @@ def test_cross_validation_beats_the_mean_on_a_known_function_and_not_on_noise():
     flat = cross_validate(noise, SPACE, k=4, config=config, hidden_size=64)
     assert abs(flat.kendall_tau[0]) < 0.2 and flat.rmse[0] > 0.9 * flat.baseline_rmse[0], flat.to_dict()
     assert flat.to_dict()["k"] == 4 and flat.to_dict()["n"] == 200
+
+
+def test_predictions_stay_within_zero_and_one():
+    predictor = AccuracyPredictor(SPACE, seed=0)
+    configs = [SPACE.sample(np.random.default_rng(i)).with_resolution(224) for i in range(32)]
+    head = predictor.model.get_layer("head").kernel
+    head.assign(np.random.default_rng(0).normal(0, 1.0, head.shape))  # an MLP whose outputs overshoot both ends
+    predictor._base.base_acc.assign(0.5)
+    raw = predictor._forward(predictor.encoder.encode(configs).astype(np.float32)).numpy()
+    assert raw.max() > 1 and raw.min() < 0
+    np.testing.assert_allclose(predictor.predict(configs), np.clip(raw, 0.0, 1.0), atol=1e-6)
