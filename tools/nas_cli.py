@@ -307,8 +307,8 @@ def _echo_results(report) -> None:
 @one_line_errors
 def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with the
-    sandwich recipe, build the accuracy predictor (judged by cross-validation), search for a MACs budget and a host-latency budget, export two
-    `.tflite` files, run them here, and write OUT/report.md."""
+    sandwich recipe, build the accuracy predictor (judged by cross-validation), search for a MACs budget and a
+    host-latency budget, export two `.tflite` files, run them here, and write OUT/report.md."""
     from .demo import DemoSettings
     from .demo import run_demo
 
@@ -326,12 +326,3 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     click.echo(f"Predictor, {len(cv.folds)}-fold cross-validation: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points "
                f"(mean baseline {100 * base:.2f} ± {100 * base_sd:.2f}), Kendall tau {tau:.3f} ± {tau_sd:.3f}.")
     click.echo("Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()) + ".")
-
-
-COMMANDS = {
-    "predictor": ".nas_cli:predictor",
-    "search": ".nas_cli:search",
-    "specialize": ".nas_cli:specialize",
-    "demo": ".nas_cli:demo",
-}
-"""Entries for `tools.ofa_tf_cli.COMMANDS`."""

@@ -1,23 +1,14 @@
 """`ofa-tf eval` names weights that do not belong to the net or the data, and bad image folders, in one line."""
-import numpy as np
 import pytest
 from cli_checks import folder_state
+from cli_checks import image_folder
 from cli_checks import one_error_line
 from click.testing import CliRunner
-from PIL import Image
 
 from tools.ofa_tf_cli import main
 
 TINY = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
 SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
-
-
-def image_folder(root, classes, per_class=3):
-    for c in classes:
-        (root / c).mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(root / c / f"{i}.png")
-    return root
 
 
 def evaluate(tmp_path, weights, net=TINY, data="digits"):

@@ -1,7 +1,6 @@
 """`ofa-tf predictor | search | specialize --net ofa_resnet50_tiny`: OFA-ResNets through the NAS commands."""
 import json
 
-import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -11,22 +10,14 @@ from ofa_tf.nas.resnet_search import ResNetMacsModel
 from ofa_tf.nas.resnet_search import ResNetParamsModel
 from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.zoo import ofa_net
-from tools import nas_cli
+from tools.ofa_tf_cli import main as ofa_tf
 
 NET_ID = "ofa_resnet50_tiny"
 
 
-@click.group()
-def cli():
-    pass
-
-
-for _name, _target in nas_cli.COMMANDS.items():
-    cli.add_command(getattr(nas_cli, _target.split(":")[1]), _name)
-
 
 def _run(args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return CliRunner().invoke(ofa_tf, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """`ofa-tf train` never loses a finished run and refuses bad output folders and data with one line, before work."""
 import json
 
-import numpy as np
 import pytest
 from cli_checks import folder_state
+from cli_checks import image_folder
 from cli_checks import one_error_line
 from click.testing import CliRunner
-from PIL import Image
 
 from tools.ofa_tf_cli import main
 
@@ -22,14 +21,6 @@ def finished_run(tmp_path, tiny_weights):
     (run / "metrics.jsonl").write_text(json.dumps({"event": "epoch", "phase": "full", "loss": 1.5}) + "\n")
     (run / "config_full.json").write_text(json.dumps({"net": TINY, "num_classes": 10}))
     return run
-
-
-def image_folder(root, classes, per_class=3):
-    for c in classes:
-        (root / c).mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(root / c / f"{i}.png")
-    return root
 
 
 def train(out, *args, net=TINY, data="digits"):
