@@ -199,10 +199,10 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     training = PredictorTrainingConfig(epochs=settings.predictor_epochs, seed=settings.seed)
     cv = cross_validate((configs, accuracies), space, settings.cv_folds, training, seed=settings.seed)
     (predictor_dir / "cross_validation.json").write_text(json.dumps(cv.to_dict(), indent=1) + "\n")
+    spread, noise = float(np.std(accuracies)), evaluation_noise(accuracies, data.num_validation)
     logger.info("Predictor, %d-fold cross-validation over %d subnets: RMSE %.4f ± %.4f (mean baseline %.4f ± %.4f), "
                 "Kendall tau %.3f ± %.3f; accuracies spread by %.4f, evaluation noise ±%.4f.", settings.cv_folds,
-                len(accuracies), *cv.rmse, *cv.baseline_rmse, *cv.kendall_tau, float(np.std(accuracies)),
-                evaluation_noise(accuracies, data.num_validation))
+                len(accuracies), *cv.rmse, *cv.baseline_rmse, *cv.kendall_tau, spread, noise)
     predictor = AccuracyPredictor(space, seed=settings.seed, net_id=supernet.net_id)
     predictor_report = predictor.fit((configs, accuracies), training)
     predictor.save(predictor_dir)
@@ -223,7 +223,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     seconds["host_latency_table"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
-    summary = _summary_markdown(settings, data, cv, accuracies)
+    summary = _summary_markdown(settings, data, cv, accuracies, spread, noise)
     start = time.perf_counter()
     report = specialize(
         supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_model=host_model,
@@ -261,9 +261,8 @@ def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model)
     ]
 
 
-def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies) -> str:
+def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies, spread: float, noise: float) -> str:
     (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
-    noise = evaluation_noise(accuracies, data.num_validation)
     return "\n".join([
         f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
         f"validation images, {data.num_classes} classes), recipe `{settings.recipe}` ({settings.full_epochs} "
@@ -274,7 +273,7 @@ def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies) -> 
         f"{100 * min(accuracies):.1f}% to {100 * max(accuracies):.1f}%); {len(cv.folds)}-fold cross-validation "
         f"over all of them: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points vs {100 * base:.2f} ± "
         f"{100 * base_sd:.2f} for always predicting the mean, Kendall tau {tau:.3f} ± {tau_sd:.3f}. The accuracies "
-        f"spread by {100 * float(np.std(accuracies)):.2f} points (standard deviation) where the evaluation itself is "
+        f"spread by {100 * spread:.2f} points (standard deviation) where the evaluation itself is "
         f"uncertain by ±{100 * noise:.2f} (binomial standard error on {data.num_validation} images): the closer "
         "the two, the less any predictor can beat the mean.",
     ])

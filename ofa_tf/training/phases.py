@@ -169,14 +169,11 @@ def sandwich_phased(space: SearchSpace | None = None) -> list[Phase]:
     """The sandwich rule inside the reference's phases: full → kernel → depth 1, 2 → expand 1, 2 as in
     `progressive_shrinking`, every row a sandwich row (max + min + two random subnets, in-place distillation, no
     external teacher) at the full phase's learning rate. Kept to measure against `sandwich`, which runs the whole
-    space at once (`benchmarks/cifar10_ps.py`; README "Measured figures")."""
-    if isinstance(space, ResNetSearchSpace):
-        raise ValueError("The sandwich recipes are written for MobileNetV3 / ProxylessNAS supernets (elastic kernel, "
-                         "expand, depth); train OFA-ResNets with recipe='reference'.")
-    full_lr = 2.6 / 32
-    return [dataclasses.replace(p, base_lr=full_lr, n_subnets=0 if p.task == "full" else 2, kd_ratio=0.0,
-                                sandwich=True)
-            for p in progressive_shrinking(space)]
+    space at once (`benchmarks/cifar10_ps.py`; README "Measured figures"). Its `full` row is `sandwich`'s."""
+    full, elastic = sandwich(space)
+    return [full] + [dataclasses.replace(p, base_lr=full.base_lr, n_subnets=elastic.n_subnets, kd_ratio=0.0,
+                                         sandwich=True)
+                     for p in progressive_shrinking(space)[1:]]
 
 
 RECIPES = {"reference": progressive_shrinking, "sandwich": sandwich, "sandwich_phased": sandwich_phased}
