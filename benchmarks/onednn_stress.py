@@ -44,7 +44,7 @@ def main(net, steps, batch, subnets, seed):
         images = tf.constant(rng.normal(size=(batch, r, r, 3)).astype(np.float32))
         labels = tf.constant(rng.integers(0, 10, batch).astype(np.int32))
         loss = float(step(images, labels, *stack_configs([space.sample(rng) for _ in range(subnets)]),
-                          tf.constant(1.0)))
+                          tf.constant(1.0), tf.constant(0.0)))
         if i % 20 == 0 or i == steps:
             click.echo(f"step {i} @{r}: loss {loss:.3f}, {time.perf_counter() - start:.0f} s")
     click.echo("finished without a crash")

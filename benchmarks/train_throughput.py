@@ -47,15 +47,15 @@ def measure(step, images, labels, configs, steps):
     CPU seconds matter on a shared machine: `batch / (cpu_seconds / cores)` estimates the images/s of
     an otherwise idle machine with all cores busy.
     """
-    kd_ratio = tf.constant(1.0)
+    kd_ratio, label_ratio = tf.constant(1.0), tf.constant(0.0)
     ks, e, d = stack_configs([configs[0]])
     t0 = time.perf_counter()
-    float(step(images, labels, ks, e, d, kd_ratio))
+    float(step(images, labels, ks, e, d, kd_ratio, label_ratio))
     first = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(steps):
         ks, e, d = stack_configs([configs[(i + 1) % len(configs)]])
-        float(step(images, labels, ks, e, d, kd_ratio))
+        float(step(images, labels, ks, e, d, kd_ratio, label_ratio))
     return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps, first
 
 

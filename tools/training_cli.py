@@ -72,6 +72,9 @@ def _net_ids():
 @click.option("--n-subnets", type=click.IntRange(min=0), default=None,
               help="Random subnets per step (in sandwich phases: beside the max and the min).")
 @click.option("--kd-ratio", type=float, default=None, help="Weight of the teacher's distillation after `full`.")
+@click.option("--label-ratio", type=click.FloatRange(0, 1), default=None,
+              help="Sandwich phases: the labels' share of the min and random subnets' loss (the rest: the max's "
+                   "soft labels).")
 @click.option("--weight-decay", type=float, default=3e-5, show_default=True)
 @click.option("--validation-split", type=float, default=0.1, show_default=True)
 @click.option("--train-images", type=click.IntRange(min=1), default=None, help="Seeded subset of training images.")

@@ -44,6 +44,8 @@ class TrainConfig:
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
         warmup_epochs, n_subnets, kd_ratio: override every selected phase's value (kd_ratio: the teacher's
             weight in every phase but `full`; n_subnets: the random subnets beside max and min in sandwich rows).
+        label_ratio: override every selected phase's share of the labels in the loss of a sandwich row's taught
+            subnets (`Phase.label_ratio`).
         label_smoothing, weight_decay, momentum, nesterov, dropout_rate: loss / optimizer / model settings.
         validation_split: held-out part of the training images when `data` is a source name or folder.
         train_images: train on a seeded subset of this many images.
@@ -76,6 +78,7 @@ class TrainConfig:
     warmup_epochs: float | None = None
     n_subnets: int | None = None
     kd_ratio: float | None = None
+    label_ratio: float | None = None
     label_smoothing: float = 0.1
     weight_decay: float = 3e-5
     momentum: float = 0.9
@@ -101,6 +104,9 @@ class TrainConfig:
             value, least = getattr(self, name), 0 if name == "n_subnets" else 1
             if value is not None and (not isinstance(value, (int, np.integer)) or value < least):
                 raise ValueError(f"Invalid value for `{name}`: expected an int >= {least}. Received {name}={value!r}.")
+        if self.label_ratio is not None and not 0 <= self.label_ratio <= 1:
+            raise ValueError(f"Invalid value for `label_ratio`: expected a float in [0, 1]. "
+                             f"Received label_ratio={self.label_ratio!r}.")
         if self.image_sizes is not None:
             self.image_sizes = tuple(int(s) for s in self.image_sizes)
             if not self.image_sizes or min(self.image_sizes) < 8:

@@ -31,10 +31,15 @@ def ps_loss(labels, logits, teacher_probs=None, kd_ratio: float = 1.0, smoothing
     return loss + tf.cast(kd_ratio, tf.float32) * soft_target_cross_entropy(teacher_probs, logits)
 
 
-def inplace_distillation_loss(soft_labels, logits, teacher_probs=None, kd_ratio: float = 0.0) -> tf.Tensor:
-    """Per-example loss of a subnet taught by the max subnet's `soft_labels` (held constant), plus `kd_ratio`
-    times the external teacher's distillation loss when there is one (BigNAS's in-place distillation)."""
+def inplace_distillation_loss(soft_labels, logits, teacher_probs=None, kd_ratio: float = 0.0, labels=None,
+                              label_ratio: float = 0.0, smoothing: float = LABEL_SMOOTHING) -> tf.Tensor:
+    """Per-example loss of a subnet taught by the max subnet's `soft_labels` (held constant; BigNAS's in-place
+    distillation), mixed with the labels' smoothed CE as `(1 - label_ratio) * KD + label_ratio * CE`, plus
+    `kd_ratio` times the external teacher's distillation loss when there is one. `label_ratio` may be a tensor."""
     loss = soft_target_cross_entropy(soft_labels, logits)
+    if labels is not None:
+        label_ratio = tf.cast(label_ratio, tf.float32)
+        loss = (1.0 - label_ratio) * loss + label_ratio * smoothed_cross_entropy(labels, logits, smoothing)
     if teacher_probs is None:
         return loss
     return loss + tf.cast(kd_ratio, tf.float32) * soft_target_cross_entropy(teacher_probs, logits)

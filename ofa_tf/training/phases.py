@@ -38,6 +38,8 @@ class Phase:
         sandwich: every step trains the phase's max subnet on the labels and its min subnet plus `n_subnets`
             random ones on the max subnet's soft labels (in-place distillation); `kd_ratio` then weighs the
             external teacher on top (0 = none).
+        label_ratio: in a sandwich row, the labels' share of the taught subnets' loss:
+            `(1 - label_ratio) * KD(max subnet) + label_ratio * CE` (0 = BigNAS's pure in-place distillation).
     """
 
     task: str
@@ -54,6 +56,7 @@ class Phase:
     width_list: tuple[int, ...] | None = None
     sort_widths: int | None = None
     sandwich: bool = False
+    label_ratio: float = 0.0
 
     def __post_init__(self):
         for name in ("ks_list", "depth_list"):
@@ -66,6 +69,8 @@ class Phase:
                 f"Phase {self.name}: needs at least one epoch in total; received epochs={self.epochs}, "
                 f"warmup_epochs={self.warmup_epochs}."
             )
+        if not 0 <= self.label_ratio <= 1:
+            raise ValueError(f"Phase {self.name}: `label_ratio` must be in [0, 1]. Received label_ratio={self.label_ratio}.")
         if self.n_subnets < (0 if self.sandwich else 1):
             least = 0 if self.sandwich else 1
             raise ValueError(

@@ -24,13 +24,13 @@ def make_train_step(
     weight_decay: float = 0.0,
     no_decay_keys=NO_DECAY_KEYS,
 ):
-    """A `tf.function` `step(images, labels, ks, e, d, kd_ratio) -> mean loss` shared by phases.
+    """A `tf.function` `step(images, labels, ks, e, d, kd_ratio, label_ratio) -> mean loss` shared by phases.
 
     `ks`, `e` ([n_subnets, n_blocks]) and `d` ([n_subnets, n_stages]) are int32 subnet configs (for
     another family, the stacked tensors of its `subnet_signature`, e.g. OFA-ResNets' d, e, w); every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
-    are summed over the subnets and applied once. The number of subnets and `kd_ratio` (used only with
-    a `teacher`) are inputs and the learning rate is the optimizer's variable, so every phase with the
+    are summed over the subnets and applied once. The number of subnets, `kd_ratio` (used only with
+    a `teacher`) and `label_ratio` (used only with `inplace_distillation`) are inputs and the learning rate is the optimizer's variable, so every phase with the
     same teacher setting runs on one trace.
 
     With `inplace_distillation` (the sandwich recipe), row 0 must be the max subnet: it learns from the labels
@@ -41,7 +41,7 @@ def make_train_step(
     mask = decay_mask(variables, no_decay_keys)
     n_replicas = strategy.num_replicas_in_sync
 
-    def replica_step(images, labels, ks, e, d, kd_ratio):
+    def replica_step(images, labels, ks, e, d, kd_ratio, label_ratio):
         images = tf.cast(images, tf.float32)
         teacher_probs = tf.nn.softmax(teacher(images, training=False)) if teacher is not None else None
         total = tf.constant(0.0)
@@ -54,7 +54,8 @@ def make_train_step(
                 logits = model(images, training=True, subnet=(ks[j], e[j], d[j]))
                 per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
                 if inplace_distillation:
-                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio)
+                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio, labels, label_ratio,
+                                                       label_smoothing)
                     per_example = tf.where(j > 0, taught, per_example)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             g = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -72,11 +73,12 @@ def make_train_step(
         labels_spec,
         *(tf.TensorSpec([None, *spec.shape], spec.dtype) for spec in model.subnet_signature()),
         tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([], tf.float32),
     ]
 
     @tf.function(input_signature=signature)
-    def step(images, labels, ks, e, d, kd_ratio):
-        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d, kd_ratio))
+    def step(images, labels, ks, e, d, kd_ratio, label_ratio):
+        per_replica = strategy.run(replica_step, args=(images, labels, ks, e, d, kd_ratio, label_ratio))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return step

@@ -162,6 +162,8 @@ class Trainer:
                 p = dataclasses.replace(p, n_subnets=c.n_subnets)
             if c.kd_ratio is not None and p.task != "full":
                 p = dataclasses.replace(p, kd_ratio=c.kd_ratio)
+            if c.label_ratio is not None:
+                p = dataclasses.replace(p, label_ratio=c.label_ratio)
             out.append(p)
         return out
 
@@ -379,14 +381,16 @@ class Trainer:
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
             "ks %s e %s d %s%s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
-            schedule.warmup_steps, schedule.warmup_lr, "sandwich: max, min (if another) + " if phase.sandwich else "",
-            phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
+            schedule.warmup_steps, schedule.warmup_lr,
+            f"sandwich (labels {phase.label_ratio:.2f} of the taught subnets' loss): max, min (if another) + "
+            if phase.sandwich else "", phase.n_subnets, phase.kd_ratio, list(phase.ks_list),
             list(phase.expand_list), list(phase.depth_list),
             "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
         if c.subnet is not None:
             logger.info("Training only the subnet %s (a network trained alone).", c.subnet.to_dict())
         kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
+        label_ratio = tf.constant(phase.label_ratio, tf.float32)
         step_fn = None
         for epoch in range(start_epoch, phase.total_epochs):
             skip = start_step if epoch == start_epoch else 0
@@ -409,7 +413,8 @@ class Trainer:
                 configs = [c.subnet] if c.subnet is not None else phase.step_configs(self.space, rng)
                 lr = schedule.value(int(optimizer.iterations.numpy()))
                 optimizer.learning_rate = lr
-                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio))
+                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio,
+                                     label_ratio))
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])

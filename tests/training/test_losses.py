@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ofa_tf.training.losses import inplace_distillation_loss
 from ofa_tf.training.losses import ps_loss
 from ofa_tf.training.losses import smoothed_cross_entropy
 from ofa_tf.training.losses import soft_target_cross_entropy
@@ -37,3 +38,14 @@ def test_distillation_matches_numpy(batch):
     np.testing.assert_allclose(ps_loss(labels, logits, teacher, 1.0).numpy(), ce + kd, rtol=1e-5)
     np.testing.assert_allclose(ps_loss(labels, logits, teacher, 0.5).numpy(), ce + 0.5 * kd, rtol=1e-5)
     np.testing.assert_allclose(ps_loss(labels, logits, None).numpy(), ce, rtol=1e-6)
+
+
+def test_inplace_distillation_mixes_the_labels_by_label_ratio(batch):
+    logits, labels, soft = batch
+    kd = -(soft * np_log_softmax(logits.astype(np.float64))).sum(-1)
+    ce = smoothed_cross_entropy(labels, logits).numpy()
+    np.testing.assert_allclose(inplace_distillation_loss(soft, logits).numpy(), kd, rtol=1e-5)
+    np.testing.assert_allclose(inplace_distillation_loss(soft, logits, labels=labels, label_ratio=0.3).numpy(),
+                               0.7 * kd + 0.3 * ce, rtol=1e-5)
+    np.testing.assert_allclose(inplace_distillation_loss(soft, logits, labels=labels, label_ratio=1.0).numpy(),
+                               ce, rtol=1e-5)

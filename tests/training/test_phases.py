@@ -102,6 +102,8 @@ def test_sandwich_recipe_rows():
     assert dataclasses.replace(elastic, n_subnets=0).n_subnets == 0
     with pytest.raises(ValueError, match="`n_subnets` must be >= 1"):
         dataclasses.replace(progressive_shrinking()[2], n_subnets=0)
+    with pytest.raises(ValueError, match="`label_ratio` must be in \\[0, 1\\]. Received label_ratio=1.5"):
+        dataclasses.replace(elastic, label_ratio=1.5)
 
 
 def test_phased_sandwich_keeps_the_reference_phases_as_sandwich_rows():

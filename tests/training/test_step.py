@@ -41,7 +41,7 @@ def test_sandwich_step_max_on_labels_others_on_its_soft_labels_held_constant():
     step = make_train_step(net, optimizer, tf.distribute.get_strategy(), element_spec=spec, global_batch_size=8,
                            inplace_distillation=True)
     before = [v.numpy() for v in variables]
-    loss = float(step(images, labels, ks, e, d, tf.constant(0.0)))
+    loss = float(step(images, labels, ks, e, d, tf.constant(0.0), tf.constant(0.0)))
     assert loss == pytest.approx(float(total) / 3, rel=1e-5)
     assert abs(loss - float(tf.add_n(on_labels)) / 3) > 1e-3  # the other rows are not trained on the labels
     updates = [b - v.numpy() for b, v in zip(before, variables)]
@@ -52,7 +52,18 @@ def test_sandwich_step_max_on_labels_others_on_its_soft_labels_held_constant():
     # letting the soft labels' gradient reach the max subnet would change the update
     assert distance([g.numpy() for g in leaky_grads], [g.numpy() for g in grads]) > 1e-2
 
+    # with half the labels in the taught rows' loss (a tensor input: the same trace)
+    mixed = on_labels[0] + tf.add_n([0.5 * tf.reduce_mean(soft_target_cross_entropy(soft, x)) + 0.5 * ce
+                                     for x, ce in zip(logits[1:], on_labels[1:])])
+    variables_now = [v.numpy() for v in variables]
+    for v, b in zip(variables, before):
+        v.assign(b)
+    assert float(step(images, labels, ks, e, d, tf.constant(0.0), tf.constant(0.5))) == pytest.approx(
+        float(mixed) / 3, rel=1e-5)
+    for v, b in zip(variables, variables_now):
+        v.assign(b)
+
     # one trace for every row count: the full phase's single max row and the sandwich's max, min + random
-    step(images, labels, *stack_configs(configs[:1]), tf.constant(0.0))
-    step(images, labels, *stack_configs(configs + configs[2:]), tf.constant(0.0))
+    step(images, labels, *stack_configs(configs[:1]), tf.constant(0.0), tf.constant(0.0))
+    step(images, labels, *stack_configs(configs + configs[2:]), tf.constant(0.0), tf.constant(0.0))
     assert step.experimental_get_tracing_count() == 1

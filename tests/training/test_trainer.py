@@ -120,6 +120,8 @@ def test_recipe_and_subnet_options():
     TrainConfig(recipe="sandwich", n_subnets=0)  # max and min only
     with pytest.raises(ValueError, match="n_subnets=-1"):
         TrainConfig(n_subnets=-1)
+    with pytest.raises(ValueError, match="`label_ratio`: expected a float in \\[0, 1\\]. Received label_ratio=-0.5"):
+        TrainConfig(recipe="sandwich", label_ratio=-0.5)
     config = SearchSpace().min_config()
     assert TrainConfig(task="full", subnet=config.to_dict()).subnet == config
     with pytest.raises(ValueError, match="with task='full'; received task='all'"):
@@ -139,7 +141,7 @@ def test_sandwich_recipe_one_trace_and_resume(tmp_path, digits):
     """full → expand_2 with max + min + 1 random subnet per step: one trace for both phases; an interrupted run
     resumed from its checkpoint ends where the uninterrupted one does."""
     options = dict(recipe="sandwich", epochs=1, batch_size=16, steps_per_epoch=3, image_sizes=(16, 20), n_subnets=1,
-                   validate=False, verbose=0)
+                   label_ratio=0.25, validate=False, verbose=0)
     full = train(tiny_supernet(ks_list=(3,), seed=2), digits, tmp_path / "a", **options)
     assert full.completed and full.phases == ["full", "expand_2"]
     assert full.trace_counts == {"full": 1, "expand_2": 0}  # the step of `full` is reused
@@ -151,6 +153,7 @@ def test_sandwich_recipe_one_trace_and_resume(tmp_path, digits):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     config = json.loads((tmp_path / "a" / "config_all.json").read_text())
     assert config["options"]["recipe"] == "sandwich" and [p["sandwich"] for p in config["phases"]] == [True, True]
+    assert [p["label_ratio"] for p in config["phases"]] == [0.25, 0.25]
 
 
 @pytest.mark.slow
