@@ -12,8 +12,9 @@ it) with the recipes of `ofa_tf.training.phases` at the same total epochs:
 The sandwich recipes and the baselines train at `--lr` (tuned for this budget; the reference recipe keeps its
 rows' rates, `progressive_shrinking()`). Baselines, each for the same total epochs: the sandwich run's `full`
 network continued at full size only, and the max, the min and two random subnets of the table each trained
-alone from scratch (the supernet pinned to that subnet, `train(..., subnet=...)`). Every network is evaluated (BN recalibrated per subnet) on the
-same max, min and random subnets; the Markdown table is printed and written to `<out>/cifar10_ps.md`.
+alone from scratch (the supernet pinned to that subnet, `train(..., subnet=...)`). Every network is evaluated (BN
+recalibrated per subnet) on the same max, min and random subnets; the Markdown table is printed and written to
+`<out>/cifar10_ps.md`.
 """
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def describe(config) -> str:
               help="Learning rate of the sandwich recipes and the baselines (README: 0.03 beat 0.08125 and 0.015 for "
                    "the max subnet trained alone); the reference recipe keeps its rows' rates.")
 @click.option("--label-ratio", default=0.0, show_default=True,
-              help="The labels' share of the taught subnets' loss in the sandwich recipes (0: in-place distillation only).")
+              help="The labels' share of the taught subnets' loss in the sandwich recipes (0: in-place distillation "
+                   "only).")
 @click.option("--calibrate-bn", default=1000, show_default=True)
 @click.option("--random-subnets", default=10, show_default=True)
 @click.option("--steps-per-epoch", default=None, type=int, help="Cap (smoke tests).")

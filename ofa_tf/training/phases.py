@@ -70,7 +70,9 @@ class Phase:
                 f"warmup_epochs={self.warmup_epochs}."
             )
         if not 0 <= self.label_ratio <= 1:
-            raise ValueError(f"Phase {self.name}: `label_ratio` must be in [0, 1]. Received label_ratio={self.label_ratio}.")
+            raise ValueError(
+                f"Phase {self.name}: `label_ratio` must be in [0, 1]. Received label_ratio={self.label_ratio}."
+            )
         if self.n_subnets < (0 if self.sandwich else 1):
             least = 0 if self.sandwich else 1
             raise ValueError(

@@ -30,8 +30,8 @@ def make_train_step(
     another family, the stacked tensors of its `subnet_signature`, e.g. OFA-ResNets' d, e, w); every
     subnet runs on the same batch, per-example losses are scaled by the global batch size, gradients
     are summed over the subnets and applied once. The number of subnets, `kd_ratio` (used only with
-    a `teacher`) and `label_ratio` (used only with `inplace_distillation`) are inputs and the learning rate is the optimizer's variable, so every phase with the
-    same teacher setting runs on one trace.
+    a `teacher`) and `label_ratio` (used only with `inplace_distillation`) are inputs and the learning
+    rate is the optimizer's variable, so every phase with the same teacher setting runs on one trace.
 
     With `inplace_distillation` (the sandwich recipe), row 0 must be the max subnet: it learns from the labels
     (`ps_loss`), every other row from its soft labels, held constant (`inplace_distillation_loss`); a teacher
@@ -54,8 +54,8 @@ def make_train_step(
                 logits = model(images, training=True, subnet=(ks[j], e[j], d[j]))
                 per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
                 if inplace_distillation:
-                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio, labels, label_ratio,
-                                                       label_smoothing)
+                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio, labels,
+                                                       label_ratio, label_smoothing)
                     per_example = tf.where(j > 0, taught, per_example)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             g = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)

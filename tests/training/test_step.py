@@ -55,13 +55,10 @@ def test_sandwich_step_max_on_labels_others_on_its_soft_labels_held_constant():
     # with half the labels in the taught rows' loss (a tensor input: the same trace)
     mixed = on_labels[0] + tf.add_n([0.5 * tf.reduce_mean(soft_target_cross_entropy(soft, x)) + 0.5 * ce
                                      for x, ce in zip(logits[1:], on_labels[1:])])
-    variables_now = [v.numpy() for v in variables]
-    for v, b in zip(variables, before):
+    for v, b in zip(variables, before):  # the weights the expected losses were computed with
         v.assign(b)
     assert float(step(images, labels, ks, e, d, tf.constant(0.0), tf.constant(0.5))) == pytest.approx(
         float(mixed) / 3, rel=1e-5)
-    for v, b in zip(variables, variables_now):
-        v.assign(b)
 
     # one trace for every row count: the full phase's single max row and the sandwich's max, min + random
     step(images, labels, *stack_configs(configs[:1]), tf.constant(0.0), tf.constant(0.0))
