@@ -47,6 +47,7 @@ _EXPORTS = {
     "AccuracyPredictor": "ofa_tf.nas",
     "ArchEncoder": "ofa_tf.nas",
     "ResNetArchEncoder": "ofa_tf.nas",
+    "StageEncoder": "ofa_tf.nas",
     "NetworkShape": "ofa_tf.network_shape",
     "MacsModel": "ofa_tf.nas",
     "ParamsModel": "ofa_tf.nas",

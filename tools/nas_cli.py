@@ -78,13 +78,16 @@ def load_predictor(path: str, weights: str | None, supernet):
               help="Subnets to sample, BN-recalibrate and evaluate.")
 @click.option("--calibration-images", default=2000, show_default=True, type=click.IntRange(1))
 @click.option("--epochs", default=300, show_default=True, type=click.IntRange(1), help="Predictor epochs.")
+@click.option("--features", default="block", show_default=True, type=click.Choice(["block", "stage"]),
+              help="Predictor inputs: 'block' (the reference's one-hot per block) or 'stage' (resolution, depth, mean "
+                   "kernel size and expand ratio per stage; for a few dozen subnets).")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @one_line_errors
-def predictor(net_id, weights, data_source, validation_split, n_subnets, calibration_images, epochs, n_classes,
-              seed, out, quiet):
+def predictor(net_id, weights, data_source, validation_split, n_subnets, calibration_images, epochs, features,
+              n_classes, seed, out, quiet):
     """Build the accuracy dataset (resumable, cached in OUT/acc_dataset.jsonl) and train the accuracy predictor.
 
     Every sampled subnet is BN-recalibrated and evaluated on the validation split; the predictor (OUT/predictor.*)
@@ -103,7 +106,7 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     configs, accuracies = build_accuracy_dataset(
         evaluate_fn, supernet.search_space, n_subnets, out / "acc_dataset.jsonl", seed=seed, verbose=not quiet
     )
-    model = AccuracyPredictor(supernet.search_space, seed=seed, net_id=supernet.net_id)
+    model = AccuracyPredictor(supernet.search_space, seed=seed, net_id=supernet.net_id, features=features)
     report = model.fit((configs, accuracies), PredictorTrainingConfig(epochs=epochs, seed=seed))
     model.save(out)
     (out / "predictor_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=1) + "\n")
@@ -302,10 +305,13 @@ def _echo_results(report) -> None:
 @click.option("--full-epochs", default=None, type=click.IntRange(1), help="Epochs of the full-network phase.")
 @click.option("--epochs", default=None, type=click.IntRange(1), help="Epochs of every later phase.")
 @click.option("--n-subnets", default=None, type=click.IntRange(10), help="Subnets evaluated for the predictor.")
+@click.option("--predictor-features", default=None, type=click.Choice(["block", "stage"]),
+              help="The predictor's inputs (default: stage; see `ofa-tf predictor --features`).")
 @click.option("--quantize", default=None, type=click.Choice(POST_TRAINING_MODES))
 @click.option("--seed", default=None, type=int)
 @one_line_errors
-def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, quantize, seed):
+def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epochs, n_subnets, predictor_features,
+         quantize, seed):
     """The whole pipeline offline in a few minutes: train a small supernet on scikit-learn's digits with the
     sandwich recipe, build the accuracy predictor (judged by cross-validation), search for a MACs budget and a
     host-latency budget, export two `.tflite` files, run them here, and write OUT/report.md."""
@@ -314,7 +320,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
 
     check_writable(out, folder=True)
     given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
-                 n_subnets=n_subnets, quantize=quantize, seed=seed)
+                 n_subnets=n_subnets, predictor_features=predictor_features, quantize=quantize, seed=seed)
     overrides = {k: v for k, v in given.items() if v is not None}
     if pretrained:
         overrides["pretrained"] = True

@@ -9,6 +9,7 @@ from ofa_tf.nas.accuracy_predictor import PredictorTrainingConfig as PredictorTr
 from ofa_tf.nas.accuracy_predictor import cross_validate as cross_validate
 from ofa_tf.nas.arch_encoding import ArchEncoder as ArchEncoder
 from ofa_tf.nas.arch_encoding import ResNetArchEncoder as ResNetArchEncoder
+from ofa_tf.nas.arch_encoding import StageEncoder as StageEncoder
 from ofa_tf.nas.arch_encoding import arch_encoder as arch_encoder
 from ofa_tf.nas.candidates import Constraint as Constraint
 from ofa_tf.nas.candidates import InfeasibleConstraintError as InfeasibleConstraintError

@@ -105,6 +105,8 @@ class AccuracyPredictor:
         n_layers: number of hidden layers.
         seed: seed of the weight initialisation.
         net_id: the supernet whose subnets it predicts (saved; `check_supernet` compares it).
+        features: "block" (the reference's one-hot per block, `ArchEncoder`) or "stage" (`StageEncoder`: resolution,
+            depth, mean kernel size and expand ratio per stage; for accuracy datasets of a few dozen subnets).
 
     Example:
     >>> predictor = AccuracyPredictor(SearchSpace(resolutions=[160, 224]))
@@ -120,10 +122,12 @@ class AccuracyPredictor:
         n_layers: int = 3,
         seed: int = 0,
         net_id: str | None = None,
+        features: str = "block",
     ):
         if hidden_size < 1 or n_layers < 1:
             raise ValueError(f"`hidden_size` and `n_layers` must be >= 1; received {hidden_size}, {n_layers}.")
-        self.encoder = arch_encoder(space, resolutions)
+        self.encoder = arch_encoder(space, resolutions, features)
+        self.features = features
         self.space = space
         self.hidden_size = hidden_size
         self.n_layers = n_layers
@@ -242,6 +246,7 @@ class AccuracyPredictor:
             "n_layers": self.n_layers,
             "seed": self.seed,
             "net_id": self.net_id,
+            "features": self.features,
         }
         (directory / _CONFIG_FILE).write_text(json.dumps(meta, indent=1) + "\n")
 
@@ -256,7 +261,7 @@ class AccuracyPredictor:
         if family not in _SPACES:
             raise ValueError(f"{directory / _CONFIG_FILE} has family={family!r}; allowed are {sorted(_SPACES)}.")
         predictor = cls(_SPACES[family](**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"],
-                        meta["seed"], meta.get("net_id"))
+                        meta["seed"], meta.get("net_id"), meta.get("features", "block"))
         predictor.model.load_weights(directory / _WEIGHTS_FILE)
         predictor.directory = directory
         return predictor

@@ -106,3 +106,41 @@ def test_proxyless_layout_as_the_reference_mbv2_encoder():
         encoder.encode(SubnetConfig([3] * 21, [3] * 21, (2,) * 6, r=224))
     with pytest.raises(ValueError, match="do not fill 6 stages"):
         ConfigBatch(np.zeros((1, 19)), np.zeros((1, 19)), np.zeros((1, 6)), np.zeros(1))
+
+
+def test_stage_encoder_layout():
+    from ofa_tf.nas import StageEncoder
+
+    encoder = StageEncoder(SPACE)
+    assert encoder.n_dim == 4 + 3 * 5 == 19
+    ks = [3, 5, 7, 7] + [5] * 16
+    e = [6, 4, 3, 3] + [4] * 16
+    x = encoder.encode(SubnetConfig(ks, e, d=(2, 4, 3, 2, 4), r=160))[0]
+    assert x[:4].tolist() == [0, 1, 0, 0]
+    stages = x[4:].reshape(5, 3)
+    # stage 0 runs blocks 0-1 of 4: kernels 3 and 5, expands 6 and 4 (the skipped 7s and 3s do not count)
+    np.testing.assert_allclose(stages[0], [2 / 4, 4 / 7, 5 / 6], rtol=1e-6)
+    np.testing.assert_allclose(stages[2], [3 / 4, 5 / 7, 4 / 6], rtol=1e-6)
+    np.testing.assert_allclose(stages[:, 0], [2 / 4, 4 / 4, 3 / 4, 2 / 4, 4 / 4])
+
+
+def test_stage_encoder_rejects_configs_outside_the_space():
+    from ofa_tf.nas import StageEncoder
+
+    with pytest.raises(ValueError, match="Received ks=4"):
+        StageEncoder(SPACE).encode(SubnetConfig([4] * 20, [3] * 20, (2,) * 5, 128))
+    with pytest.raises(ValueError, match="expected one of \\[128, 160, 192, 224\\]"):
+        StageEncoder(SPACE).encode(SubnetConfig([3] * 20, [3] * 20, (2,) * 5, 100))
+
+
+def test_arch_encoder_features():
+    from ofa_tf.nas import StageEncoder
+    from ofa_tf.nas import arch_encoder
+    from ofa_tf.resnet.space import ResNetSearchSpace
+
+    assert isinstance(arch_encoder(SPACE), ArchEncoder)
+    assert isinstance(arch_encoder(SPACE, features="stage"), StageEncoder)
+    with pytest.raises(ValueError, match="Unknown features 'layer': expected one of block, stage"):
+        arch_encoder(SPACE, features="layer")
+    with pytest.raises(ValueError, match="OFA-ResNets take features='block'"):
+        arch_encoder(ResNetSearchSpace(), features="stage")

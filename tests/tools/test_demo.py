@@ -21,6 +21,8 @@ def test_settings_validate_and_quick_env(monkeypatch):
         DemoSettings(full_epochs=0)
     with pytest.raises(ValueError, match="`cv_folds` must be in \\[2, n_subnets=40\\]"):
         DemoSettings(cv_folds=1)
+    with pytest.raises(ValueError, match="`predictor_features` must be one of block, stage; received 'layer'"):
+        DemoSettings(predictor_features="layer")
     assert DemoSettings().recipe == "sandwich" and DemoSettings.quick().recipe == "sandwich"
     monkeypatch.setenv(QUICK_ENV, "1")
     assert DemoSettings.from_env() == DemoSettings.quick()

@@ -158,6 +158,9 @@ def test_demo_options_reach_the_settings(monkeypatch):
     with pytest.raises(Stop):
         _run(["demo"])
     assert seen[1][0] == tools.demo.DemoSettings() and seen[1][1] == "demo_out"
+    with pytest.raises(Stop):
+        _run(["demo", "--predictor-features", "block"])
+    assert seen[2][0] == tools.demo.DemoSettings(predictor_features="block")
 
 
 def test_search_with_the_reference_predictor(shared, tmp_path):
@@ -253,3 +256,19 @@ def test_search_and_export_on_proxyless(tmp_path):
     report = json.loads((tmp_path / "specialized" / "report.json").read_text())
     assert report["net_id"] == net_id and report["devices"][0]["outcome"]["efficiency"]["macs"] <= bound["macs"]
     assert (tmp_path / "specialized" / "box.tflite").stat().st_size > 10_000
+
+
+@pytest.mark.slow  # ~15 s: 10 subnets of the tiny preset BN-recalibrated and evaluated
+def test_predictor_with_stage_features(tmp_path):
+    tiny = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
+    weights = tmp_path / "tiny.weights.h5"
+    ofa_net(tiny, n_classes=10, dropout_rate=0.0).save_weights(weights)
+    out = tmp_path / "predictor"
+    result = _run(["predictor", "--net", tiny, "--weights", weights, "--data", "digits", "--n-subnets", 10,
+                   "--calibration-images", 64, "--epochs", 5, "--features", "stage", "--quiet", "--out", out])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "predictor.json").read_text())["features"] == "stage"
+    predictor = AccuracyPredictor.load(out)
+    assert predictor.encoder.n_dim == 3 + 3 * 5  # resolutions 8, 12, 16 and three figures per stage
+    result = _run(["predictor", "--net", tiny, "--weights", weights, "--features", "layer", "--out", out])
+    assert result.exit_code != 0 and "'layer' is not one of 'block', 'stage'" in result.output
