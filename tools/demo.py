@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -154,7 +155,7 @@ class DemoResult:
     seconds: dict[str, float]
 
 
-def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
+def _load_supernet(settings: DemoSettings, data, out: Path, host_dir: Path, seconds: dict):
     if settings.pretrained:
         return load_supernet(settings.net_id, pretrained=True), None
     if settings.weights is not None:
@@ -167,13 +168,29 @@ def _load_supernet(settings: DemoSettings, data, out: Path, seconds: dict):
     final = weights_path(train_dir)
     if not final.is_file():
         start = time.perf_counter()
-        train(
-            settings.net_id, data, train_dir, recipe=settings.recipe, epochs=settings.epochs,
-            phase_epochs={"full": settings.full_epochs},
-            batch_size=settings.batch_size, steps_per_epoch=settings.steps_per_epoch,
-            image_sizes=settings.image_sizes, seed=settings.seed,
-            calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
+        # Training keeps about one of two cores busy (small ops, one at a time): the host table's models are
+        # converted on the other meanwhile, and only timed once training is over.
+        helper = multiprocessing.get_context("spawn").Process(
+            target=_convert_host_table_models, daemon=True,
+            args=(settings, data.num_classes, host_dir, logger.isEnabledFor(logging.DEBUG)),
         )
+        helper.start()
+        try:
+            train(
+                settings.net_id, data, train_dir, recipe=settings.recipe, epochs=settings.epochs,
+                phase_epochs={"full": settings.full_epochs},
+                batch_size=settings.batch_size, steps_per_epoch=settings.steps_per_epoch,
+                image_sizes=settings.image_sizes, seed=settings.seed,
+                calibration_images=settings.calibration_images, validate=False, resume=True, verbose=2,
+            )
+        except BaseException:
+            helper.terminate()
+            raise
+        finally:
+            helper.join()
+        if helper.exitcode != 0:
+            logger.warning("Converting the host latency table's models beside training failed (exit code %s); "
+                           "they are converted with the table.", helper.exitcode)
         seconds["train"] = time.perf_counter() - start
     else:
         logger.info("Using the trained supernet in %s.", final)
@@ -194,7 +211,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     seconds: dict[str, float] = {}
     total = time.perf_counter()
     data = load_dataset(settings.data, validation_split=settings.validation_split, seed=settings.seed)
-    supernet, weights = _load_supernet(settings, data, out, seconds)
+    host_dir = out / "host_measurements"
+    supernet, weights = _load_supernet(settings, data, out, host_dir, seconds)
     space = supernet.search_space
 
     start = time.perf_counter()
@@ -226,11 +244,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
 
     start = time.perf_counter()
     shape = network_shape(supernet)
-    host = HostLatency(supernet, out / "host_measurements", runs=settings.host_runs, quantize=settings.quantize)
-    # The table covers the largest resolution only (a third of the entries of the tiny preset's three), and the
-    # host budget is searched at it (`tools.specialize.covered_space`): the table's build stays short.
+    host = HostLatency(supernet, host_dir, runs=settings.host_runs, quantize=settings.quantize)
     host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed,
-                                  resolutions=[max(space.resolutions)])
+                                  resolutions=host_table_resolutions(space))
     seconds["host_latency_table"] = time.perf_counter() - start
     devices = demo_budgets(settings, shape, space, host_model)
 
@@ -253,6 +269,27 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     report.markdown_path.write_text(report.markdown_path.read_text() + f"Stage times: {timing}.\n")
     return DemoResult(out, weights, predictor_dir, predictor_report, cv, report, seconds)
+
+
+def host_table_resolutions(space) -> list[int]:
+    """The host table covers the largest resolution only (a third of the entries of the tiny preset's three), and
+    the host budget is searched at it (`tools.specialize.covered_space`): the table's build stays short."""
+    return [max(space.resolutions)]
+
+
+def _convert_host_table_models(settings: DemoSettings, n_classes: int, host_dir: Path, verbose: bool) -> None:
+    """The second process of `_load_supernet`: writes the `.tflite` files `HostLatency.table_model` times, from a
+    random-weight supernet of the same net id (float latency depends on shapes only; `tools.lut`)."""
+    if not verbose:  # TensorFlow's C++ logs and the converter's dumps stay behind --verbose
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    from .lut import convert_entry_models
+
+    supernet = load_supernet(settings.net_id, n_classes=n_classes)
+    convert_entry_models(supernet, HostLatency(supernet, host_dir).table_models_dir,
+                         host_table_resolutions(supernet.search_space), calibrate=settings.host_points,
+                         seed=settings.seed)
 
 
 def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:

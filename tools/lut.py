@@ -312,6 +312,40 @@ def build_latency_table(
     return table
 
 
+def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] | None = None, *,
+                         n_classes: int = 1000, granularity: str = "block", calibrate: int = 0, seed: int = 0) -> int:
+    """Writes the `.tflite` file of every entry of `net`'s table at `resolutions`, and of its `calibrate` calibration
+    subnets (`seed`), that `work_dir` lacks, under the names `build_latency_table` reuses; returns how many it wrote.
+
+    A float entry's latency depends on its shapes only, so the files of a random-weight supernet (`net` given as a
+    zoo id) serve the trained one: `ofa-tf demo` converts them in a second process while it trains. Entries that fail
+    to convert are left out; `build_latency_table` retries and reports them.
+    """
+    from ofa_tf.latency import check_resolutions
+    from ofa_tf.latency import table_layers
+    from ofa_tf.materialize import materialize
+    from ofa_tf.run_folder import load_supernet
+
+    supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
+    resolutions = check_resolutions(supernet, resolutions)
+    models_dir = Path(work_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    builds = [(model_filename(layer.key), lambda layer=layer: layer.build(supernet))
+              for layer in table_layers(supernet, resolutions, granularity=granularity)]
+    builds += [(model_filename(f"subnet-{config_name(c)}"), lambda c=c: materialize(supernet, c, c.r, batch_size=1))
+               for c in _calibration_subnets(supernet, resolutions, calibrate, seed)]
+    written = 0
+    for name, build in builds:
+        if not (models_dir / name).is_file():
+            try:
+                _write_model(models_dir / name, build())
+            except Exception as exc:  # the converter raises several types; build_latency_table reports them
+                logger.debug("No model for %s: %s", name, exc)
+                continue
+            written += 1
+    return written
+
+
 def config_name(config) -> str:
     """A file-name-safe id of a subnet config."""
     from ofa_tf.nas import config_key

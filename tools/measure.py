@@ -74,6 +74,7 @@ class HostLatency:
         self.supernet = supernet
         self.target = HostInterpreterTarget(clock="thread_cpu" if threads == 1 else "wall")
         self.workdir = Path(workdir)
+        self.table_models_dir = self.workdir / "host_latency_table_models"  # `tools.lut.convert_entry_models` fills it
         self.options = BenchmarkOptions(threads=threads, warmup=warmup, runs=runs)
         self.quantize = quantize
         self.cache: dict[str, float] = {}
@@ -98,7 +99,7 @@ class HostLatency:
                                     resolutions=resolutions,
                                     options=self.options, granularity="block", statistic=self.statistic,
                                     rounds=rounds, calibrate=calibrate, seed=seed, db=None,
-                                    work_dir=self.workdir / "host_latency_table_models", on_progress=on_progress)
+                                    work_dir=self.table_models_dir, on_progress=on_progress)
         return LatencyPredictor(table, network_shape(self.supernet), name=name)
 
     def macs_line_model(self, n_points: int = 5, seed: int = 0,

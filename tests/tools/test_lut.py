@@ -243,3 +243,28 @@ def test_host_latency_table_model_builds_a_calibrated_block_table(tiny, models_d
     rng = np.random.default_rng(0)
     configs = [tiny.search_space.sample(rng).with_resolution(32) for _ in range(5)]
     assert (predictor.predict(configs) > 0).all()
+
+
+def test_entry_models_converted_ahead_from_a_random_weight_twin_are_reused(tiny, models_dir, tmp_path, monkeypatch):
+    """`ofa-tf demo` converts the host table's models in a second process from a random-weight supernet of the same
+    net while it trains; the trained supernet's table then only times them."""
+    import tools.lut
+    from tools.lut import convert_entry_models
+    from tools.measure import HostLatency
+
+    host = HostLatency(tiny, tmp_path, warmup=1, runs=5)
+    shutil.copytree(models_dir, host.table_models_dir)
+    missing = sorted(host.table_models_dir.iterdir())[:2]
+    for path in missing:
+        path.unlink()
+    twin = OFAMobileNetV3(**TINY)  # other random weights, same shapes
+    assert convert_entry_models(twin, host.table_models_dir, calibrate=1, seed=2) == 3  # 2 entries, 1 subnet
+    assert all(path.is_file() for path in missing)
+    assert convert_entry_models(twin, host.table_models_dir, calibrate=1, seed=2) == 0
+
+    def no_conversion(path, model):
+        raise AssertionError(f"converted {path} again")
+
+    monkeypatch.setattr(tools.lut, "_write_model", no_conversion)
+    predictor = host.table_model(calibrate=1, rounds=1, seed=2)
+    assert predictor.calibration.n_subnets == 1
