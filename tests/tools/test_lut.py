@@ -254,6 +254,8 @@ def test_entry_models_converted_ahead_from_a_random_weight_twin_are_reused(tiny,
 
     host = HostLatency(tiny, tmp_path, warmup=1, runs=5)
     shutil.copytree(models_dir, host.table_models_dir)
+    for path in host.table_models_dir.glob("subnet_*"):  # calibration subnets other tests left in the module's folder
+        path.unlink()
     missing = sorted(host.table_models_dir.iterdir())[:2]
     for path in missing:
         path.unlink()
