@@ -34,10 +34,7 @@ class ArchEncoder:
 
     def __init__(self, space: SearchSpace, resolutions: Sequence[int] | None = None):
         self.space = space
-        resolutions = space.resolutions if resolutions is None else resolutions
-        self.resolutions = tuple(sorted(int(r) for r in resolutions))
-        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
-            raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+        self.resolutions = _encoded_resolutions(space, resolutions)
         n_blocks = space.n_blocks
         self.r_offset = 0
         self.ks_offset = len(self.resolutions)
@@ -47,9 +44,8 @@ class ArchEncoder:
         self._ks_lookup = _lookup(space.ks_list)
         self._e_lookup = _lookup(space.expand_list)
 
-    def encode(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
-        """Float32 matrix (N, n_dim), one row per config."""
-        batch = ConfigBatch.coerce(configs)
+    def choice_indices(self, batch: ConfigBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of each config's r, ks and e among the allowed values; raises naming a value outside the space."""
         space = self.space
         if batch.stage_depths != space.stage_depths:
             raise ValueError(
@@ -61,6 +57,13 @@ class ArchEncoder:
         e_idx = _indices("e", batch.e, self._e_lookup, space.expand_list)
         for s in range(space.n_stages):
             _indices("d", batch.d[:, s], _lookup(space.depth_choices(s)), space.depth_choices(s))
+        return r_idx, ks_idx, e_idx
+
+    def encode(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
+        """Float32 matrix (N, n_dim), one row per config."""
+        batch = ConfigBatch.coerce(configs)
+        space = self.space
+        r_idx, ks_idx, e_idx = self.choice_indices(batch)
         n = len(batch)
         rows = np.arange(n)
         features = np.zeros((n, self.n_dim), dtype=np.float32)
@@ -126,10 +129,7 @@ class ResNetArchEncoder:
 
     def __init__(self, space: ResNetSearchSpace, resolutions: Sequence[int] | None = None):
         self.space = space
-        resolutions = space.resolutions if resolutions is None else resolutions
-        self.resolutions = tuple(sorted(int(r) for r in resolutions))
-        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
-            raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+        self.resolutions = _encoded_resolutions(space, resolutions)
         lengths = space.lengths
         self.stem_offset = len(self.resolutions)
         self.w_offset = self.stem_offset + 2
@@ -185,20 +185,17 @@ class StageEncoder:
 
     def __init__(self, space: SearchSpace, resolutions: Sequence[int] | None = None):
         self.space = space
-        resolutions = space.resolutions if resolutions is None else resolutions
-        self.resolutions = tuple(sorted(int(r) for r in resolutions))
-        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
-            raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+        self.resolutions = _encoded_resolutions(space, resolutions)
         self.n_dim = len(self.resolutions) + 3 * space.n_stages
-        self._one_hot = ArchEncoder(space, self.resolutions)  # validates configs the same way
+        self._one_hot = ArchEncoder(space, self.resolutions)  # checks configs against the space
 
     def encode(self, configs: ConfigBatch | Sequence[SubnetConfig] | SubnetConfig) -> np.ndarray:
         """Float32 matrix (N, n_dim), one row per config."""
         batch = ConfigBatch.coerce(configs)
-        self._one_hot.encode(batch)  # raises on configs outside the space
+        r_idx = self._one_hot.choice_indices(batch)[0]
         space = self.space
         active = batch.active_mask()
-        columns = [batch.r[:, None] == np.asarray(self.resolutions)[None, :]]
+        columns = [np.eye(len(self.resolutions))[r_idx]]
         for s, (start, n) in enumerate(zip(space.stage_starts, space.stage_depths)):
             mask = active[:, start : start + n]
             count = mask.sum(axis=1)
@@ -228,6 +225,15 @@ def arch_encoder(space, resolutions: Sequence[int] | None = None,
                              "take features='block'.")
         return StageEncoder(space, resolutions)
     return _ENCODERS.get(type(space), ArchEncoder)(space, resolutions)
+
+
+def _encoded_resolutions(space, resolutions: Sequence[int] | None) -> tuple[int, ...]:
+    """`resolutions` (default: the space's) sorted; raises unless distinct and non-empty."""
+    resolutions = space.resolutions if resolutions is None else resolutions
+    encoded = tuple(sorted(int(r) for r in resolutions))
+    if not encoded or len(set(encoded)) != len(encoded):
+        raise ValueError(f"`resolutions` must be distinct and non-empty; received {list(resolutions)}.")
+    return encoded
 
 
 def _lookup(values: Sequence[int]) -> np.ndarray:
