@@ -267,11 +267,10 @@ def build_latency_table(
         paths[str(path.resolve())] = layer.key
     subnet_paths = {}
     for config in subnets:
-        path = models_dir / model_filename(f"subnet-{config_name(config)}")
+        name, build = _subnet_model(supernet, config)
+        path = models_dir / name
         if not path.is_file():
-            from ofa_tf.materialize import materialize
-
-            _write_model(path, materialize(supernet, config, config.r, batch_size=1))
+            _write_model(path, build())
         subnet_paths[str(path.resolve())] = config
 
     measured: dict[str, list[Result]] = {}
@@ -323,7 +322,6 @@ def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] |
     """
     from ofa_tf.latency import check_resolutions
     from ofa_tf.latency import table_layers
-    from ofa_tf.materialize import materialize
     from ofa_tf.run_folder import load_supernet
 
     supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
@@ -332,8 +330,7 @@ def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] |
     models_dir.mkdir(parents=True, exist_ok=True)
     builds = [(model_filename(layer.key), lambda layer=layer: layer.build(supernet))
               for layer in table_layers(supernet, resolutions, granularity=granularity)]
-    builds += [(model_filename(f"subnet-{config_name(c)}"), lambda c=c: materialize(supernet, c, c.r, batch_size=1))
-               for c in _calibration_subnets(supernet, resolutions, calibrate, seed)]
+    builds += [_subnet_model(supernet, c) for c in _calibration_subnets(supernet, resolutions, calibrate, seed)]
     written = 0
     for name, build in builds:
         if not (models_dir / name).is_file():
@@ -351,6 +348,14 @@ def config_name(config) -> str:
     from ofa_tf.nas import config_key
 
     return hashlib.sha1(config_key(config).encode()).hexdigest()[:12]
+
+
+def _subnet_model(supernet, config) -> tuple[str, Callable[[], object]]:
+    """File name and builder (the materialized subnet, batch 1) of a calibration subnet's model."""
+    from ofa_tf.materialize import materialize
+
+    return model_filename(f"subnet-{config_name(config)}"), lambda: materialize(supernet, config, config.r,
+                                                                                  batch_size=1)
 
 
 def _write_model(path: Path, model) -> None:
