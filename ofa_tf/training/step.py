@@ -52,11 +52,12 @@ def make_train_step(
         for j in tf.range(n_subnets):
             with tf.GradientTape() as tape:
                 logits = model(images, training=True, subnet=(ks[j], e[j], d[j]))
-                per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
-                if inplace_distillation:
-                    taught = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio, labels,
-                                                       label_ratio, label_smoothing)
-                    per_example = tf.where(j > 0, taught, per_example)
+                if inplace_distillation:  # row 0, the max subnet, has no soft labels yet: labels only
+                    ratio = tf.where(j > 0, label_ratio, 1.0)
+                    per_example = inplace_distillation_loss(soft_labels, logits, teacher_probs, kd_ratio, labels,
+                                                            ratio, label_smoothing)
+                else:
+                    per_example = ps_loss(labels, logits, teacher_probs, kd_ratio, label_smoothing)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             g = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             if inplace_distillation:
