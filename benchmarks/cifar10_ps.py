@@ -66,9 +66,9 @@ def describe(config) -> str:
 @click.option("--lr", default=0.03, show_default=True,
               help="Learning rate of the sandwich recipes and the baselines (README: 0.03 beat 0.08125 and 0.015 for "
                    "the max subnet trained alone); the reference recipe keeps its rows' rates.")
-@click.option("--label-ratio", default=0.0, show_default=True,
-              help="The labels' share of the taught subnets' loss in the sandwich recipes (0: in-place distillation "
-                   "only).")
+@click.option("--label-ratio", default=1.0, show_default=True,
+              help="The labels' share of the taught subnets' loss in the sandwich recipes (README: 1, the labels only, "
+                   "beat 0.5 and 0, in-place distillation only, on this budget).")
 @click.option("--calibrate-bn", default=1000, show_default=True)
 @click.option("--random-subnets", default=10, show_default=True)
 @click.option("--steps-per-epoch", default=None, type=int, help="Cap (smoke tests).")
