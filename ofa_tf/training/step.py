@@ -34,8 +34,8 @@ def make_train_step(
     rate is the optimizer's variable, so every phase with the same teacher setting runs on one trace.
 
     With `inplace_distillation` (the sandwich recipe), row 0 must be the max subnet: it learns from the labels
-    (`ps_loss`), every other row from its soft labels, held constant (`inplace_distillation_loss`); a teacher
-    adds `kd_ratio` times its distillation loss to every row.
+    (`inplace_distillation_loss` at `label_ratio` 1, i.e. `ps_loss`), every other row from its soft labels, held
+    constant; a teacher adds `kd_ratio` times its distillation loss to every row.
     """
     variables = model.trainable_variables
     mask = decay_mask(variables, no_decay_keys)

@@ -49,3 +49,12 @@ def test_inplace_distillation_mixes_the_labels_by_label_ratio(batch):
                                0.7 * kd + 0.3 * ce, rtol=1e-5)
     np.testing.assert_allclose(inplace_distillation_loss(soft, logits, labels=labels, label_ratio=1.0).numpy(),
                                ce, rtol=1e-5)
+
+
+def test_inplace_distillation_at_label_ratio_1_is_the_max_subnets_loss(batch):
+    # make_train_step trains the sandwich's row 0 (no soft labels yet: zeros) this way, with the teacher on top
+    logits, labels, teacher = batch
+    no_soft_labels = np.zeros_like(teacher)
+    np.testing.assert_allclose(
+        inplace_distillation_loss(no_soft_labels, logits, teacher, 0.5, labels, 1.0).numpy(),
+        ps_loss(labels, logits, teacher, 0.5).numpy(), rtol=1e-6)
