@@ -31,7 +31,9 @@ class TrainConfig:
         phase: 1 or 2 for depth/expand/width (None = both phases).
         epochs: total epochs of every selected phase (warmup keeps its fraction).
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
-        phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above.
+        phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above. 0
+            drops the row from the recipe: `recipe="sandwich"` with {"full": 0} trains the whole space from random
+            weights (BigNAS's form; README "Measured figures").
         batch_size: global batch size (split over replicas).
         image_sizes: training resolutions, one drawn per batch (default: the supernet's).
         teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
@@ -125,6 +127,12 @@ class TrainConfig:
         unknown = sorted(set(self.phase_epochs or {}) - set(names))
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs`: {unknown}; expected some of {names}.")
+        for name, value in (self.phase_epochs or {}).items():
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"Invalid value for `phase_epochs[{name!r}]`: expected an int >= 0 (0 drops the "
+                                 f"phase). Received {value!r}.")
+        if self.phase_epochs and all(self.phase_epochs.get(n) == 0 for n in names):
+            raise ValueError(f"`phase_epochs` drops every phase of recipe {self.recipe!r} ({names}); keep at least one.")
 
     @property
     def run_name(self) -> str:

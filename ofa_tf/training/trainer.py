@@ -134,7 +134,8 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
 
     # === Schedule ===
-    def _resolve_phases(self) -> list[Phase]:
+    def _recipe_rows(self) -> list[Phase]:
+        """The recipe's rows for this supernet, without those `phase_epochs` gives 0 epochs."""
         c = self.config
         rows = recipe_phases(c.recipe, self.space)
         names = [p.name for p in rows]
@@ -142,7 +143,11 @@ class Trainer:
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__} and recipe "
                              f"{c.recipe!r}: {unknown}; its phases are {names}.")
-        phases = select_phases(rows, c.task, c.phase)
+        return [p for p in rows if (c.phase_epochs or {}).get(p.name) != 0]
+
+    def _resolve_phases(self) -> list[Phase]:
+        c = self.config
+        phases = select_phases(self._recipe_rows(), c.task, c.phase)
         if c.task == "all" and c.teacher is not None:
             phases = [p for p in phases if p.task != "full"]
         out = []
@@ -297,7 +302,7 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        rows = recipe_phases(c.recipe, self.space)
+        rows = self._recipe_rows()
         index = [p.name for p in rows].index(first.name)
         previous = rows[index - 1].name if index > 0 else None
         if c.init_weights is not None:
@@ -306,7 +311,8 @@ class Trainer:
             source = self._weights_path(previous)
         elif index == 1 and (c.teacher is not None or self._weights_path("full").is_file()):
             source = self._teacher_weights()
-        elif first.task == "full":
+        elif index == 0:  # the recipe's first row (e.g. `sandwich` with `phase_epochs={"full": 0}`)
+            logger.info("Initial weights: random (%s is the recipe's first phase).", first.name)
             return
         else:
             raise ValueError(

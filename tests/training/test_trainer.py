@@ -118,6 +118,11 @@ def test_recipe_and_subnet_options():
     with pytest.raises(ValueError, match="Unknown phase names in `phase_epochs`: \\['kernel'\\]"):
         TrainConfig(recipe="sandwich", phase_epochs={"full": 2, "kernel": 1})
     TrainConfig(recipe="sandwich", n_subnets=0)  # max and min only
+    with pytest.raises(ValueError, match="`phase_epochs\\['full'\\]`: expected an int >= 0 \\(0 drops the phase\\). "
+                                         "Received -1"):
+        TrainConfig(recipe="sandwich", phase_epochs={"full": -1})
+    with pytest.raises(ValueError, match="drops every phase of recipe 'sandwich' \\(\\['full', 'expand_2'\\]\\)"):
+        TrainConfig(recipe="sandwich", phase_epochs={"full": 0, "expand_2": 0})
     with pytest.raises(ValueError, match="n_subnets=-1"):
         TrainConfig(n_subnets=-1)
     with pytest.raises(ValueError, match="`label_ratio`: expected a float in \\[0, 1\\]. Received label_ratio=-0.5"):
@@ -154,6 +159,24 @@ def test_sandwich_recipe_one_trace_and_resume(tmp_path, digits):
     config = json.loads((tmp_path / "a" / "config_all.json").read_text())
     assert config["options"]["recipe"] == "sandwich" and [p["sandwich"] for p in config["phases"]] == [True, True]
     assert [p["label_ratio"] for p in config["phases"]] == [0.25, 0.25]
+
+
+@pytest.mark.slow
+def test_sandwich_without_the_full_row_trains_the_whole_space_from_random_weights(tmp_path, digits):
+    """`phase_epochs={"full": 0}` drops the full row: expand_2 is the recipe's first phase and starts from the
+    supernet's random weights (no earlier weights needed), on one trace."""
+    net = tiny_supernet(ks_list=(3,), seed=2)
+    start = [w.copy() for w in _weights(net)]
+    result = train(net, digits, tmp_path, recipe="sandwich", phase_epochs={"full": 0, "expand_2": 2}, batch_size=16,
+                   steps_per_epoch=2, image_sizes=(16,), n_subnets=1, validate=False, verbose=0)
+    assert result.completed and result.phases == ["expand_2"] and result.trace_counts == {"expand_2": 1}
+    assert not (tmp_path / "weights" / "full.weights.h5").exists()
+    assert any(not np.allclose(a, b) for a, b in zip(start, _weights(result.supernet)))
+    config = json.loads((tmp_path / "config_all.json").read_text())
+    assert [(p["name"], p["epochs"] + p["warmup_epochs"]) for p in config["phases"]] == [("expand_2", 2)]
+    with pytest.raises(ValueError, match="no phase for task='full'"):
+        train(tiny_supernet(ks_list=(3,)), digits, tmp_path / "b", recipe="sandwich", task="full",
+              phase_epochs={"full": 0})
 
 
 @pytest.mark.slow
