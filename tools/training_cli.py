@@ -56,7 +56,8 @@ def _net_ids():
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs of every selected phase.")
 @click.option("--epoch-scale", type=float, default=None, help="Multiply the reference epochs (e.g. 0.05).")
 @click.option("--phase-epochs", callback=_phase_epochs, default=None,
-              help="Total epochs per phase, e.g. 'full=6,kernel=2,depth_1=1' (wins over --epochs).")
+              help="Total epochs per phase, e.g. 'full=6,kernel=2,depth_1=1' (wins over --epochs); 0 drops the phase "
+                   "(--recipe sandwich --phase-epochs full=0,expand_2=14: the whole space from random weights).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Global batch size.")
 @click.option("--image-sizes", callback=_image_sizes, default=None, help="'24,28,32' or '128-224' (default: the net's).")
 @click.option("--teacher", type=click.Path(exists=True), default=None, help="Full-network weights or a run folder.")

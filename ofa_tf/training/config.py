@@ -132,7 +132,7 @@ class TrainConfig:
                 raise ValueError(f"Invalid value for `phase_epochs[{name!r}]`: expected an int >= 0 (0 drops the "
                                  f"phase). Received {value!r}.")
         if self.phase_epochs and all(self.phase_epochs.get(n) == 0 for n in names):
-            raise ValueError(f"`phase_epochs` drops every phase of recipe {self.recipe!r} ({names}); keep at least one.")
+            raise ValueError(f"`phase_epochs` drops every phase of recipe {self.recipe!r} ({names}); keep one.")
 
     @property
     def run_name(self) -> str:

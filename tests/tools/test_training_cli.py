@@ -22,6 +22,7 @@ NET = "ofa_mbv3_small_d234_e346_k357_w0.5"
         (["--recipe", "bignas"], "'bignas' is not one of 'reference', 'sandwich', 'sandwich_phased'"),
         (["--recipe", "sandwich", "--task", "kernel"], "no phase for task='kernel'"),
         (["--recipe", "sandwich", "--label-ratio", "1.5"], "1.5 is not in the range 0<=x<=1"),
+        (["--recipe", "sandwich", "--phase-epochs", "full=-1"], "an int >= 0 (0 drops the phase). Received -1"),
         (["--policy", "autoaugment"], "'autoaugment' is not one of 'imagenet', 'cifar', 'digits'"),
     ],
 )
