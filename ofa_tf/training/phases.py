@@ -160,6 +160,7 @@ def sandwich(space: SearchSpace | None = None) -> list[Phase]:
     The elastic row is the reference's last phase (`expand_2`: every kernel size, depth and ratio, channels
     sorted), at the full phase's learning rate with a short warmup: the reference's rates (2.5e-3 to 3e-2 per
     64 images) are fine-tuning rates for a supernet trained for 180 epochs; a short budget still needs to learn.
+    `phase_epochs={"full": 0}` drops the full row (the whole space from random weights, as BigNAS trains it).
     """
     if isinstance(space, ResNetSearchSpace):
         raise ValueError("The sandwich recipe is written for MobileNetV3 / ProxylessNAS supernets (elastic kernel, "
