@@ -13,6 +13,7 @@ from ofa_tf.training.optimizer import OptimizerConfig
 from ofa_tf.training.phases import PHASE_NAMES
 from ofa_tf.training.phases import RECIPES
 from ofa_tf.training.phases import check_task
+from ofa_tf.training.phases import drop_phases
 from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 
@@ -117,7 +118,7 @@ class TrainConfig:
             raise ValueError(f"Unknown recipe {self.recipe!r}; expected one of {list(RECIPES)}.")
         check_task(self.task, self.phase)
         if self.recipe != "reference":  # its rows have the same names for every family
-            select_phases(recipe_phases(self.recipe), self.task, self.phase)
+            select_phases(drop_phases(recipe_phases(self.recipe), self.phase_epochs), self.task, self.phase)
         if self.subnet is not None:
             if self.task != "full":
                 raise ValueError(f"`subnet` trains one subnet alone with task='full'; received task={self.task!r}.")

@@ -223,6 +223,11 @@ def resnet_progressive_shrinking(space: ResNetSearchSpace | None = None) -> list
     ]
 
 
+def drop_phases(rows: Sequence[Phase], phase_epochs: dict[str, int] | None) -> list[Phase]:
+    """`rows` without those that `phase_epochs` (`TrainConfig.phase_epochs`) gives 0 epochs."""
+    return [p for p in rows if (phase_epochs or {}).get(p.name) != 0]
+
+
 def check_task(task: str, phase: int | None = None) -> None:
     """Raises ValueError for a `--task` / `--phase` pair no schedule can have."""
     if task not in TASKS:

@@ -30,6 +30,7 @@ from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.optimizer import reset_optimizer
 from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
+from ofa_tf.training.phases import drop_phases
 from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
 from ofa_tf.training.runtime import warn_if_onednn_unsafe
@@ -143,7 +144,7 @@ class Trainer:
         if unknown:
             raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__} and recipe "
                              f"{c.recipe!r}: {unknown}; its phases are {names}.")
-        return [p for p in rows if (c.phase_epochs or {}).get(p.name) != 0]
+        return drop_phases(rows, c.phase_epochs)
 
     def _resolve_phases(self) -> list[Phase]:
         c = self.config

@@ -123,6 +123,8 @@ def test_recipe_and_subnet_options():
         TrainConfig(recipe="sandwich", phase_epochs={"full": -1})
     with pytest.raises(ValueError, match="drops every phase of recipe 'sandwich' \\(\\['full', 'expand_2'\\]\\)"):
         TrainConfig(recipe="sandwich", phase_epochs={"full": 0, "expand_2": 0})
+    with pytest.raises(ValueError, match="no phase for task='full'"):  # the dropped row is not there to select
+        TrainConfig(recipe="sandwich", task="full", phase_epochs={"full": 0})
     with pytest.raises(ValueError, match="n_subnets=-1"):
         TrainConfig(n_subnets=-1)
     with pytest.raises(ValueError, match="`label_ratio`: expected a float in \\[0, 1\\]. Received label_ratio=-0.5"):
