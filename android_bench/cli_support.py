@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import os
+import pickle
 import sys
 import tempfile
 import warnings
@@ -73,6 +74,21 @@ def import_tensorflow(verbose: bool) -> None:
         return
     with native_output_silenced(not verbose):
         import tensorflow  # noqa: F401
+
+
+def call_quietly(verbose: bool, pickled_call: bytes) -> None:
+    """Entry of a spawned process: runs `function(*args)` from `pickled_call = pickle.dumps((function, args))`.
+
+    Unless `verbose`, the process's stdout and stderr point at /dev/null before the call is unpickled: unpickling
+    imports the function's module, and with it TensorFlow, whose start-up lines bypass every log threshold.
+    """
+    if not verbose:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    quiet_native_logs(verbose)
+    function, args = pickle.loads(pickled_call)
+    function(*args)
 
 
 def setup_logging(verbose: bool, packages: tuple[str, ...] = ("ofa_tf", "tools", "android_bench")) -> None:

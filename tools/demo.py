@@ -12,11 +12,13 @@ import json
 import logging
 import multiprocessing
 import os
+import pickle
 import time
 from pathlib import Path
 
 import numpy as np
 
+from android_bench.cli_support import call_quietly
 from ofa_tf.latency import network_shape
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import EvolutionConfig
@@ -173,9 +175,9 @@ def _load_supernet(settings: DemoSettings, data, out: Path, host_dir: Path, seco
         start = time.perf_counter()
         # Training keeps about one of two cores busy (small ops, one at a time): the host table's models are
         # converted on the other meanwhile, and only timed once training is over.
+        convert = pickle.dumps((_convert_host_table_models, (settings, data.num_classes, host_dir)))
         helper = multiprocessing.get_context("spawn").Process(
-            target=_convert_host_table_models, daemon=True,
-            args=(settings, data.num_classes, host_dir, logger.isEnabledFor(logging.DEBUG)),
+            target=call_quietly, args=(logger.isEnabledFor(logging.DEBUG), convert), daemon=True
         )
         helper.start()
         try:
@@ -282,13 +284,10 @@ def host_table_resolutions(space) -> list[int]:
     return [max(space.resolutions)]
 
 
-def _convert_host_table_models(settings: DemoSettings, n_classes: int, host_dir: Path, verbose: bool) -> None:
-    """The second process of `_load_supernet`: writes the `.tflite` files `HostLatency.table_model` times, from a
-    random-weight supernet of the same net id (float latency depends on shapes only; `tools.lut`)."""
-    if not verbose:  # TensorFlow's C++ logs and the converter's dumps stay behind --verbose
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+def _convert_host_table_models(settings: DemoSettings, n_classes: int, host_dir: Path) -> None:
+    """The second process of `_load_supernet` (its TensorFlow logs and converter dumps hidden by `call_quietly`):
+    writes the `.tflite` files `HostLatency.table_model` times, from a random-weight supernet of the same net id
+    (float latency depends on shapes only; `tools.lut`)."""
     from .lut import convert_entry_models
 
     supernet = load_supernet(settings.net_id, n_classes=n_classes)

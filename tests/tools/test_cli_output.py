@@ -42,3 +42,24 @@ def test_export_prints_its_summary_and_no_converter_dump(tmp_path, tiny_weights)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert not (tmp_path / ".ofa_tf_tmp").exists()  # the converter's scratch SavedModel is gone
+
+
+def test_a_spawned_helper_imports_tensorflow_without_its_start_up_logs():
+    """`ofa-tf demo` converts the host table's models in a spawned process (`call_quietly`)."""
+    script = (
+        "import importlib, multiprocessing, pickle, sys\n"
+        "from android_bench.cli_support import call_quietly\n"
+        "if __name__ == '__main__':\n"
+        "    call = pickle.dumps((importlib.import_module, ('tensorflow',)))\n"
+        "    helper = multiprocessing.get_context('spawn').Process(target=call_quietly, args=(False, call))\n"
+        "    helper.start()\n"
+        "    helper.join()\n"
+        "    print('exit code', helper.exitcode)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "exit code 0\n"
+    assert result.stderr == ""
