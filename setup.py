@@ -29,7 +29,7 @@ setup(
     ],
     extras_require={
         "torch": ["torch>=2.0,<2.14"],
-        "dev": ["pytest>=8", "pytest-timeout", "import-linter>=2.17,<3"],
+        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "import-linter>=2.17,<3"],
     },
     entry_points={
         "console_scripts": [
