@@ -86,6 +86,7 @@ def call_quietly(verbose: bool, pickled_call: bytes) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
+        os.close(devnull)
     quiet_native_logs(verbose)
     function, args = pickle.loads(pickled_call)
     function(*args)
