@@ -87,7 +87,6 @@ def call_quietly(verbose: bool, pickled_call: bytes) -> None:
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.close(devnull)
-    quiet_native_logs(verbose)
     function, args = pickle.loads(pickled_call)
     function(*args)
 

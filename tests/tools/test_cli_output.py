@@ -12,11 +12,15 @@ REPO = Path(__file__).resolve().parents[2]
 NOISE = ("I0000", "W0000", "E0000", "oneDNN", "cuInit", "absl", "TensorSpec", "Saved artifact", "WARNING:")
 
 
-def run(*args, verbose=False):
+def python(*args, timeout=600):
+    """`python *args` from the clone, as a user's shell runs it (no log-level or warning settings inherited)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
     env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, "-m", "tools.ofa_tf_cli", *(["-v"] if verbose else []), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+
+
+def run(*args, verbose=False):
+    return python("-m", "tools.ofa_tf_cli", *(["-v"] if verbose else []), *args)
 
 
 def test_an_error_is_one_line_without_tensorflow_start_up_logs(tmp_path):
@@ -56,10 +60,7 @@ def test_a_spawned_helper_imports_tensorflow_without_its_start_up_logs():
         "    helper.join()\n"
         "    print('exit code', helper.exitcode)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
-    env["PYTHONPATH"] = str(REPO)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO,
-                            timeout=300)
+    result = python("-c", script, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "exit code 0\n"
     assert result.stderr == ""
