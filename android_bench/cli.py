@@ -10,6 +10,7 @@ import click
 from android_bench.adb import Adb
 from android_bench.adb import AdbError
 from android_bench.cli_support import QuietGroup
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
 from android_bench.cli_support import one_line_errors
 from android_bench.device import HOST_SERIAL
@@ -89,6 +90,8 @@ def run(serial, binary, models, extra_models, threads, delegate, warmup, runs, t
     models = list(models) + list(extra_models)
     if not models and not resume:
         raise click.UsageError("Missing option '--model': give at least one .tflite file.")
+    check_outputs_not_inputs([("--db", db)],
+                             [*(("--model", model) for model in models), ("--binary", binary)])
     try:
         options = BenchmarkOptions(threads=threads, delegate=delegate, warmup=warmup, runs=runs, taskset=taskset,
                                    op_profiling=op_profiling, peak_memory=peak_memory)
@@ -137,6 +140,7 @@ def report(db, serial, session_id, status, csv_path, json_path, ops) -> None:
     for path, option in ((csv_path, "--csv"), (json_path, "--json")):
         if path:
             check_writable(path, option)
+    check_outputs_not_inputs([("--csv", csv_path), ("--json", json_path)], [("--db", db)])
     with ResultStore(db, read_only=True) as store:
         results = store.results(serial=serial, session_id=session_id, status=status)
     if not results:

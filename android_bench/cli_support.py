@@ -164,6 +164,54 @@ def check_writable(path: str | Path, option: str = "--out", folder: bool = False
     return path
 
 
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file or folder (links included); paths that do not exist compare resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
+
+
+def existing_folder(value: str | Path | None) -> Path | None:
+    """`value` as a Path when it names an existing folder (e.g. an image folder as `--data`), else None (a dataset
+    name, or nothing)."""
+    return Path(value) if value is not None and Path(value).is_dir() else None
+
+
+def check_outputs_not_inputs(outputs, inputs) -> None:
+    """Refuses, before any work, to write over one of the command's own inputs (a `.tflite` written over the weights
+    it is made from, a CSV over the results store it reads, a training run inside its image folder).
+
+    `outputs` and `inputs` are `(option, path)` pairs; a None path is skipped. An output conflicts with an input that
+    names the same file or folder (links included), and with an input folder it lies inside: pass a folder as an
+    input when the command reads all of it (an image folder), and the files it reads otherwise (a predictor folder's
+    two files), so that writing next to them stays allowed. List a folder output's files too where they could be
+    an input (`--out`'s `report.json`).
+    """
+    inputs = [(option, Path(path).expanduser()) for option, path in inputs if path is not None]
+    outputs = [(option, Path(path).expanduser()) for option, path in outputs if path is not None]
+    for index, (out_option, out) in enumerate(outputs):
+        for other_option, other in outputs[:index]:
+            if _same_path(out, other):
+                raise click.BadParameter(f"{out} is also the output of {other_option}; one would replace the other: "
+                                         "choose two paths.", param_hint=out_option)
+        for in_option, source in inputs:
+            if not source.exists():
+                continue
+            if _same_path(out, source):
+                raise click.BadParameter(
+                    f"{out} is also the command's input ({in_option} {source}); writing it would replace that "
+                    "input: choose another output path.", param_hint=out_option)
+            if source.is_dir() and _inside(out, source):
+                raise click.BadParameter(
+                    f"{out} lies inside {source}, the command's input ({in_option}); writing there would change "
+                    "that input: choose an output path outside it.", param_hint=out_option)
+
+
 class QuietGroup(click.Group):
     """A group with `-v/--verbose` that hides TensorFlow's native logs unless it is given.
 

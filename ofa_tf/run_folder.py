@@ -99,6 +99,22 @@ def resolve_weights(weights: str | Path, net_id: str | None) -> tuple[Path, str]
     return path, net_id
 
 
+def files_read(weights: str | Path | None, net_id: str | None = None) -> list[Path]:
+    """The files that loading `weights` reads: a weights file itself, or a run folder's final weights and config
+    files (for commands that must not write over their inputs); [] when there is nothing to read."""
+    if weights is None:
+        return []
+    path = Path(weights)
+    if not path.is_dir():
+        return [path]
+    try:
+        final, _ = resolve_weights(path, net_id)
+    except (ValueError, FileNotFoundError):  # the load itself reports what is wrong with the folder
+        final = None
+    configs = sorted(path.glob(CONFIG_FILE.format(run="*")))
+    return [p for p in (final, *configs) if p is not None]
+
+
 def load_supernet(net_id: str | None = None, weights: str | Path | None = None, n_classes: int | None = None, *,
                   pretrained: bool = False, dropout_rate: float = 0.0):
     """A zoo supernet for evaluation, search and export, with its weights.

@@ -13,6 +13,7 @@ from android_bench.adb import AdbError
 from android_bench.cli import EXIT_INTERRUPTED
 from android_bench.cli import db_option
 from android_bench.cli import main
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
 from android_bench.device import HOST_SERIAL
 from android_bench.options import DELEGATES
@@ -62,6 +63,7 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
     """Build a latency lookup table: time every distinct block of a supernet's search space on a device, then
     calibrate it on a few whole subnets."""
     check_writable(out)
+    check_outputs_not_inputs([("--out", out), ("--db", db), ("--work-dir", work_dir)], [("--binary", binary)])
     try:
         options = BenchmarkOptions(threads=threads, delegate=delegate, warmup=warmup, runs=runs, taskset=taskset)
     except ValueError as exc:

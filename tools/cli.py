@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
+from android_bench.cli_support import existing_folder
 from android_bench.cli_support import one_line_errors
 
 from .quantize import IO_TYPES
@@ -17,12 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 @click.command("export")
-@click.option("--net", "net_id", default=None, help="Supernet id (see ofa_tf.net_ids()).")
+@click.option("--net", "net_id", default=None,
+              help="Supernet id (see ofa_tf.net_ids()); a training run folder as --weights names its own.")
 @click.option("--specialized", default=None,
               help="Instead of --net/--config: a specialized network id (`ofa-tf zoo`), at its own image size.")
 @click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Supernet weights (PyTorch .pth or Keras .weights.h5); with --specialized the folder holding "
-                   "net.config, run.config and init.")
+              help="Supernet weights (PyTorch .pth or Keras .weights.h5) or a training run folder; with "
+                   "--specialized the folder holding net.config, run.config and init.")
 @click.option("--pretrained", is_flag=True, help="With --specialized: download the released files.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="SUBNET.json written by SubnetConfig.save / get_active_subnet_config().")
@@ -59,12 +62,15 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         return _export_specialized(specialized, weights, pretrained, quantize, data, out, batch_size, io_type,
                                    labels_path, representative_images, qat_steps, qat_batch_size, qat_lr,
                                    validation_split, seed)
-    missing = [f"--{n}" for n, v in (("net", net_id), ("weights", weights), ("config", config_path)) if v is None]
+    missing = [f"--{n}" for n, v in (("weights", weights), ("config", config_path)) if v is None]
+    if net_id is None and not (weights is not None and weights.is_dir()):  # a run folder names its net
+        missing.insert(0, "--net")
     if missing:
         raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized).")
-    if pretrained or weights.is_dir():
-        raise click.BadParameter("a supernet export takes a weights file (--pretrained and folders are for "
-                                 "--specialized).", param_hint="--weights")
+    if pretrained:
+        raise click.BadParameter("a supernet export takes a weights file or a training run folder (--pretrained is "
+                                 "for --specialized).", param_hint="--weights")
+    from ofa_tf.run_folder import files_read
     from ofa_tf.run_folder import load_supernet
 
     from .export import export_subnet
@@ -75,6 +81,9 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
     if calibrate_bn and data is None:
         raise click.UsageError(f"--calibrate-bn {calibrate_bn} needs --data (a TFDS name, an image folder or 'digits').")
     check_writable(out)
+    check_outputs_not_inputs([("--out", out)], [*(("--weights", p) for p in files_read(weights, net_id)),
+                                                ("--config", config_path), ("--labels", labels_path),
+                                                ("--data", existing_folder(data))])
     try:
         config = json.loads(config_path.read_text())
     except ValueError as err:  # json.JSONDecodeError
@@ -90,6 +99,7 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
     try:
         # the training dropout (0.1) stays in the subnet, so that --quantize qat fine-tunes with it
         supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
+        net_id = supernet.net_id
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--net / --weights") from err
     try:  # the supernet's family reads its own config format (`config_type`: ks/e/d or OFA-ResNets' d/e/w)
@@ -122,6 +132,11 @@ def _export_specialized(net_id, weights, pretrained, quantize, data, out, batch_
     if quantize in ("int8", "qat") and data is None:
         raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
     check_writable(out)
+    from ofa_tf.specialized import FILES
+
+    read = [] if weights is None else [weights / name for name in FILES] if weights.is_dir() else [weights]
+    check_outputs_not_inputs([("--out", out)], [*(("--weights", path) for path in read), ("--labels", labels_path),
+                                                ("--data", existing_folder(data))])
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]

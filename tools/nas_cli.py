@@ -8,8 +8,11 @@ from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
+from android_bench.cli_support import existing_folder
 from android_bench.cli_support import one_line_errors
+from ofa_tf.run_folder import files_read
 from ofa_tf.run_folder import load_supernet
 
 from .quantize import POST_TRAINING_MODES
@@ -36,6 +39,20 @@ def check_lut(path: str | Path, supernet) -> None:
 def _resolve_predictor(path: str | Path) -> Path:
     path = Path(path)
     return path.parent if path.is_file() else path
+
+
+def _read_inputs(weights=None, net_id=None, data=None, predictor=None, predictor_weights=None, luts=()) -> list:
+    """`(option, path)` of the files a command reads (a predictor folder's two files, a run folder's weights and
+    config) and of an image folder (read whole), for `check_outputs_not_inputs`."""
+    from ofa_tf.nas.accuracy_predictor import PREDICTOR_FILES
+
+    read = [("--weights", path) for path in files_read(weights, net_id)]
+    read.append(("--data", existing_folder(data)))
+    if predictor is not None and predictor != REFERENCE_PREDICTOR:
+        read += [("--predictor", _resolve_predictor(predictor) / name) for name in PREDICTOR_FILES]
+    read.append(("--predictor-weights", predictor_weights))
+    read += [("--lut", path) for path in luts]
+    return read
 
 
 REFERENCE_PREDICTOR = "reference"
@@ -99,9 +116,12 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     from .measure import make_evaluate_fn
 
     check_writable(out, folder=True)
+    out = Path(out)
+    written = ("predictor.weights.h5", "predictor.json", "predictor_report.json")
+    check_outputs_not_inputs([("--out", out), *(("--out", out / name) for name in written)],
+                             _read_inputs(weights, net_id, data_source))
     supernet = load_supernet(net_id, weights, n_classes)
     data = _load_data(data_source, validation_split, seed)
-    out = Path(out)
     evaluate_fn = make_evaluate_fn(supernet, data, calibration_images)
     configs, accuracies = build_accuracy_dataset(
         evaluate_fn, supernet.search_space, n_subnets, out / "acc_dataset.jsonl", seed=seed, verbose=not quiet
@@ -164,6 +184,10 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     from .specialize import describe_latency_model
 
     check_writable(out)
+    stem = Path(out).with_suffix("")
+    written = [f"{stem}{tail}" for tail in (".search.json", ".pareto.png", "_host_measurements")]
+    check_outputs_not_inputs([("--out", out), *(("--out", path) for path in written)],
+                             _read_inputs(weights, net_id, None, predictor_path, predictor_weights, luts))
     budgets = [parse_constraint(c) for c in constraints]
     for path in luts:
         if not Path(path).is_file():
@@ -257,6 +281,11 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     check_writable(out, folder=True)
     device_list = spec.parse_devices(devices)
     lut_map = spec.parse_luts(luts, [name for name, _ in device_list])
+    written = ["report.md", "report.json", "pareto.png", "host_measurements",
+               *(f"{name}{suffix}" for name, _ in device_list for suffix in (".json", ".tflite"))]
+    check_outputs_not_inputs([("--out", out), *(("--out", Path(out) / name) for name in written)],
+                             _read_inputs(weights, net_id, data_source, predictor_path, predictor_weights,
+                                          [path for paths in lut_map.values() for path in paths]))
     budgets = [spec.parse_constraint(c) for c in constraints]
     supernet = load_supernet(net_id, weights, n_classes)
     model = load_predictor(predictor_path, predictor_weights, supernet)
@@ -319,6 +348,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
     from .demo import run_demo
 
     check_writable(out, folder=True)
+    check_outputs_not_inputs([("--out", out)], _read_inputs(weights, net_id, data_source))
     given = dict(data=data_source, net_id=net_id, weights=weights, full_epochs=full_epochs, epochs=epochs,
                  n_subnets=n_subnets, predictor_features=predictor_features, quantize=quantize, seed=seed)
     overrides = {k: v for k, v in given.items() if v is not None}

@@ -5,7 +5,9 @@ import json
 
 import click
 
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
+from android_bench.cli_support import existing_folder
 from android_bench.cli_support import one_line_errors
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.phases import RECIPES
@@ -96,6 +98,8 @@ def train_command(net_id, data, out, **options):
     if net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
     check_writable(out, folder=True)
+    check_outputs_not_inputs([("--out", out)],
+                             [("--data", existing_folder(data)), ("--init", options["init_weights"])])
     result = train(net_id, data, out, **options)
     state = "finished" if result.completed else "stopped early (resume with --resume)"
     click.echo(f"Training {state}; phases done: {', '.join(result.phases) or 'none'}.")

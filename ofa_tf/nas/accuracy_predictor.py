@@ -20,7 +20,10 @@ from ofa_tf.subnet_config import SubnetConfig
 
 _WEIGHTS_FILE = "predictor.weights.h5"
 _CONFIG_FILE = "predictor.json"
+PREDICTOR_FILES = (_CONFIG_FILE, _WEIGHTS_FILE)
+"""The files of a predictor folder (`AccuracyPredictor.save`)."""
 _SPACES = {"mobilenet": SearchSpace, "resnet": ResNetSearchSpace}  # predictor.json's "family" -> its space
+_REQUIRED = ("space", "resolutions", "hidden_size", "n_layers", "seed")  # what `save` writes that `load` needs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -187,6 +187,7 @@ class Trainer:
         c = self.config
         if self.out.exists() and not self.out.is_dir():
             raise NotADirectoryError(f"Output folder {self.out} is a file; pass a folder (--out).")
+        self._check_inputs_not_written()
         for path in sorted(self.out.glob(CONFIG_FILE.format(run="*"))):
             other = json.loads(path.read_text()).get("net")
             if isinstance(other, str) and self.net_id and other != self.net_id:
@@ -217,6 +218,19 @@ class Trainer:
                 f"({', '.join(str(self._weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
                 "pass --overwrite (overwrite=True) to train them again, or choose another output folder."
             )
+
+    def _check_inputs_not_written(self) -> None:
+        """Refuses starting weights or a teacher that are weights this run writes (`out/weights/<phase>` of a phase
+        it trains): the run would replace its own input."""
+        c = self.config
+        phases = select_phases(recipe_phases(c.recipe, self._schedule_space), c.task, c.phase)
+        written = {self._weights_path(p.name).resolve(): p.name for p in phases}
+        teacher = c.teacher and (weights_path(c.teacher, "full") if Path(c.teacher).is_dir() else Path(c.teacher))
+        for name, option, path in (("init_weights", "--init", c.init_weights), ("teacher", "--teacher", teacher)):
+            phase = written.get(Path(path).resolve()) if path else None
+            if phase is not None:
+                raise ValueError(f"{name}={str(path)!r} ({option}) are the weights of phase {phase}, which this run "
+                                 f"writes into {self.out}: copy them elsewhere first, or choose another output folder.")
 
     def _weights_path(self, phase_name: str) -> Path:
         return weights_path(self.out, phase_name)

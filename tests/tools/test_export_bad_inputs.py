@@ -80,3 +80,22 @@ def test_out_in_a_read_only_folder_is_refused_before_work(work, read_only_dir):
                                        "--config", str(work / "subnet.json"), "--out", str(read_only_dir / "m.tflite")])
     line = one_error_line(result)
     assert result.exit_code == 2 and "read-only" in line and str(read_only_dir / "m.tflite") in line
+
+
+def test_a_training_run_folder_is_accepted_as_eval_and_search_accept_it(work):
+    """`--weights RUN_FOLDER` exports the run's final weights, its net read from the run (issue 26: refused)."""
+    from tools.inspect_model import inspect_tflite
+
+    run = work / "run"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "expand_2.weights.h5").write_bytes((work / "tiny.weights.h5").read_bytes())
+    (run / "config_all.json").write_text(json.dumps({"net": TINY, "num_classes": 10}))
+    for net in ([], ["--net", TINY]):
+        out = work / f"model{len(net)}.tflite"
+        result = CliRunner().invoke(main, ["export", *net, "--weights", str(run), "--config", str(work / "subnet.json"),
+                                           "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        meta = inspect_tflite(out).metadata
+        assert (meta.net_id, meta.resolution, meta.subnet_config["d"]) == (TINY, 16, [2] * 5)
+    line = export(work, net=SMALL, weights="run")
+    assert f"The training run in {run} is of {TINY}, not {SMALL}" in line
