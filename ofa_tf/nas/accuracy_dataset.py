@@ -8,11 +8,11 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from ofa_tf.nas.config_batch import config_key
 from ofa_tf.nas.resnet_search import ResNetBatch
+from ofa_tf.progress import progress_bar
 from ofa_tf.resnet.space import ResNetConfig
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
@@ -108,7 +108,7 @@ def build_accuracy_dataset(
             accuracies[i] = cached[key][1]
         else:
             todo.append(i)
-    progbar = keras.utils.Progbar(len(configs), verbose=1 if verbose else 0, unit_name="subnet")
+    progbar = progress_bar(len(configs), verbose=1 if verbose else 0, unit_name="subnet")
     progbar.update(len(configs) - len(todo))
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     _drop_partial_line(cache_path)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.files import write_atomic
+from ofa_tf.progress import progress_bar
 from ofa_tf.run_folder import CONFIG_FILE
 from ofa_tf.run_folder import METRICS_FILE
 from ofa_tf.run_folder import TENSORBOARD_DIR
@@ -424,9 +425,7 @@ class Trainer:
             if step_fn is None:
                 step_fn = self.train_step(dist.element_spec, teacher, phase.sandwich)
                 traces_before = step_fn.experimental_get_tracing_count()
-            progbar = keras.utils.Progbar(
-                self.steps_per_epoch, verbose=c.verbose if self.chief else 0, stateful_metrics=["lr"]
-            )
+            progbar = progress_bar(self.steps_per_epoch, c.verbose if self.chief else 0, stateful_metrics=["lr"])
             if skip:
                 progbar.update(skip)
             losses, t0 = [], time.perf_counter()
