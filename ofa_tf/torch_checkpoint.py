@@ -51,7 +51,11 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict):
         raise ValueError(f"{path} holds no state dict: expected a dict (optionally under 'state_dict').")
-    return {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
+    arrays = {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
+    from ofa_tf.weights_file import check_finite
+
+    check_finite(arrays.items(), path)
+    return arrays
 
 
 def add_batch_norm(table: dict, prefix: str, layer) -> None:

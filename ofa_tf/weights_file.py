@@ -92,3 +92,18 @@ class IdentifiedWeights:
             first = first[:200] + ("..." if len(first) > 200 else "")
             raise ValueError(f"The weights in {filepath} do not fit {describe(identity(self))}"
                              f" ({first}); pass the matching --net / --n-classes.") from err
+        check_finite(((v.path, v.numpy()) for v in self.weights), filepath)
+
+
+def check_finite(named_values, source) -> None:
+    """Raises ValueError naming `source` and its first tensor holding NaN or inf (weights of a diverged run, which
+    would load and evaluate at chance without a word). `named_values`: `(name, array)` pairs."""
+    import numpy as np
+
+    for name, value in named_values:
+        value = np.asarray(value)
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            bad = int(value.size - np.isfinite(value).sum())
+            raise ValueError(f"The weights in {source} are not finite: {name} holds {bad} NaN or inf value(s) of "
+                             f"{value.size} (a training run that diverged writes such weights): pass weights of a "
+                             "run that trained without diverging.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+from click.core import ParameterSource
 
 from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
@@ -67,7 +68,9 @@ def _net_ids():
               help="Starting weights of the student.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True)
 @click.option("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
-@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
+@click.option("--resume", is_flag=True,
+              help="Continue from the latest checkpoint in --out with the run's recorded settings (a different "
+                   "value is refused).")
 @click.option("--overwrite", is_flag=True, help="Train again phases whose weights --out already holds.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--lr", type=float, default=None, help="Initial learning rate (default: base_lr * batch / 64).")
@@ -100,6 +103,9 @@ def train_command(net_id, data, out, **options):
     check_writable(out, folder=True)
     check_outputs_not_inputs([("--out", out)],
                              [("--data", existing_folder(data)), ("--init", options["init_weights"])])
+    if options["resume"]:  # a resume takes the run's recorded settings: pass on only what the command line gives
+        ctx = click.get_current_context()
+        options = {k: v for k, v in options.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
     result = train(net_id, data, out, **options)
     state = "finished" if result.completed else "stopped early (resume with --resume)"
     click.echo(f"Training {state}; phases done: {', '.join(result.phases) or 'none'}.")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +18,15 @@ from ofa_tf.training.phases import check_task
 from ofa_tf.training.phases import drop_phases
 from ofa_tf.training.phases import recipe_phases
 from ofa_tf.training.phases import select_phases
+
+
+# Float options: (lowest, highest, lowest excluded); the CLI's --lr nan or --weight-decay inf end here, not in a
+# run whose every weight turns NaN.
+_FLOAT_RANGES = {
+    "lr": (0.0, math.inf, True), "epoch_scale": (0.0, math.inf, True), "warmup_epochs": (0.0, math.inf, False),
+    "kd_ratio": (0.0, math.inf, False), "label_smoothing": (0.0, 1.0, False), "weight_decay": (0.0, math.inf, False),
+    "momentum": (0.0, 1.0, False), "dropout_rate": (0.0, 1.0, False),
+}
 
 
 @dataclasses.dataclass
@@ -110,6 +121,16 @@ class TrainConfig:
         if self.label_ratio is not None and not 0 <= self.label_ratio <= 1:
             raise ValueError(f"Invalid value for `label_ratio`: expected a float in [0, 1]. "
                              f"Received label_ratio={self.label_ratio!r}.")
+        for name, (low, high, low_open) in _FLOAT_RANGES.items():  # NaN fails every comparison, so it is refused
+            value = getattr(self, name)
+            if value is None:
+                continue
+            inside = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and (
+                (low < value if low_open else low <= value) and value <= high and math.isfinite(value))
+            if not inside:
+                allowed = f"{'>' if low_open else '>='} {low:g}" + ("" if high == math.inf else f" and <= {high:g}")
+                raise ValueError(f"Invalid value for `{name}`: expected a finite number {allowed}. "
+                                 f"Received {name}={value!r}.")
         if self.image_sizes is not None:
             self.image_sizes = tuple(int(s) for s in self.image_sizes)
             if not self.image_sizes or min(self.image_sizes) < 8:
@@ -142,3 +163,39 @@ class TrainConfig:
 
     def optimizer_config(self) -> OptimizerConfig:
         return OptimizerConfig(self.momentum, self.nesterov, self.weight_decay, NO_DECAY_KEYS)
+
+
+RESUMABLE_OPTIONS = ("resume", "overwrite", "max_steps", "log_every", "verbose", "validate", "calibration_images",
+                     "strategy", "tpu")
+"""Options that change how a run is carried out, logged or checked, not what it trains: a resumed run may take
+other values of these; every other option is the run's recorded one."""
+
+
+def resumed_options(recorded: dict, given: dict, source: str) -> dict:
+    """The options of a resumed run: those recorded in `source` (its `config_<run>.json`), plus the given
+    `RESUMABLE_OPTIONS`.
+
+    Raises:
+        ValueError: naming both values, for any other given option that differs from the recorded one (a resumed
+            run at another batch size, learning rate, epoch count or recipe is another run, silently).
+    """
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    settled = {k: v for k, v in recorded.items() if k in names and k not in RESUMABLE_OPTIONS}
+    before, after = TrainConfig(**settled), TrainConfig(**{**settled, **given})
+    changed = [name for name in given if name in names and name not in RESUMABLE_OPTIONS
+               and _comparable(name, getattr(after, name)) != _comparable(name, getattr(before, name))]
+    if changed:
+        detail = ", ".join(f"{name}={getattr(after, name)!r} (recorded: {getattr(before, name)!r})" for name in changed)
+        raise ValueError(
+            f"A resumed run keeps the settings recorded in {source}; received {detail}. Omit "
+            f"{'it' if len(changed) == 1 else 'them'} to resume with the recorded value"
+            f"{'' if len(changed) == 1 else 's'}, or start a new run (another output folder, or --overwrite)."
+        )
+    return {**settled, **given}
+
+
+def _comparable(name: str, value):
+    """Weights paths as written on either side ('./w.h5' and 'w.h5' are one file) and configs as dicts."""
+    if name in ("teacher", "init_weights") and value is not None:
+        return os.path.normpath(str(value))
+    return value.to_dict() if isinstance(value, SubnetConfig) else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +22,9 @@ from ofa_tf.run_folder import checkpoint_dir
 from ofa_tf.run_folder import config_path
 from ofa_tf.run_folder import weights_path
 from ofa_tf.training import checkpoint as ckpt
+from ofa_tf.training.config import RESUMABLE_OPTIONS
 from ofa_tf.training.config import TrainConfig
+from ofa_tf.training.config import resumed_options
 from ofa_tf.training.distribute import is_chief
 from ofa_tf.training.distribute import make_strategy
 from ofa_tf.training.distribute import model_scope
@@ -59,6 +62,10 @@ class TrainResult:
     history: list[dict]
     trace_counts: dict[str, int]
     completed: bool
+
+
+class TrainingDivergedError(ValueError):
+    """The loss (or the weights) stopped being finite: the run stops, keeping its last finite checkpoint."""
 
 
 def _load_data(data, config: TrainConfig):
@@ -113,6 +120,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size={config.batch_size} must be divisible by the {n_replicas} replicas of the strategy."
             )
+        self.data_source = data
         self.data = _load_data(data, config)
         with model_scope(self.strategy):
             self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
@@ -242,7 +250,7 @@ class Trainer:
             with open(self.out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def _write_config(self) -> None:
+    def _write_config(self, resumed: bool) -> None:
         if not self.chief:
             return
         c = self.config
@@ -263,7 +271,34 @@ class Trainer:
                 for p in self.phases
             ],
         }
-        write_atomic(config_path(self.out, c.run_name), json.dumps(resolved, indent=2) + "\n")
+        if isinstance(self.data_source, (str, Path)):
+            resolved["data"] = str(self.data_source)
+        path = config_path(self.out, c.run_name)
+        if resumed and path.is_file():  # the record stays as written; the resumed run must match it
+            self._check_record(path, json.loads(json.dumps(resolved)))
+            return
+        write_atomic(path, json.dumps(resolved, indent=2) + "\n")
+
+    def _check_record(self, path: Path, resolved: dict) -> None:
+        """Raises naming both values when a resumed run differs from the run recorded in `path` (other data, another
+        supernet, other settings)."""
+        recorded = json.loads(path.read_text())
+        for record in (resolved, recorded):  # a supernet object's layer name is Keras's counter, not the network
+            if isinstance(record.get("net"), dict):
+                record["net"] = {**record["net"], "config": {k: v for k, v in record["net"].get("config", {}).items()
+                                                             if k != "name"}}
+        free = ("options", "strategy", "replicas")
+        changed = [(key, resolved[key], recorded[key]) for key in resolved
+                   if key in recorded and key not in free and resolved[key] != recorded[key]]
+        options, recorded_options = resolved["options"], recorded.get("options", {})
+        changed += [(key, options[key], recorded_options[key]) for key in options
+                    if key in recorded_options and key not in RESUMABLE_OPTIONS
+                    and options[key] != recorded_options[key]]
+        if changed:
+            detail = ", ".join(f"{key} {mine!r} (recorded: {theirs!r})" for key, mine, theirs in changed[:4])
+            raise ValueError(f"{self.out} holds a run recorded in {path.name} that this resumed run does not match: "
+                             f"{detail}. Resume with the recorded data and settings, or start a new run (another "
+                             "output folder, or --overwrite).")
 
     # === Weights ===
     def _teacher_weights(self) -> Path:
@@ -345,7 +380,7 @@ class Trainer:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         latest = ckpt.latest_checkpoint(self.out, c.run_name)
-        self._write_config()
+        self._write_config(resumed=bool(c.resume and latest))
         position = None
         if c.resume and latest:
             position = ckpt.read_state(latest).position()
@@ -435,6 +470,8 @@ class Trainer:
                 optimizer.learning_rate = lr
                 loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio,
                                      label_ratio))
+                if not math.isfinite(loss):
+                    self._diverged(phase, schedule, epoch, f"the loss was {loss} at step {i + 1} of epoch {epoch + 1}")
                 losses.append(loss)
                 global_step = int(self.state.global_step.assign_add(1).numpy())
                 progbar.update(i + 1, [("loss", loss), ("lr", lr)])
@@ -449,6 +486,8 @@ class Trainer:
                     return False
             seconds = time.perf_counter() - t0
             self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count() - traces_before
+            if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.supernet.trainable_variables):
+                self._diverged(phase, schedule, epoch, f"the weights were no longer finite after epoch {epoch + 1}")
             self.state.set(index, epoch + 1, 0, rng)
             checkpointer.save()
             record = {
@@ -463,6 +502,18 @@ class Trainer:
                 write_scalar("epoch/images_per_sec", record["images_per_sec"], global_step)
         self._finish_phase(index, phase)
         return True
+
+    def _diverged(self, phase: Phase, schedule: WarmupCosine, epoch: int, what: str) -> None:
+        """Stops the run: nothing of the diverged epoch is saved, so the latest checkpoint is the last finite one."""
+        latest = ckpt.latest_checkpoint(self.out, self.config.run_name)
+        self._log({"event": "diverged", "phase": phase.name, "epoch": epoch + 1,
+                   "global_step": int(self.state.global_step.numpy()), "what": what})
+        kept = f"keeps its last finite checkpoint ({Path(latest).name})" if latest else "holds no checkpoint"
+        raise TrainingDivergedError(
+            f"Training diverged in phase {phase.name}: {what} (learning rate {schedule.init_lr:g}). {self.out} {kept} "
+            f"and no weights of {phase.name} were written; train again with a lower learning rate (--lr) and "
+            "--overwrite."
+        )
 
     def _finish_phase(self, index: int, phase: Phase) -> None:
         ckpt.save_weights_atomic(self.supernet, self._weights_path(phase.name), write=self.chief)
@@ -503,5 +554,17 @@ def train(net, data, out, **options) -> TrainResult:
     Example:
     >>> result = ofa_tf.train("ofa_mbv3_small_d234_e346_k357_w0.5", "digits", "/tmp/run", epoch_scale=0.01)
     """
+    if options.get("resume"):
+        options = _resumed_options(out, options)
     config = TrainConfig(**options)
     return Trainer(net, data, out, config).run()
+
+
+def _resumed_options(out, options: dict) -> dict:
+    """A resume continues with the options recorded in `out/config_<run>.json` when there is a checkpoint to resume
+    (`resumed_options`: a different given value is refused, naming both)."""
+    run = TrainConfig(task=options.get("task", "all"), phase=options.get("phase")).run_name
+    path = config_path(out, run)
+    if not (path.is_file() and ckpt.latest_checkpoint(out, run)):
+        return options
+    return resumed_options(json.loads(path.read_text()).get("options", {}), options, str(path))

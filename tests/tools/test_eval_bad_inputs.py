@@ -42,3 +42,38 @@ def test_empty_class_folder(tmp_path, tiny_weights):
     data = image_folder(tmp_path / "images", ("cat", "dog"))
     (data / "eel").mkdir()
     assert f"'{data / 'eel'}' hold no readable images" in evaluate(tmp_path, tiny_weights, data=data)
+
+
+@pytest.fixture
+def diverged_weights(tmp_path):
+    """10-class tiny weights whose classifier is NaN, as a diverged training run leaves them."""
+    import numpy as np
+
+    from ofa_tf.zoo import ofa_net
+
+    net = ofa_net(TINY, n_classes=10)
+    for variable in net.weights:
+        if "classifier" in variable.path:
+            variable.assign(np.full(variable.shape, np.nan, np.float32))
+    path = tmp_path / "diverged.weights.h5"
+    net.save_weights(path)
+    return path
+
+
+def test_eval_export_predictor_and_search_refuse_non_finite_weights(tmp_path, diverged_weights):
+    import json
+
+    config = tmp_path / "subnet.json"
+    config.write_text(json.dumps({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 16}))
+    runs = {
+        "eval": ["eval", "--net", TINY, "--weights", str(diverged_weights), "--data", "digits"],
+        "export": ["export", "--net", TINY, "--weights", str(diverged_weights), "--config", str(config), "--out",
+                   str(tmp_path / "m.tflite")],
+        "predictor": ["predictor", "--net", TINY, "--weights", str(diverged_weights), "--out", str(tmp_path / "p")],
+        "search": ["search", "--net", TINY, "--weights", str(diverged_weights), "--predictor", str(tmp_path / "p"),
+                   "--constraint", "macs=50M", "--out", str(tmp_path / "s.json")],
+    }
+    for command, args in runs.items():
+        line = one_error_line(CliRunner().invoke(main, args))
+        assert f"The weights in {diverged_weights} are not finite: " in line and "classifier" in line, command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diverged.weights.h5", "subnet.json"]
