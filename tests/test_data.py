@@ -166,6 +166,45 @@ def test_undecodable_image_is_skipped_with_its_name(tmp_path):
     assert data.num_train == 12 and len(batches) == 3
 
 
+def test_undecodable_first_image_is_skipped_with_its_name(tmp_path):
+    """The first training image is decoded to choose the augmentation policy: a file there that does not decode is
+    skipped like anywhere else, not a TensorFlow traceback (issue 26)."""
+    root = _write_folder(tmp_path / "train", classes=("ant", "bee"))
+    (root / "ant" / "0.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9")
+    data = D.load_dataset(root, validation_split=0)
+    assert data.store.payload[data.train_indices[0]].endswith("0.jpg") and data.policy == "cifar"
+    with pytest.warns(D.CorruptImageWarning, match="ant/0.jpg: could not be decoded"):
+        batches = list(data.train(7, 16, seed=0))
+    assert data.num_train == 7 and len(batches) == 1
+    data = D.load_dataset(root, validation_split=0, cache=False)  # undecoded: the pipeline drops the file
+    assert sum(len(y) for _, y in data.train(1, 16, seed=0)) == 7
+
+
+def test_no_decodable_image_among_the_first_is_named(tmp_path):
+    root = _write_folder(tmp_path / "train", classes=("ant", "bee"), per_class=2)
+    for path in root.rglob("*.*"):
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200) + b"IEND")
+    with pytest.raises(ValueError, match=r"None of the first 4 images decodes: .*ant/0.jpg"):
+        D.load_dataset(root, validation_split=0)
+
+
+def test_non_ascii_class_and_file_names(tmp_path):
+    """'café', 'Hündchen 犬' and 'bild_ü.png' are read as the file system's (UTF-8) bytes (issue 26: numpy's
+    astype(bytes) raised 'ascii' codec can't encode)."""
+    root = tmp_path / "tiere"
+    rng = np.random.default_rng(0)
+    for c in ("café", "Hündchen 犬"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / c / f"bild_{i}_ü.png")
+    data = D.load_dataset(root, validation_split=2, seed=0)
+    assert data.class_names == ["Hündchen 犬", "café"]
+    x, y = next(iter(data.train(4, 8, seed=0)))
+    assert x.shape == (4, 8, 8, 3) and sorted(y.numpy().tolist()) == sorted(data.labels[data.train_indices].tolist())
+    undecoded = D.load_dataset(root, validation_split=2, seed=0, cache=False)
+    assert len(next(iter(undecoded.validation(2, 8)))[1]) == 2
+
+
 def test_validation_is_exactly_its_images_when_files_fail_to_decode(tmp_path):
     """Undecodable files renumber the decoded images; the validation split must still name the same images,
     disjoint from training (regression: validation indices were read before the renumbering)."""

@@ -323,7 +323,7 @@ def load_dataset(
         train_idx, val_idx = split_indices(labels, validation_split, seed, stratify)
 
     data = ImageData(class_names, store, labels, train_idx, val_idx, cache=cache)
-    first = store.load(tf.constant(int(train_idx[0]), tf.int64))
+    first = store.first_image(train_idx)  # sets the policy; an undecodable first file is skipped like any other
     named = None if path.is_dir() else SOURCE_POLICIES.get(str(source).split(":")[0])
     data.policy = named or ("cifar" if max(first.shape[:2]) <= SMALL_IMAGE_SIZE else "imagenet")
     return data

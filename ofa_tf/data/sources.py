@@ -158,7 +158,10 @@ class ImageStore:
                 tf.constant(self.offsets, tf.int64),
                 tf.constant(self.shapes, tf.int32),
             )
-        return (tf.constant(self.payload.astype(bytes)),)
+        # paths as the file system's bytes (UTF-8 for 'café', 'Hündchen 犬'); numpy's fixed-width `astype(bytes)`
+        # encodes ASCII only and drops an encoded image's trailing NUL bytes
+        items = [os.fsencode(item) if isinstance(item, str) else bytes(item) for item in self.payload]
+        return (tf.constant(np.array(items, dtype=object)),)
 
     def load(self, index: tf.Tensor) -> tf.Tensor:
         tensors = self._graph_tensors()
@@ -177,12 +180,25 @@ class ImageStore:
             return str(self.payload[index])
         return f"example #{index}"
 
+    def first_image(self, indices=None, tries: int = 100) -> tf.Tensor:
+        """The first image of `indices` (default: all) that decodes; the ones before it are skipped here (the
+        pipelines skip them with a warning too). Raises ValueError naming the files when none of the first `tries`
+        decodes."""
+        indices = np.arange(self.num_examples) if indices is None else np.asarray(indices)
+        failed = []
+        for index in indices[:tries]:
+            try:
+                return self.load(tf.constant(int(index), tf.int64))
+            except tf.errors.InvalidArgumentError as err:
+                failed.append(f"{self.describe(int(index))} ({' '.join(err.message.split())[:80]})")
+        raise ValueError(f"None of the first {len(failed)} images decodes: {'; '.join(failed[:3])}"
+                         f"{'; ...' if len(failed) > 3 else ''}. Check the image files.")
+
     def estimated_decoded_bytes(self) -> int:
-        """Decoded size of the whole store, extrapolated from its first image."""
+        """Decoded size of the whole store, extrapolated from its first image that decodes."""
         if self.kind == "decoded":
             return int(self.payload.nbytes)
-        first = self.load(tf.constant(0, tf.int64))
-        return int(np.prod(first.shape)) * self.num_examples
+        return int(np.prod(self.first_image().shape)) * self.num_examples
 
     def decoded(self, indices: np.ndarray | None = None) -> tuple[ImageStore, np.ndarray]:
         """Decode `indices` (default all) into an in-memory store.
