@@ -149,6 +149,7 @@ def specialized_url(net_id: str, file: str) -> str:
 
 def download_specialized(net_id: str, files=FILES) -> Path:
     """Fetches `files` of a released net into `cache_dir()/ofa_specialized/<id>/` (kept); returns that folder."""
+    from ofa_tf.download import BrokenDownloadError
     from ofa_tf.download import cache_dir
     from ofa_tf.download import fetch
 
@@ -157,7 +158,11 @@ def download_specialized(net_id: str, files=FILES) -> Path:
     folder = cache_dir() / "ofa_specialized" / folder_name
     for file in files:
         try:
-            fetch(f"ofa_specialized/{folder_name}/{file}", folder / file)
+            fetch(f"ofa_specialized/{folder_name}/{file}", folder / file, _VERIFY[file])
+        except BrokenDownloadError as err:
+            raise ConnectionError(f"Could not download {file} of {net_id}: {err}. Retry when the server is fixed, or "
+                                  f"pass a folder holding {', '.join(files)}: weights='FOLDER' / `--weights "
+                                  "FOLDER`.") from err
         except (urllib.error.URLError, OSError, ValueError) as err:
             raise ConnectionError(
                 f"Could not download {file} of {net_id} from {specialized_url(net_id, file)} ({err}). Offline? "
@@ -247,3 +252,13 @@ def _read_json(path: Path) -> dict:
 
 def _model_name(net_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", net_id)
+
+
+def _read_init(path: Path) -> None:
+    from ofa_tf.torch_checkpoint import read_state_dict
+
+    read_state_dict(path)
+
+
+# How each downloaded file is checked before it enters the cache (`ofa_tf.download.fetch`): it must read.
+_VERIFY = {"net.config": _read_json, "run.config": _read_json, "init": _read_init}

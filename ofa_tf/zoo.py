@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import keras
@@ -10,6 +11,8 @@ from ofa_tf.network_shape import PROXYLESS_STRIDES
 from ofa_tf.proxyless import OFAProxylessNASNets
 from ofa_tf.resnet.supernet import ResNetPreset
 from ofa_tf.supernet import OFAMobileNetV3
+
+logger = logging.getLogger(__name__)
 
 WEIGHTS_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{net_id}"
 
@@ -118,14 +121,25 @@ def download_weights(net_id: str) -> Path:
     if url is None:
         raise ValueError(f"No official weights exist for {net_id!r}; official ones: "
                          f"{', '.join(k for k, p in PRESETS.items() if p.url)}.")
-    try:
-        return Path(keras.utils.get_file(fname=net_id, origin=url, cache_subdir="ofa_tf"))
-    except Exception as err:  # urllib raises several types; all mean "could not fetch"
-        raise ConnectionError(
-            f"Could not download the official weights for {net_id} from {url} ({err}). "
-            f"Offline? Download that file on a machine with internet and pass it as "
-            f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
-        ) from err
+    from ofa_tf.torch_checkpoint import read_state_dict
+
+    for attempt in range(2):
+        try:
+            path = Path(keras.utils.get_file(fname=net_id, origin=url, cache_subdir="ofa_tf"))
+        except Exception as err:  # urllib raises several types; all mean "could not fetch"
+            raise ConnectionError(
+                f"Could not download the official weights for {net_id} from {url} ({err}). "
+                f"Offline? Download that file on a machine with internet and pass it as "
+                f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
+            ) from err
+        try:  # a truncated download would stay in the cache and fail every later call: read it, else fetch again
+            read_state_dict(path)
+            return path
+        except ValueError:
+            path.unlink()
+            if attempt:
+                raise
+            logger.warning("The cached %s does not read; downloading it again from %s.", path, url)
 
 
 def weights_n_classes(path: str | Path) -> int | None:

@@ -108,7 +108,7 @@ def pretrained_accuracy_predictor(pretrained: bool = False, weights: str | Path 
         raise ValueError("Pass exactly one of pretrained=True (download) or weights=PATH (a local acc_predictor.pth).")
     if pretrained:
         try:
-            weights = fetch(FILE, cache_dir() / FILE)
+            weights = fetch(FILE, cache_dir() / FILE, read_state_dict)
         except (urllib.error.URLError, OSError, ValueError) as err:
             raise ConnectionError(
                 f"Could not download {FILE} from {files_url()}/{FILE} ({err}). Offline? Download it on a machine "
