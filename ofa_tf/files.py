@@ -53,12 +53,26 @@ def read_yaml_or_json(path: str | Path, what: str = "file"):
     _check_suffix(path, what)
     if not path.is_file():
         raise FileNotFoundError(f"{what[:1].upper()}{what[1:]} not found: {path}")
-    text = path.read_text()
-    if path.suffix in YAML_SUFFIXES:
-        import yaml
+    try:
+        text = path.read_text()
+        if path.suffix in YAML_SUFFIXES:
+            import yaml
 
-        return yaml.safe_load(text)
-    return json.loads(text)
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError as err:  # syntax errors, and tags such as !!python/object that safe_load refuses
+                mark = getattr(err, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark is not None else ""
+                problem = " ".join(str(getattr(err, "problem", None) or err).split())
+                if isinstance(err, yaml.constructor.ConstructorError):
+                    problem += " (only plain YAML is read: tags such as !!python/... are refused)"
+                raise ValueError(f"{path} is not valid YAML{where}: {problem}.") from err
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON at line {err.lineno}: {err.msg}.") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not a text file ({err.reason} at byte {err.start}).") from err
 
 
 def write_yaml_or_json(path: str | Path, data, what: str = "file") -> Path:

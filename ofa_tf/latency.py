@@ -291,9 +291,15 @@ class LatencyTable:
         else:
             header, entries = {}, dict(data)
         for key, entry in entries.items():
-            mean = entry.get("mean") if isinstance(entry, Mapping) else entry
-            if not isinstance(mean, (int, float)) or not math.isfinite(mean):
+            fields = dict(entry) if isinstance(entry, Mapping) else {"mean": entry}
+            if not isinstance(fields.get("mean"), (int, float)) or isinstance(fields["mean"], bool):
                 raise ValueError(f"Latency table {path}: entry {key!r} has no numeric 'mean' (found {entry!r}).")
+            for name in (*STATISTICS, "var", "std"):
+                value = fields.get(name)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                          or not math.isfinite(value) or value < 0):
+                    raise ValueError(f"Latency table {path}: entry {key!r} has {name}={value!r}; latencies must be "
+                                     "finite numbers >= 0 ms: measure the table again (android-bench lut).")
         return cls(header, _entries(entries))
 
     @classmethod

@@ -70,3 +70,24 @@ def test_yaml_or_json_errors_name_the_file_and_the_allowed_suffixes(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"Latency table not found: .*missing.yaml"):
         read_yaml_or_json(tmp_path / "missing.yaml", "latency table")
     assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("syntax.yaml", "header: {net_id: x}\ntable:\n  a: [1, 2\n",
+     "syntax.yaml is not valid YAML at line 4: expected ',' or ']', but got '<stream end>'."),
+    ("tag.yaml", '!!python/object/apply:os.system ["echo owned"]\n',
+     "tag.yaml is not valid YAML at line 1: could not determine a constructor for the tag "
+     "'tag:yaml.org,2002:python/object/apply:os.system' (only plain YAML is read: tags such as !!python/... are "
+     "refused)."),
+    ("truncated.json", '{"header": {"net_id": "x"}, "table": {"a": {"mean"',
+     "truncated.json is not valid JSON at line 1: Expecting ':' delimiter."),
+    ("binary.yaml", b"\xff\xfe\x00garbage", "binary.yaml is not a text file (invalid start byte at byte 0)."),
+])
+def test_unreadable_yaml_or_json_is_one_line_naming_the_file(tmp_path, name, text, message):
+    """Syntax errors, `!!python` tags (never constructed) and truncated files: a ValueError naming the file and the
+    problem, not a yaml / json traceback (issue 26)."""
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ValueError) as err:
+        read_yaml_or_json(path, "latency table")
+    assert str(err.value) == f"{tmp_path}/{message}"

@@ -209,6 +209,26 @@ def test_table_file_errors(tmp_path):
         LatencyTable.load(tmp_path / "missing.yaml")
 
 
+@pytest.mark.parametrize("entry, named", [
+    ({"mean": -0.5, "count": 3}, "mean=-0.5"),
+    ({"mean": 0.5, "min": float("nan")}, "min=nan"),
+    ({"mean": 0.5, "median": float("inf")}, "median=inf"),
+    ({"mean": 0.5, "std": -1.0}, "std=-1.0"),
+    ({"mean": 0.5, "var": "x"}, "var='x'"),
+    (-2.0, "mean=-2.0"),
+])
+def test_table_entries_must_be_finite_non_negative_latencies(tmp_path, entry, named):
+    """A negative, NaN or infinite entry is refused naming the file and the key (issue 26: negative entries were
+    summed into 0.057 ms for a 0.64 ms subnet; NaN ones into a 'best latency reached was nan ms')."""
+    key = "Conv-input:32x32x3-output:32x32x8"
+    path = tmp_path / "phone.yaml"
+    path.write_text(yaml.safe_dump({"header": {"net_id": "x"}, "table": {key: entry, "Logits": {"mean": 0.1}}}))
+    with pytest.raises(ValueError) as err:
+        LatencyTable.load(path)
+    assert str(err.value) == (f"Latency table {path}: entry {key!r} has {named}; latencies must be finite numbers "
+                              ">= 0 ms: measure the table again (android-bench lut).")
+
+
 def test_network_shape_of_the_small_preset_matches_its_subnets():
     net = ofa_tf.ofa_net("ofa_mbv3_small_d234_e346_k357_w0.5", n_classes=10)
     shape = network_shape(net)

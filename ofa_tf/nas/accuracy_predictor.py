@@ -17,6 +17,7 @@ from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.weights_file import check_finite
 
 _WEIGHTS_FILE = "predictor.weights.h5"
 _CONFIG_FILE = "predictor.json"
@@ -259,13 +260,32 @@ class AccuracyPredictor:
         for name in (_CONFIG_FILE, _WEIGHTS_FILE):
             if not (directory / name).exists():
                 raise FileNotFoundError(f"{directory / name} not found; save a predictor there with `save()`.")
-        meta = json.loads((directory / _CONFIG_FILE).read_text())
+        config_file, weights_file = directory / _CONFIG_FILE, directory / _WEIGHTS_FILE
+        try:
+            meta = json.loads(config_file.read_text())
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"{config_file} is not valid JSON ({err}); it may be truncated: save the predictor "
+                             "again (`ofa-tf predictor`).") from err
+        missing = [key for key in _REQUIRED if not isinstance(meta, dict) or key not in meta]
+        if missing:
+            raise ValueError(f"{config_file} lacks {', '.join(repr(k) for k in missing)}: a predictor.json written by "
+                             f"`AccuracyPredictor.save` holds {', '.join(_REQUIRED)}; save the predictor again.")
         family = meta.get("family", "mobilenet")
         if family not in _SPACES:
-            raise ValueError(f"{directory / _CONFIG_FILE} has family={family!r}; allowed are {sorted(_SPACES)}.")
-        predictor = cls(_SPACES[family](**meta["space"]), meta["resolutions"], meta["hidden_size"], meta["n_layers"],
-                        meta["seed"], meta.get("net_id"), meta.get("features", "block"))
-        predictor.model.load_weights(directory / _WEIGHTS_FILE)
+            raise ValueError(f"{config_file} has family={family!r}; allowed are {sorted(_SPACES)}.")
+        try:
+            predictor = cls(_SPACES[family](**meta["space"]), meta["resolutions"], meta["hidden_size"],
+                            meta["n_layers"], meta["seed"], meta.get("net_id"), meta.get("features", "block"))
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{config_file} does not describe a predictor ({type(err).__name__}: {err}); save the "
+                             "predictor again.") from err
+        try:
+            predictor.model.load_weights(weights_file)
+        except (ValueError, OSError) as err:  # truncated or foreign HDF5, other shapes
+            detail = " ".join(str(err).split())[:160]
+            raise ValueError(f"{weights_file} is not readable predictor weights ({detail}); it may be truncated or "
+                             f"belong to another predictor.json: save the predictor again.") from err
+        check_finite(((v.path, v.numpy()) for v in predictor.model.weights), weights_file)
         predictor.directory = directory
         return predictor
 

@@ -140,3 +140,56 @@ def test_stage_features_save_and_load(tmp_path):
     assert loaded.features == "stage"
     configs = list(_synthetic_dataset(10, seed=7).configs)
     np.testing.assert_allclose(loaded.predict(configs), predictor.predict(configs), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("predictor")
+    AccuracyPredictor(SearchSpace(resolutions=(8, 12, 16)), hidden_size=8).save(path)
+    return path
+
+
+def _copy(saved, tmp_path, **changes):
+    import shutil
+
+    folder = tmp_path / "p"
+    shutil.copytree(saved, folder)
+    for name, payload in changes.items():
+        (folder / name.replace("_", ".", 1)).write_bytes(payload)
+    return folder
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated weights", "{folder}/predictor.weights.h5 is not readable predictor weights (Unable to synchronously "
+                          "open file"),
+    ("truncated json", "{folder}/predictor.json is not valid JSON (Expecting value: line"),
+    ("no space", "{folder}/predictor.json lacks 'space': a predictor.json written by `AccuracyPredictor.save` holds "
+                 "space,"),
+    ("not an object", "{folder}/predictor.json lacks 'space', 'resolutions', 'hidden_size', 'n_layers', 'seed'"),
+    ("bad space", "{folder}/predictor.json does not describe a predictor (TypeError:"),
+    ("nan weights", "The weights in {folder}/predictor.weights.h5 are not finite: head"),
+])
+def test_damaged_predictor_folders_are_one_line_naming_the_file(saved, tmp_path, damage, message):
+    """Issue 26: a truncated predictor.weights.h5 gave a traceback, a truncated predictor.json or one without
+    'space' gave `Error: space` or a JSON message without the file's name."""
+    import json
+
+    meta = json.loads((saved / "predictor.json").read_text())
+    weights = (saved / "predictor.weights.h5").read_bytes()
+    text = (saved / "predictor.json").read_text()
+    changes = {
+        "truncated weights": {"predictor_weights.h5": weights[:3000]},
+        "truncated json": {"predictor_json": text[: len(text) // 2].encode()},
+        "no space": {"predictor_json": json.dumps({k: v for k, v in meta.items() if k != "space"}).encode()},
+        "not an object": {"predictor_json": b"[1, 2]"},
+        "bad space": {"predictor_json": json.dumps({**meta, "space": {"kernels": [3]}}).encode()},
+    }.get(damage, {})
+    folder = _copy(saved, tmp_path, **changes)
+    if damage == "nan weights":
+        predictor = AccuracyPredictor.load(folder)
+        predictor.model.get_layer("head").kernel.assign(np.full(predictor.model.get_layer("head").kernel.shape,
+                                                                np.nan, np.float32))
+        predictor.save(folder)
+    with pytest.raises(ValueError) as err:
+        AccuracyPredictor.load(folder)
+    assert str(err.value).startswith(message.format(folder=folder)), err.value

@@ -89,3 +89,28 @@ def test_predictor_into_a_read_only_folder(tiny_weights, read_only_dir):
     result = CliRunner().invoke(main, ["predictor", "--net", TINY, "--weights", str(tiny_weights),
                                        "--out", str(read_only_dir / "predictor")])
     assert result.exit_code == 2 and "read-only" in one_error_line(result)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("table:\n  a: [1, 2\n", "is not valid YAML at line 3: expected ',' or ']', but got '<stream end>'."),
+    ('!!python/object/apply:os.system ["touch owned"]\n', "is not valid YAML at line 1: could not determine a "
+                                                          "constructor for the tag"),
+    ("header: {net_id: " + TINY + "}\ntable:\n  stem: {mean: -0.5}\n", "entry 'stem' has mean=-0.5; latencies must be "
+                                                                        "finite numbers >= 0 ms"),
+])
+def test_search_with_a_table_that_does_not_read(tmp_path, tiny_predictor, text, problem):
+    lut = tmp_path / "phone.yaml"
+    lut.write_text(text)
+    line = search(tmp_path, "--predictor", str(tiny_predictor), "--constraint", "latency=5ms", "--lut", str(lut),
+                  net=TINY)
+    assert str(lut) in line and problem in line
+    assert not (tmp_path / "owned").exists()
+
+
+def test_search_with_a_truncated_predictor(tmp_path, tiny_predictor):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "predictor.json").write_text((tiny_predictor / "predictor.json").read_text())
+    (broken / "predictor.weights.h5").write_bytes((tiny_predictor / "predictor.weights.h5").read_bytes()[:2000])
+    line = search(tmp_path, "--predictor", str(broken), "--constraint", "macs=50M", net=TINY)
+    assert f"{broken / 'predictor.weights.h5'} is not readable predictor weights" in line
