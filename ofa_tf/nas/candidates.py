@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from ofa_tf.nas.efficiency import EfficiencyModel
 from ofa_tf.subnet_config import SearchSpace
 
 _MIN_BATCH = 64
+logger = logging.getLogger(__name__)
 
 Objective = Callable[[ConfigBatch], np.ndarray]
 """Higher is better, e.g. `AccuracyPredictor.predict_batch`; called on a whole population at once."""
@@ -43,8 +45,9 @@ class InfeasibleConstraintError(ValueError):
 class CandidateSampler:
     """Draws feasible candidates in numpy batches and filters them with the vectorised efficiency models.
 
-    Rejection sampling is capped: after `max_rounds` batches without enough feasible candidates it raises
-    `InfeasibleConstraintError` naming the constraint that failed and the best value that was reached.
+    Rejection sampling is capped: after `max_rounds` batches the feasible candidates found fill the request (some
+    repeated) when there are any; when there are none it raises `InfeasibleConstraintError` naming the constraint
+    that failed and the best value that was reached.
 
     Args:
         space: the search space (resolutions are drawn from `space.resolutions`).
@@ -152,6 +155,14 @@ class CandidateSampler:
             n_kept += len(idx)
             if n_kept == n:
                 return type(candidates).concat(kept), np.concatenate(kept_values)
+        if n_kept:  # reachable but rare: the feasible candidates found fill the request, some of them twice
+            found, found_values = type(candidates).concat(kept), np.concatenate(kept_values)
+            repeat = self.rng.integers(n_kept, size=n - n_kept)
+            logger.log(logging.INFO if what == "random sampling" else logging.DEBUG,
+                       "The constraints are tight: %s found %d of %d feasible candidates in %d tries; %d of them are "
+                       "repeated.", what, n_kept, n, n_tried, n - n_kept)
+            return type(candidates).concat([found, found.take(repeat)]), np.concatenate([found_values,
+                                                                                         found_values[repeat]])
         raise InfeasibleConstraintError(self._infeasible_message(what, n, n_kept, n_tried, n_ok, best))
 
     def _infeasible_message(self, what, n, n_kept, n_tried, n_ok, best) -> str:
