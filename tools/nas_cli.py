@@ -129,7 +129,10 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
     model = AccuracyPredictor(supernet.search_space, seed=seed, net_id=supernet.net_id, features=features)
     report = model.fit((configs, accuracies), PredictorTrainingConfig(epochs=epochs, seed=seed))
     model.save(out)
-    (out / "predictor_report.json").write_text(json.dumps(dataclasses.asdict(report), indent=1) + "\n")
+    (out / "predictor_report.json").write_text(
+        json.dumps({**dataclasses.asdict(report), "beats_mean": report.beats_mean}, indent=1) + "\n")
+    if report.warning():
+        click.echo(report.warning())
     click.echo(
         f"Predictor trained on {report.n_train} subnets; on {report.n_val} held-out: RMSE {100 * report.rmse:.2f} "
         f"points (predicting the mean: {100 * report.baseline_rmse:.2f}), Kendall tau {report.kendall_tau:.3f}, "

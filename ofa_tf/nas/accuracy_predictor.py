@@ -55,6 +55,21 @@ class PredictorReport:
     kendall_tau: float
     spearman: float
 
+    @property
+    def beats_mean(self) -> bool:
+        """Whether the predictor's held-out RMSE is below that of always predicting the mean (no better: its
+        predictions carry no information a search could use)."""
+        return self.rmse < self.baseline_rmse
+
+    def warning(self) -> str | None:
+        """One line for the user when the predictor does not beat the mean, else None."""
+        if self.beats_mean:
+            return None
+        return (f"Warning: this predictor is no better than always predicting the mean: held-out RMSE "
+                f"{100 * self.rmse:.2f} points vs {100 * self.baseline_rmse:.2f} for the mean, Kendall tau "
+                f"{self.kendall_tau:.2f} on {self.n_val} subnets; a search would rank subnets by noise. Evaluate more "
+                "subnets (--n-subnets), or try --features stage for a few dozen.")
+
 
 @dataclasses.dataclass(frozen=True)
 class CrossValidationReport:

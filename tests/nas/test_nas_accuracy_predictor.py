@@ -193,3 +193,17 @@ def test_damaged_predictor_folders_are_one_line_naming_the_file(saved, tmp_path,
     with pytest.raises(ValueError) as err:
         AccuracyPredictor.load(folder)
     assert str(err.value).startswith(message.format(folder=folder)), err.value
+
+
+def test_a_report_says_when_the_predictor_does_not_beat_the_mean():
+    from ofa_tf.nas import PredictorReport
+
+    worse = PredictorReport(n_train=32, n_val=8, train_rmse=0.001, rmse=0.0114, baseline_rmse=0.0028,
+                            kendall_tau=-1.0, spearman=-1.0)
+    assert not worse.beats_mean
+    assert worse.warning() == ("Warning: this predictor is no better than always predicting the mean: held-out RMSE "
+                               "1.14 points vs 0.28 for the mean, Kendall tau -1.00 on 8 subnets; a search would rank "
+                               "subnets by noise. Evaluate more subnets (--n-subnets), or try --features stage for a "
+                               "few dozen.")
+    better = PredictorReport(32, 8, 0.001, 0.002, 0.0028, 0.5, 0.6)
+    assert better.beats_mean and better.warning() is None

@@ -114,3 +114,30 @@ def test_search_with_a_truncated_predictor(tmp_path, tiny_predictor):
     (broken / "predictor.weights.h5").write_bytes((tiny_predictor / "predictor.weights.h5").read_bytes()[:2000])
     line = search(tmp_path, "--predictor", str(broken), "--constraint", "macs=50M", net=TINY)
     assert f"{broken / 'predictor.weights.h5'} is not readable predictor weights" in line
+
+
+def test_a_predictor_worse_than_the_mean_is_saved_with_a_warning(tmp_path, tiny_weights):
+    """20 subnets whose accuracies are noise: the predictor cannot beat the mean, and says so before its figures."""
+    import numpy as np
+
+    from ofa_tf.nas import build_accuracy_dataset
+    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.zoo import PRESETS
+
+    out = tmp_path / "predictor"
+    rng = np.random.default_rng(0)
+    build_accuracy_dataset(lambda config: float(rng.uniform(0.1, 0.9)),  # cached: the command evaluates nothing
+                           SearchSpace(resolutions=PRESETS[TINY].resolutions), 20, out / "acc_dataset.jsonl",
+                           verbose=False)
+    result = CliRunner().invoke(main, ["predictor", "--net", TINY, "--weights", str(tiny_weights), "--n-subnets", "20",
+                                       "--epochs", "30", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "predictor_report.json").read_text())
+    assert report["rmse"] >= report["baseline_rmse"] and report["beats_mean"] is False
+    lines = result.output.splitlines()
+    warning = next(i for i, line in enumerate(lines) if line.startswith("Warning: "))
+    assert lines[warning].startswith(
+        f"Warning: this predictor is no better than always predicting the mean: held-out RMSE "
+        f"{100 * report['rmse']:.2f} points vs {100 * report['baseline_rmse']:.2f} for the mean")
+    assert lines[warning + 1].startswith("Predictor trained on 16 subnets") and (out / "predictor.weights.h5").is_file()
+    assert "20/20 subnets" in result.output and "\r" not in result.output  # progress as a plain line in a log
