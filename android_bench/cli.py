@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -114,6 +115,9 @@ def run(serial, binary, models, extra_models, threads, delegate, warmup, runs, t
         raise click.ClickException(str(exc)) from exc
     if not as_json:
         click.echo(format_table(results))
+    where = f"{Path(db).expanduser()}" + (", the default store (--db chooses another; `android-bench report` lists "
+                                          "it)" if db == str(DEFAULT_DB) else "")
+    click.echo(f"Stored {len(results)} result(s) in {where}.", err=True)
     failed = [result for result in results if not result.ok]
     if failed:
         from android_bench.session import model_load_error

@@ -206,7 +206,9 @@ class HostBinaryTarget:
         return None
 
     def command(self, model: Path, options: BenchmarkOptions) -> list[str]:
-        return [str(self.binary), f"--graph={model}"] + options.flags()
+        # absolute: a bare relative name ("benchmark_model", as Path makes of "./benchmark_model") would be looked up
+        # on $PATH instead of in the working folder
+        return [str(self.binary.absolute()), f"--graph={model}"] + options.flags()
 
     def run_model(self, model: Path, options: BenchmarkOptions, taskset: str | None) -> tuple[BenchmarkOutput, str]:
         cpus = mask_to_cpus(taskset) if taskset else None

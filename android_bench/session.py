@@ -63,9 +63,11 @@ def check_model(path: str | Path) -> Path:
 def model_load_error(path: str | Path) -> str | None:
     """Why this machine's TFLite interpreter cannot load ``path`` (a broken file), or None when it loads."""
     from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import OpResolverType
 
-    try:
-        Interpreter(model_path=str(path)).allocate_tensors()
+    try:  # without the default XNNPACK delegate, whose creation LiteRT announces on stderr from C++
+        Interpreter(model_path=str(path),
+                    experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES).allocate_tensors()
     except (ValueError, RuntimeError, OSError) as err:
         return " ".join(str(err).split())
     return None

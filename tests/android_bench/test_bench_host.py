@@ -42,7 +42,7 @@ def test_host_binary_runs_via_subprocess_with_affinity(host_binary, make_model, 
     assert call["argv"] == [f"--graph={model}", "--num_threads=2", "--warmup_runs=10", "--num_runs=50", "--min_secs=0",
                             "--warmup_min_secs=0", "--use_xnnpack=true"]
     assert call["cpus"] == [0]
-    [record] = [json.loads(line) for line in result.output.splitlines()]
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
     assert (record["target"], record["serial"], record["avg_us"], record["p50_us"]) == ("host-binary", "host", 31987.4, 31839)
     assert record["flags"].endswith("--use_xnnpack=true taskset=1")
 
@@ -82,7 +82,7 @@ def test_host_interpreter_end_to_end(tiny_tflite, tmp_path):
     result = CliRunner().invoke(main, ["run", "--serial", "host", "--model", str(tiny_tflite), "--warmup", "3",
                                        "--runs", "15", "--json", "--db", db])
     assert result.exit_code == 0, result.output
-    [record] = [json.loads(line) for line in result.output.splitlines()]
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
     assert (record["target"], record["status"], record["count"], record["warmup_count"]) == ("host-interpreter", "ok", 15, 3)
     for key in ("init_us", "first_us", "warmup_avg_us", "avg_us", "std_us", "peak_memory_mb"):
         assert record[key] is not None and record[key] >= 0, key
@@ -136,3 +136,58 @@ def test_broken_model_is_not_sent_back_to_resume(tiny_tflite, tmp_path):
     assert result.exit_code == 1
     last = result.output.strip().splitlines()[-1]
     assert str(broken.resolve()) in last and "export it again" in last and "--resume" not in last
+
+
+def test_a_failing_run_prints_no_litert_delegate_line(host_binary, tiny_tflite, tmp_path, monkeypatch):
+    """After a failure `run` loads each failed model to tell a broken file from a failing run; that probe must not
+    print LiteRT's `INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` (C++, on stderr) without -v."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("FAKE_BM_TRANSCRIPT", str(TRANSCRIPTS / "bench_error.txt"))
+    monkeypatch.setenv("FAKE_BM_EXIT", "1")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run([sys.executable, "-m", "android_bench", "run", "--serial", "host", "--binary",
+                             str(host_binary), "--model", str(tiny_tflite), "--db", str(tmp_path / "r.db")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "Error: 1 of 1 model(s) failed; rerun with --resume to retry them."
+    assert "INFO" not in result.stderr and "delegate" not in result.stderr, result.stderr
+
+
+def test_run_says_where_it_stored_the_results(host_binary, make_model, tmp_path, monkeypatch):
+    """Without --db the results go to a store in the home folder: `run` names it (issue 26)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    model = make_model("m.tflite")
+    result = CliRunner().invoke(main, ["run", "--serial", "host", "--binary", str(host_binary), "--model", str(model)])
+    store = tmp_path / "home" / ".ofa_tf" / "android_bench.sqlite"
+    assert result.exit_code == 0, result.output
+    assert (f"Stored 1 result(s) in {store}, the default store (--db chooses another; `android-bench report` lists "
+            "it).") in result.output
+    assert store.is_file()
+    given = CliRunner().invoke(main, ["run", "--serial", "host", "--binary", str(host_binary), "--model", str(model),
+                                      "--db", str(tmp_path / "r.db"), "--json"])
+    assert given.exit_code == 0 and f"Stored 1 result(s) in {tmp_path / 'r.db'}." in given.output
+
+
+def test_a_relative_binary_path_is_run_from_the_working_folder(host_binary, make_model, tmp_path, monkeypatch):
+    """`--binary benchmark_model` (as Path makes of `./benchmark_model`) was looked up on $PATH."""
+    monkeypatch.chdir(host_binary.parent)
+    result = CliRunner().invoke(main, ["run", "--serial", "host", "--binary", f"./{host_binary.name}", "--model",
+                                       str(make_model("m.tflite")), "--db", str(tmp_path / "r.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["avg_us"] == 31987.4
+
+
+def test_report_refuses_to_write_over_its_store(tmp_path, host_binary, make_model):
+    db = tmp_path / "r.db"
+    CliRunner().invoke(main, ["run", "--serial", "host", "--binary", str(host_binary), "--model",
+                              str(make_model("m.tflite")), "--db", str(db)])
+    before = db.read_bytes()
+    for args in (["--csv", str(db)], ["--json", str(db)], ["--csv", str(tmp_path / "x"), "--json", str(tmp_path / "x")]):
+        result = CliRunner().invoke(main, ["report", "--db", str(db), *args])
+        assert result.exit_code == 2, result.output
+        assert "is also the command's input (--db" in result.output or "is also the output of --csv" in result.output
+    assert db.read_bytes() == before and not (tmp_path / "x").exists()
