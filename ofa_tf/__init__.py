@@ -6,6 +6,7 @@ The public API is re-exported here and imported on first use, so `import ofa_tf`
 import os
 import sys
 
+from ofa_tf import _quiet_import
 from ofa_tf._lazy import lazy_exports
 
 # TensorFlow's oneDNN kernels make a training step ~1.5x faster on CPU, but with two ops running at once (inter-op
@@ -15,6 +16,9 @@ from ofa_tf._lazy import lazy_exports
 # when ofa_tf is imported before TensorFlow (the trainer warns otherwise).
 if "tensorflow" not in sys.modules and os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1") != "0":
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+# TensorFlow prints its start-up lines twice from C++, past every log level: hidden when ofa_tf imports it
+# (ofa_tf/_quiet_import.py; TF_CPP_MIN_LOG_LEVEL=0 shows them).
+_quiet_import.install()
 
 __version__ = "0.1.0"
 

@@ -62,3 +62,34 @@ def test_no_public_name_is_also_a_submodule():
     import ofa_tf.training.evaluation  # noqa: F401
 
     assert callable(ofa_tf.profile) and isinstance(ofa_tf.training.evaluate, types.FunctionType)
+
+
+def _user_env(**settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
+    return {**env, **settings}
+
+
+def test_using_ofa_tf_prints_no_tensorflow_start_up_lines():
+    """TensorFlow 2.21 prints its start-up lines twice from C++, past every log level; ofa_tf imports it with them
+    hidden (issue 26). TF_CPP_MIN_LOG_LEVEL=0 asks for them."""
+    code = "import ofa_tf; ofa_tf.ofa_net; import tensorflow as tf; print(tf.__loader__.__class__.__name__)"
+    quiet = subprocess.run([sys.executable, "-c", code], env=_user_env(), capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert quiet.stdout == "SourceFileLoader\n"  # the real loader, not the one that hid the output
+    shown = subprocess.run([sys.executable, "-c", code], env=_user_env(TF_CPP_MIN_LOG_LEVEL="0"), capture_output=True,
+                           text=True, timeout=300)
+    assert shown.stderr.count("oneDNN custom operations are on") == 2
+
+
+def test_a_failing_tensorflow_import_shows_its_output(tmp_path):
+    """What TensorFlow printed is replayed when its import fails, so the reason is not hidden."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("import sys\nprint('libfoo.so: cannot open shared object file', "
+                                      "file=sys.stderr)\nraise ImportError('broken install')\n")
+    code = "import ofa_tf\ntry:\n    import tensorflow\nexcept ImportError as err:\n    print('caught', err)\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=_user_env(PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"),
+                            cwd=tmp_path)
+    assert result.stdout == "caught broken install\n"
+    assert "libfoo.so: cannot open shared object file" in result.stderr
