@@ -567,4 +567,9 @@ def _resumed_options(out, options: dict) -> dict:
     path = config_path(out, run)
     if not (path.is_file() and ckpt.latest_checkpoint(out, run)):
         return options
-    return resumed_options(json.loads(path.read_text()).get("options", {}), options, str(path))
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): the settings of the run to resume are unknown; "
+                         "start a new run (another output folder, or --overwrite).") from err
+    return resumed_options(recorded.get("options", {}), options, str(path))

@@ -112,3 +112,13 @@ def test_resume_takes_the_recorded_settings(stopped_run):
     epochs = [json.loads(line) for line in (stopped_run / "metrics.jsonl").read_text().splitlines()]
     assert [(r["event"], r["epoch"], r["global_step"]) for r in epochs] == [("epoch", 1, 2), ("epoch", 2, 4)]
     assert "\r" not in result.output and "\b" not in result.output  # the progress is plain lines in a log
+
+
+def test_resume_with_an_unreadable_record(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints" / "full").mkdir(parents=True)
+    (run / "checkpoints" / "full" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    (run / "checkpoints" / "full" / "ckpt-1.index").write_bytes(b"")
+    (run / "config_full.json").write_text('{"options": {"batch_size": 1')
+    line = one_error_line(invoke(*TRAIN, "--out", run, "--resume"))
+    assert f"{run / 'config_full.json'} is not valid JSON (" in line and "settings of the run to resume" in line
