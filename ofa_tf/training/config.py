@@ -52,7 +52,9 @@ class TrainConfig:
         init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
         strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
             name/address for the resolver.
-        resume: continue from the latest checkpoint in `out`.
+        resume: continue from the latest checkpoint in `out`, with the options recorded in its `config_<run>.json`
+            (`train` takes them for every option not given, and refuses a given one that differs; see
+            `resumed_options`).
         overwrite: retrain phases whose weights `out` already holds (otherwise refused: a finished phase's
             weights and metrics are never replaced silently) and drop this task's checkpoints.
         lr: initial learning rate of every phase (default: base_lr * batch_size / 64).
