@@ -68,12 +68,15 @@ def native_output_silenced(enabled: bool = True):
 
 def import_tensorflow(verbose: bool) -> None:
     """Imports TensorFlow once, its start-up lines (oneDNN notice, cuInit on CPU-only machines) hidden unless
-    `verbose`: TensorFlow prints them from C++ before any log threshold applies."""
+    `verbose`: TensorFlow prints them from C++ before any log threshold applies. The physical devices are listed
+    there too, as the first look for a GPU prints `E0000 ... failed call to cuInit` on a machine without one."""
     quiet_native_logs(verbose)
     if "tensorflow" in sys.modules:
         return
     with native_output_silenced(not verbose):
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices("GPU")
 
 
 def call_quietly(verbose: bool, pickled_call: bytes) -> None:

@@ -186,7 +186,8 @@ def test_report_refuses_to_write_over_its_store(tmp_path, host_binary, make_mode
     CliRunner().invoke(main, ["run", "--serial", "host", "--binary", str(host_binary), "--model",
                               str(make_model("m.tflite")), "--db", str(db)])
     before = db.read_bytes()
-    for args in (["--csv", str(db)], ["--json", str(db)], ["--csv", str(tmp_path / "x"), "--json", str(tmp_path / "x")]):
+    same = str(tmp_path / "x")
+    for args in (["--csv", str(db)], ["--json", str(db)], ["--csv", same, "--json", same]):
         result = CliRunner().invoke(main, ["report", "--db", str(db), *args])
         assert result.exit_code == 2, result.output
         assert "is also the command's input (--db" in result.output or "is also the output of --csv" in result.output

@@ -64,3 +64,18 @@ def test_a_spawned_helper_imports_tensorflow_without_its_start_up_logs():
     assert result.returncode == 0, result.stderr
     assert result.stdout == "exit code 0\n"
     assert result.stderr == ""
+
+
+def test_an_error_after_tensorflow_ran_is_one_line(tmp_path):
+    """`eval` of a diverged run's weights: TensorFlow has run ops when the error comes, and its first look for a GPU
+    (`E0000 ... failed call to cuInit`) stayed hidden too (issue 26)."""
+    code = ("import numpy as np, ofa_tf\nnet = ofa_tf.ofa_net('ofa_mbv3_tiny_d234_e346_k357_w0.5', n_classes=10)\n"
+            "for v in net.weights:\n    if 'classifier' in v.path: v.assign(np.full(v.shape, np.nan, np.float32))\n"
+            f"net.save_weights({str(tmp_path / 'nan.weights.h5')!r})\n")
+    assert python("-c", code).returncode == 0
+    result = run("eval", "--net", "ofa_mbv3_tiny_d234_e346_k357_w0.5", "--weights", str(tmp_path / "nan.weights.h5"),
+                 "--data", "digits")
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: The weights in {tmp_path / 'nan.weights.h5'} are not finite: ")
+    assert "classifier" in line
