@@ -249,6 +249,7 @@ def build_latency_table(
         SessionInterruptedError: the phone disconnected (measured entries are kept; rerun to finish).
         TableMismatchError: `out` holds a table of another net, device, tool, flags or granularity.
     """
+    from ofa_tf.latency import PARTIAL
     from ofa_tf.latency import STATISTICS
     from ofa_tf.latency import LatencyTable
     from ofa_tf.latency import check_resolutions
@@ -273,7 +274,7 @@ def build_latency_table(
     partial = partial_path(out)
     source = partial if partial.exists() else out if out.exists() else None
     if source is not None:
-        table = LatencyTable.load(source)
+        table = LatencyTable.load(source, partial=True)
         table.header = _merge_header(table.header, header, source)
     else:
         table = LatencyTable(header, {})
@@ -283,6 +284,7 @@ def build_latency_table(
     done = len(layers) - len(pending)
     if source == out and not pending and not subnets:
         return table  # complete, checked and calibrated
+    table.header["status"] = PARTIAL
     table.save(partial)
 
     models_dir = Path(work_dir) if work_dir else out.with_name(f"{out.stem}_models")
@@ -391,6 +393,7 @@ def build_latency_table(
     if subnet_paths:
         _calibrate(table, supernet, subnet_paths, engine, calibration_method)
     table.header["updated"] = now_iso()
+    del table.header["status"]
     table.save(out)
     partial.unlink(missing_ok=True)
     return table

@@ -99,7 +99,7 @@ def test_host_table_has_every_entry_and_a_full_header(tiny, host_table):
     for key, entry in table.entries.items():
         assert entry["var"] >= 0, key
         assert 0 < entry["min"] <= entry["median"] and 0 < entry["mean"] < 1000, key
-    assert not partial_path(out).exists()
+    assert not partial_path(out).exists() and "status" not in header
 
 
 def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(tiny, models_dir, host, tmp_path):
@@ -119,8 +119,11 @@ def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(t
                             on_progress=stop_after_five)
     # the table is written only when complete and checked; what was measured is kept beside it
     assert not out.exists()
-    kept = LatencyTable.load(partial_path(out)).entries
+    kept = LatencyTable.load(partial_path(out), partial=True).entries
     assert list(kept) == seen
+    # a reader is told the file is an unfinished build
+    with pytest.raises(ValueError, match=r"t.partial.json is an unfinished `android-bench lut` build .* rerun the same"):
+        LatencyPredictor.from_files(partial_path(out), network_shape(tiny))
     rest = []
     table = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, repeat=LOOSE,
                                 on_progress=lambda p: rest.append((p.key, p.done, p.phase)))
@@ -207,7 +210,7 @@ def test_phone_disconnect_keeps_measured_entries_and_rerun_finishes(tiny, models
     with pytest.raises(SessionInterruptedError):
         build_latency_table(tiny, out, NOTE8, binary=android_binary, work_dir=models_dir, db=None)
     before = _rounds_of(fake_adb.calls() + [["-s", NOTE8, "shell", cur_freq_command(BIG_CORES)]])[0]
-    kept = list(LatencyTable.load(partial_path(out)).entries)
+    kept = list(LatencyTable.load(partial_path(out), partial=True).entries)
     assert [model_filename(k) for k in kept] == before[:-1] and not out.exists()  # all but the disconnected one
     fake_adb.disconnect_on(None)
     fake_adb.reconnect(NOTE8)
@@ -394,8 +397,9 @@ def test_phone_build_whose_timings_do_not_repeat_writes_no_table(tiny, models_di
     assert "\n" not in message and message.startswith("Timings did not repeat within 5%: after 2 repeats, 1 of ")
     assert "31.39 vs 35.1 ms, 11.8%" in message and "note8.yaml was not written" in message
     out = tmp_path / "note8.yaml"
-    assert not out.exists() and len(LatencyTable.load(partial_path(out)).entries) == 13
-    assert [r["purpose"] for r in LatencyTable.load(partial_path(out)).header["round_log"]] == [
+    kept = LatencyTable.load(partial_path(out), partial=True)
+    assert not out.exists() and len(kept.entries) == 13 and kept.header["status"] == "partial"
+    assert [r["purpose"] for r in kept.header["round_log"]] == [
         "measure", "check", "repeat", "repeat"]
 
     def unstable(*args, **kwargs):
