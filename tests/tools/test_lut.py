@@ -462,3 +462,22 @@ def test_phone_sample_that_does_not_repeat_gives_every_entry_a_second_round(tiny
     assert check["escalated"] and (check["checked_entries"], check["unstable"], check["repeated"]) == (13, 0, 12)
     assert all(table.entries[key]["min"] == pytest.approx(31.388) for key in table.entries if key != OVERHEAD_KEY)
     assert "every entry was timed twice" in describe_checks(table.header)[0]
+
+
+def test_cli_prints_the_check_and_every_round(tiny, models_dir, fake_adb, android_binary, tmp_path, monkeypatch):
+    import tools.android_bench_cli
+
+    fake_adb.set_cur_freqs(NOTE8, [{c: 2314000 for c in BIG_CORES}])
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=1)
+    monkeypatch.setattr(tools.android_bench_cli, "build_latency_table", lambda *args, **kwargs: table)
+    result = CliRunner().invoke(main, ["lut", "--net", "ofa_mbv3_tiny_d234_e346_k357_w0.5", "--serial", NOTE8,
+                                       "--out", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == ("repeatability: 8 of 13 entries and 1 calibration subnets timed in 2+ rounds; a round against "
+                        "its retest differed by 0.0% (median), 0.0% (max); after repeats (0 models) the two best "
+                        "rounds agree within 0.0% (tolerance 5%)")
+    assert lines[1].startswith("  round 1: measure, 14 models, ") and lines[1].endswith(
+        " s, cores at 2314/2314/2314/2314 MHz before, 2314/2314/2314/2314 after")
+    assert lines[2].startswith("  round 2: check, 9 models, ")
+    assert lines[3].startswith("calibration: x") and lines[4].startswith("13 entries for ofa_mobile_net_v3 on SM-N950F")
