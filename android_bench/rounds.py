@@ -229,6 +229,11 @@ class RepeatedRounds:
         values = self.figures(model)
         return relative_spread(values[0], values[1]) if len(values) >= 2 else None
 
+    def repeated(self, model: str | Path) -> bool:
+        """Whether `model` needed a repeat round (its rounds disagreed)."""
+        repeats = {r.index for r in self.rounds if r.purpose.startswith("repeat")}
+        return any(i in repeats for i, _ in self.results.get(str(Path(model).resolve()), []))
+
     def stable(self, model: str | Path) -> bool:
         spread = self.spread(model)
         return spread is not None and spread <= self.policy.tolerance
@@ -246,7 +251,7 @@ class RepeatedRounds:
 
     def summary(self, models: Sequence[str | Path]) -> dict:
         """What the checks of `models` achieved: spreads in percent (first: a round against its retest; achieved:
-        the two lowest rounds), how many needed repeats, how many still disagree."""
+        the two lowest rounds), how many needed a repeat round, how many still disagree."""
         models = [str(Path(m).resolve()) for m in models if str(Path(m).resolve()) not in self.failed]
         first = [s for s in map(self.first_spread, models) if s is not None]
         achieved = [s for s in map(self.spread, models) if s is not None]
@@ -255,7 +260,7 @@ class RepeatedRounds:
             "statistic": self.statistic,
             "max_repeats": self.policy.max_repeats,
             "checked": len(models),
-            "repeated": sum(len(self.figures(m)) > 2 for m in models),
+            "repeated": sum(map(self.repeated, models)),
             "unstable": len(self.unstable(models)),
             "first_spread_pct": _percentiles(first),
             "spread_pct": _percentiles(achieved),

@@ -110,7 +110,7 @@ def test_retest(engine, paths) -> dict:
     spreads = np.array([engine.first_spread(p) for p in paths], np.float64) * 100
     return {"median_pct": float(np.median(spreads)), "p95_pct": float(np.percentile(spreads, 95)),
             "max_pct": float(spreads.max()), "n": int(len(spreads)),
-            "repeated": int(sum(len(engine.figures(p)) > 2 for p in paths))}
+            "repeated": int(sum(map(engine.repeated, paths)))}
 
 
 def verdict(within_10pct: float, spread: dict) -> dict:
