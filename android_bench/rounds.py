@@ -7,8 +7,9 @@ in at least two rounds, separated by other work, and trusted when they agree:
 - A round benchmarks a list of models once each (`android_bench.session.benchmark`), in a shuffled order, so that
   a disturbance hits a random subset of the models rather than a run of related ones.
 - A model's figure in a round is its `statistic` of the timed runs (least, median or mean). Two rounds agree when
-  their figures differ by at most `RepeatPolicy.tolerance` of the smaller. A model is stable when its two lowest
-  rounds agree; its figure is then the least of its rounds (`statistic="min"`) or their median.
+  their figures differ by at most `RepeatPolicy.tolerance` of the smaller (or by the timer's resolution,
+  `abs_tolerance_ms`). A model is stable when its two lowest rounds agree; its figure is then the least of its
+  rounds (`statistic="min"`) or their median.
 - `RepeatedRounds.check` gives every model a second round, then repeats only the models whose rounds disagree,
   up to `max_repeats` more rounds; what still disagrees is reported, and the caller refuses to use it.
 - Before and after every round the current frequency of the cores the benchmark runs on is read where the device
@@ -48,6 +49,8 @@ class RepeatPolicy:
 
     Args:
         tolerance: largest relative difference between two rounds' figures that counts as agreement.
+        abs_tolerance_ms: a difference this small always agrees: the timers' resolution (`benchmark_model`
+            prints whole microseconds), which is 5-20% of the 10-40 us pieces of the small presets.
         max_repeats: extra rounds for models whose rounds disagree (0: none).
         freq_drop: a round after which a core's current frequency is this fraction below its value before the
             round is throttled.
@@ -56,10 +59,13 @@ class RepeatPolicy:
     tolerance: float = 0.05
     max_repeats: int = 3
     freq_drop: float = 0.10
+    abs_tolerance_ms: float = 0.002
 
     def __post_init__(self):
         if not 0 < self.tolerance < 1:
             raise ValueError(f"Invalid tolerance={self.tolerance!r}: expected a fraction in (0, 1), e.g. 0.05 for 5%.")
+        if not 0 <= self.abs_tolerance_ms < float("inf"):
+            raise ValueError(f"Invalid abs_tolerance_ms={self.abs_tolerance_ms!r}: expected a finite value >= 0.")
         if not isinstance(self.max_repeats, int) or self.max_repeats < 0:
             raise ValueError(f"Invalid max_repeats={self.max_repeats!r}: expected an integer >= 0.")
         if not 0 < self.freq_drop < 1:
@@ -234,9 +240,19 @@ class RepeatedRounds:
         repeats = {r.index for r in self.rounds if r.purpose.startswith("repeat")}
         return any(i in repeats for i, _ in self.results.get(str(Path(model).resolve()), []))
 
+    def agree(self, a: float, b: float) -> bool:
+        """Whether two rounds' figures (ms) agree: within the relative or the absolute tolerance."""
+        return abs(a - b) <= self.policy.abs_tolerance_ms or relative_spread(a, b) <= self.policy.tolerance
+
     def stable(self, model: str | Path) -> bool:
-        spread = self.spread(model)
-        return spread is not None and spread <= self.policy.tolerance
+        """Whether `model`'s two lowest rounds agree."""
+        values = sorted(self.figures(model))
+        return len(values) >= 2 and self.agree(values[0], values[1])
+
+    def first_agree(self, model: str | Path) -> bool | None:
+        """Whether `model`'s first round agrees with its retest (None with fewer than two rounds)."""
+        values = self.figures(model)
+        return self.agree(values[0], values[1]) if len(values) >= 2 else None
 
     def unstable(self, models: Sequence[str | Path]) -> list[str]:
         return [str(Path(m).resolve()) for m in models
@@ -257,6 +273,7 @@ class RepeatedRounds:
         achieved = [s for s in map(self.spread, models) if s is not None]
         return {
             "tolerance_pct": 100 * self.policy.tolerance,
+            "abs_tolerance_ms": self.policy.abs_tolerance_ms,
             "statistic": self.statistic,
             "max_repeats": self.policy.max_repeats,
             "checked": len(models),

@@ -364,7 +364,7 @@ def build_latency_table(
         engine.run_round(once, "check")
     escalated = False
     if rounds == 1 and sample:
-        first_off = sum((engine.first_spread(p) or 0.0) > repeat.tolerance for p in sample)
+        first_off = sum(engine.first_agree(p) is False for p in sample)
         if first_off > ESCALATE * len(sample):
             escalated = True
             rest = [p for p in measuring if p not in sample]

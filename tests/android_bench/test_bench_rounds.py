@@ -56,6 +56,7 @@ def test_disagreeing_rounds_are_repeated_until_the_two_best_agree(engine, fake_a
     assert rounds.first_spread(jumpy) == pytest.approx(35.102 / 31.388 - 1)
     summary = rounds.summary([steady, jumpy])
     assert (summary["checked"], summary["repeated"], summary["unstable"], summary["tolerance_pct"]) == (2, 1, 0, 5)
+    assert summary["abs_tolerance_ms"] == 0.002
     assert summary["first_spread_pct"]["max"] == pytest.approx(100 * (35.102 / 31.388 - 1))
     assert summary["spread_pct"] == {"median": 0.0, "p95": 0.0, "max": 0.0}
 
@@ -121,11 +122,19 @@ def test_frequency_parsing_and_drop_rule():
     assert not frequency_dropped(None, {4: 2314000}, 0.10) and not frequency_dropped({5: 1}, {4: 1}, 0.10)
 
 
+def test_a_difference_within_the_timer_resolution_agrees(engine):
+    rounds = engine(RepeatPolicy(tolerance=0.05, abs_tolerance_ms=0.002))
+    assert rounds.agree(0.010, 0.012) and not rounds.agree(0.010, 0.0125)  # 20% apart, but 2 us
+    assert rounds.agree(31.388, 32.9) and not rounds.agree(31.388, 33.0)  # 4.8% / 5.1%
+    assert not engine(RepeatPolicy(abs_tolerance_ms=0.0)).agree(0.010, 0.012)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"tolerance": 0}, "Invalid tolerance=0: expected a fraction in (0, 1), e.g. 0.05 for 5%."),
     ({"tolerance": 5}, "Invalid tolerance=5"),
     ({"max_repeats": -1}, "Invalid max_repeats=-1: expected an integer >= 0."),
     ({"freq_drop": 1.0}, "Invalid freq_drop=1.0"),
+    ({"abs_tolerance_ms": -1}, "Invalid abs_tolerance_ms=-1: expected a finite value >= 0."),
 ])
 def test_policy_names_the_bad_value(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
