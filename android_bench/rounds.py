@@ -8,8 +8,10 @@ in at least two rounds, separated by other work, and trusted when they agree:
   a disturbance hits a random subset of the models rather than a run of related ones.
 - A model's figure in a round is its `statistic` of the timed runs (least, median or mean). Two rounds agree when
   their figures differ by at most `RepeatPolicy.tolerance` of the smaller (or by the timer's resolution,
-  `abs_tolerance_ms`). A model is stable when its two lowest rounds agree; its figure is then the least of its
-  rounds (`statistic="min"`) or their median.
+  `abs_tolerance_ms`). A model is stable when two of its rounds agree; its figure is the median of its rounds.
+  The median, not the least: a machine whose speed drifts by a few percent over minutes (a shared VM) hands the
+  least round to whichever models got the most rounds, and repeated models got more, which biased a table's
+  calibration by 5% in one run (docs/latency_tables.md).
 - `RepeatedRounds.check` gives every model a second round, then repeats only the models whose rounds disagree,
   up to `max_repeats` more rounds; what still disagrees is reported, and the caller refuses to use it.
 - Before and after every round the current frequency of the cores the benchmark runs on is read where the device
@@ -192,8 +194,8 @@ class RepeatedRounds:
             return None
 
     def check(self, models: Sequence[str | Path]) -> list[str]:
-        """Gives each of `models` (but failed ones) a second round, then repeats those whose two lowest rounds
-        disagree, up to `policy.max_repeats` more rounds. Returns the models that still disagree."""
+        """Gives each of `models` (but failed ones) a second round, then repeats those with no two agreeing rounds,
+        up to `policy.max_repeats` more rounds. Returns the models that still disagree."""
         models = [str(Path(m).resolve()) for m in models]
         once = [m for m in models if m not in self.failed and len(self.figures(m)) < 2]
         if once:
@@ -226,9 +228,11 @@ class RepeatedRounds:
         return [r for _, r in self.results.get(str(Path(model).resolve()), [])]
 
     def spread(self, model: str | Path) -> float | None:
-        """Relative difference of `model`'s two lowest rounds (None with fewer than two)."""
+        """Relative difference of `model`'s two closest rounds (None with fewer than two)."""
         values = sorted(self.figures(model))
-        return relative_spread(values[0], values[1]) if len(values) >= 2 else None
+        if len(values) < 2:
+            return None
+        return min(relative_spread(a, b) for a, b in zip(values, values[1:]))
 
     def first_spread(self, model: str | Path) -> float | None:
         """Relative difference of `model`'s first two rounds: one measurement against its retest."""
@@ -245,9 +249,9 @@ class RepeatedRounds:
         return abs(a - b) <= self.policy.abs_tolerance_ms or relative_spread(a, b) <= self.policy.tolerance
 
     def stable(self, model: str | Path) -> bool:
-        """Whether `model`'s two lowest rounds agree."""
+        """Whether two of `model`'s rounds agree."""
         values = sorted(self.figures(model))
-        return len(values) >= 2 and self.agree(values[0], values[1])
+        return any(self.agree(a, b) for a, b in zip(values, values[1:]))
 
     def first_agree(self, model: str | Path) -> bool | None:
         """Whether `model`'s first round agrees with its retest (None with fewer than two rounds)."""
@@ -259,15 +263,15 @@ class RepeatedRounds:
                 if str(Path(m).resolve()) not in self.failed and not self.stable(m)]
 
     def figure(self, model: str | Path) -> float:
-        """`model`'s figure (ms) over its rounds: the least for `statistic="min"`, else their median."""
+        """`model`'s figure (ms): the median of its rounds' figures."""
         values = self.figures(model)
         if not values:
             raise ValueError(f"{model} has no {self.statistic!r} timing.")
-        return float(min(values)) if self.statistic == "min" else float(np.median(values))
+        return float(np.median(values))
 
     def summary(self, models: Sequence[str | Path]) -> dict:
         """What the checks of `models` achieved: spreads in percent (first: a round against its retest; achieved:
-        the two lowest rounds), how many needed a repeat round, how many still disagree."""
+        the two closest rounds), how many needed a repeat round, how many still disagree."""
         models = [str(Path(m).resolve()) for m in models if str(Path(m).resolve()) not in self.failed]
         first = [s for s in map(self.first_spread, models) if s is not None]
         achieved = [s for s in map(self.spread, models) if s is not None]

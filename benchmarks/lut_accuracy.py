@@ -10,7 +10,7 @@ Protocol, per `--resolution`:
    reference's per-layer table (same settings, no calibration).
 2. Samples `--subnets` other random subnets (seed `--seed`), converts each to float32 `.tflite` (cached in
    `--work-dir`) and times them whole the same way: `--rounds` rounds, then each subnet's second round and repeats
-   until its two best rounds agree; a subnet's figure is the least of its rounds. The first two rounds of each
+   until two of its rounds agree; a subnet's figure is the median of its rounds. The first two rounds of each
    subnet give the test-retest spread: how far one measurement of a whole subnet moves when it is taken again, the
    floor no predictor can beat on this machine. On a host shared with other jobs, pre-emption only ever adds time,
    so `--clock thread_cpu` (the default; one thread) counts the CPU time of the invoking thread; one extra
@@ -84,8 +84,8 @@ def error_stats(predicted, measured) -> dict:
 
 
 def measure_whole(paths, target, options, rounds: int, policy, seed: int):
-    """Each model's figure (ms): the least of its rounds, after `rounds` rounds, a second one for every model and
-    repeats until its two best rounds agree (`android_bench.rounds`). Returns the figures and the rounds."""
+    """Each model's figure (ms): the median of its rounds, after `rounds` rounds, a second one for every model and
+    repeats until two of its rounds agree (`android_bench.rounds`). Returns the figures and the rounds."""
     from android_bench.rounds import RepeatedRounds
 
     engine = RepeatedRounds(target, options, policy, "min", db=None, seed=seed)

@@ -153,7 +153,9 @@ def _merge_header(existing: dict, fresh: dict, path: Path) -> dict:
 
 def _merge_rounds(results: list[Result], runs: int, prior: dict | None = None) -> dict:
     """One entry from the same model's results of several rounds (and an entry measured before, `prior`): mean of
-    means (variance by the law of total variance), median of medians, least minimum."""
+    means (variance by the law of total variance), median of medians, median of minima (each round's least run;
+    the median over rounds, as `android_bench.rounds` takes it: the least of them follows the machine's fastest
+    moment)."""
     from ofa_tf.latency import entry_from_timings
 
     ms = 1e-3
@@ -168,7 +170,7 @@ def _merge_rounds(results: list[Result], runs: int, prior: dict | None = None) -
     minimums = [r[3] for r in rounds if r[3] is not None]
     return entry_from_timings(
         float(means.mean()), sum(r[4] for r in rounds), float(np.sqrt(np.mean(stds**2) + np.var(means))),
-        float(np.median(medians)) if medians else None, min(minimums) if minimums else None,
+        float(np.median(medians)) if medians else None, float(np.median(minimums)) if minimums else None,
     )
 
 
@@ -215,7 +217,7 @@ def build_latency_table(
 
     Every entry is timed in `rounds` rounds (a shuffled order each, the calibration subnets among the entries);
     then every calibration subnet, and with `rounds=1` a sample of the entries (`CHECK_SAMPLE`), get a second
-    round, and models whose two best rounds disagree by more than `repeat.tolerance` are repeated
+    round, and models with no two rounds within `repeat.tolerance` are repeated
     (`android_bench.rounds`). The header's `repeatability` records the spread achieved and `round_log` every
     round (with the cores' frequency before and after it where the device exposes it). Until the table is
     complete and checked, measured entries are kept in `partial_path(out)`; `out` is written once, at the end.
@@ -412,7 +414,7 @@ def describe_checks(header: dict) -> list[str]:
     line = (f"repeatability: {check['checked_entries']} of {check['entries']} entries and "
             f"{check['checked_subnets']} calibration subnets timed in 2+ rounds; a round against its retest differed "
             f"by {first.get('median', 0):.1f}% (median), {first.get('max', 0):.1f}% (max); after repeats "
-            f"({check['repeated']} models) the two best rounds agree within {achieved.get('max', 0):.1f}% "
+            f"({check['repeated']} models) two rounds of each agree within {achieved.get('max', 0):.1f}% "
             f"(tolerance {check['tolerance_pct']:g}%)")
     if check.get("escalated"):
         line += "; every entry was timed twice, as the sample did not repeat"
@@ -446,11 +448,13 @@ def _unstable_message(engine, unstable, paths, subnet_paths, repeat, partial, ou
         return f"subnet {config_name(subnet_paths[path])}" if path in subnet_paths else paths[path]
 
     worst = max(unstable, key=lambda p: engine.spread(p) or 0.0)
-    low, high = sorted(engine.figures(worst))[:2]
-    return (f"Timings did not repeat within {100 * repeat.tolerance:g}%: after {repeat.max_repeats} repeats, "
-            f"{len(unstable)} of the checked models still differ between their two best rounds (worst: {name(worst)}, "
-            f"{low:.4g} vs {high:.4g} ms, {100 * (high / low - 1):.1f}%), so {out} was not written; the measured "
-            f"entries are kept in {partial}. Rerun when the device is idle and cool, or allow a larger tolerance.")
+    rounds = ", ".join(f"{v:.4g}" for v in engine.figures(worst))
+    repeats = f"{repeat.max_repeats} repeat round{'' if repeat.max_repeats == 1 else 's'}"
+    return (f"Timings did not repeat within {100 * repeat.tolerance:g}%: after {repeats}, "
+            f"{len(unstable)} of the checked models still have no two rounds that agree (worst: {name(worst)}, "
+            f"{rounds} ms, the closest {100 * engine.spread(worst):.1f}% apart), so {out} was not written; the "
+            f"measured entries are kept in {partial}. Rerun when the device is idle and cool, or allow a larger "
+            "tolerance.")
 
 
 def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] | None = None, *,

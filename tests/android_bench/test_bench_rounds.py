@@ -1,5 +1,5 @@
-"""`android_bench.rounds`: rounds in a shuffled order, the two-best-rounds agreement, repeats, and the big cores'
-frequency around every round (throttled rounds repeated or flagged), on the fake adb."""
+"""`android_bench.rounds`: rounds in a shuffled order, agreement of two rounds, repeats, the median figure, and the
+big cores' frequency around every round (throttled rounds repeated or flagged), on the fake adb."""
 import pytest
 from bench_fakes import NOTE8
 
@@ -13,6 +13,7 @@ from android_bench.rounds import frequency_dropped
 
 FAST = "bench_current_percentiles.txt"  # least run 31.388 ms, median 31.839 ms
 SLOW = "bench_current_percentiles_slower.txt"  # least run 35.102 ms (11.8% slower)
+SLOWEST = "bench_current_percentiles_slowest.txt"  # least run 39.502 ms (12.5% slower still)
 BIG = [4, 5, 6, 7]
 
 
@@ -42,38 +43,45 @@ def test_a_round_runs_every_model_once_in_a_seeded_shuffled_order(engine, fake_a
     assert first.figures(models[0]) == [pytest.approx(31.388)] and first.spread(models[0]) is None
 
 
-def test_disagreeing_rounds_are_repeated_until_the_two_best_agree(engine, fake_adb, make_model):
+def test_disagreeing_rounds_are_repeated_until_two_agree_and_the_figure_is_their_median(engine, fake_adb,
+                                                                                       make_model):
     steady, jumpy = make_model("steady.tflite"), make_model("jumpy.tflite")
-    fake_adb.set_bench_sequence("jumpy.tflite", [SLOW, FAST, SLOW, FAST])
+    fake_adb.set_bench_sequence("jumpy.tflite", [SLOWEST, FAST, SLOW, FAST])
     rounds = engine()
     rounds.run_round([steady, jumpy])
     assert rounds.check([steady, jumpy]) == []
-    # check round for both, then jumpy alone: 35.102 / 31.388 (11.8% apart, > 5%) -> 35.102 -> 31.388: agreed
+    # check round for both, then jumpy alone: 39.502 / 31.388 / 35.102 (no two within 5%) -> 31.388: agreed
     assert [(r.purpose, r.models) for r in rounds.rounds] == [("measure", 2), ("check", 2), ("repeat", 1),
                                                                ("repeat", 1)]
-    assert rounds.figures(jumpy) == pytest.approx([35.102, 31.388, 35.102, 31.388])
-    assert rounds.figure(jumpy) == pytest.approx(31.388) and rounds.spread(jumpy) == 0.0
-    assert rounds.first_spread(jumpy) == pytest.approx(35.102 / 31.388 - 1)
+    assert rounds.figures(jumpy) == pytest.approx([39.502, 31.388, 35.102, 31.388])
+    assert rounds.figure(jumpy) == pytest.approx((31.388 + 35.102) / 2) and rounds.spread(jumpy) == 0.0
+    assert rounds.first_spread(jumpy) == pytest.approx(39.502 / 31.388 - 1)
+    assert rounds.repeated(jumpy) and not rounds.repeated(steady)
     summary = rounds.summary([steady, jumpy])
     assert (summary["checked"], summary["repeated"], summary["unstable"], summary["tolerance_pct"]) == (2, 1, 0, 5)
     assert summary["abs_tolerance_ms"] == 0.002
-    assert summary["first_spread_pct"]["max"] == pytest.approx(100 * (35.102 / 31.388 - 1))
+    assert summary["first_spread_pct"]["max"] == pytest.approx(100 * (39.502 / 31.388 - 1))
     assert summary["spread_pct"] == {"median": 0.0, "p95": 0.0, "max": 0.0}
 
 
-def test_a_lucky_least_round_that_never_repeats_stays_unstable(engine, fake_adb, make_model):
-    model = make_model("lucky.tflite")
+def test_a_lucky_round_is_outvoted_and_rounds_that_never_agree_stay_unstable(engine, fake_adb, make_model):
+    lucky, drifting = make_model("lucky.tflite"), make_model("drifting.tflite")
     fake_adb.set_bench_sequence("lucky.tflite", [FAST, SLOW])  # 31.388 once, then 35.102 every time
-    rounds = engine(RepeatPolicy(tolerance=0.05, max_repeats=2))
-    rounds.run_round([model])
-    assert rounds.check([model]) == [str(model.resolve())]
-    assert len(rounds.rounds) == 4 and rounds.figures(model) == pytest.approx([31.388] + [35.102] * 3)
-    # a looser tolerance accepts the same figures
-    assert engine(RepeatPolicy(tolerance=0.15)).stable(model) is False  # no rounds of its own yet
+    fake_adb.set_bench_sequence("drifting.tflite", [FAST, SLOW, SLOWEST])  # no two within 5%
+    rounds = engine(RepeatPolicy(tolerance=0.05, max_repeats=1))
+    rounds.run_round([lucky, drifting])
+    assert rounds.check([lucky, drifting]) == [str(drifting.resolve())]
+    assert rounds.figures(lucky) == pytest.approx([31.388, 35.102, 35.102])
+    assert rounds.figure(lucky) == pytest.approx(35.102)  # the median: the lucky least round does not decide
+    assert not rounds.stable(drifting) and rounds.spread(drifting) == pytest.approx(35.102 / 31.388 - 1)
+    # a looser tolerance accepts the drifting figures
     loose = engine(RepeatPolicy(tolerance=0.15))
-    loose.add_prior(model, 31.388)
-    loose.run_round([model])
-    assert loose.stable(model) and loose.figure(model) == pytest.approx(31.388)
+    assert not loose.stable(drifting)  # no rounds of its own yet
+    loose.add_prior(drifting, 31.388)
+    loose.run_round([drifting])  # its sequence goes on: 39.502
+    assert not loose.stable(drifting)  # 25.9% apart
+    loose.run_round([drifting])  # 39.502 again
+    assert loose.stable(drifting) and loose.figure(drifting) == pytest.approx(39.502)
 
 
 def test_the_median_statistic_takes_the_median_of_the_rounds(engine, fake_adb, make_model):
