@@ -344,14 +344,13 @@ def build_latency_table(
         _raise_incomplete(failed, layers, subnets, done, partial, table)
 
     # The check: every calibration subnet and a sample of entries (all of them after 2+ rounds) in 2+ rounds.
-    rng = np.random.default_rng(seed)
     if rounds >= 2:
         sample = list(measuring)
     else:
+        sample = []
         candidates = [layer for layer in layers if layer.key in table.entries]
         n = min(len(candidates), max(CHECK_SAMPLE[0], int(np.ceil(CHECK_SAMPLE[1] * len(layers)))))
-        sample = []
-        for i in sorted(rng.choice(len(candidates), size=n, replace=False).tolist()):
+        for i in sorted(np.random.default_rng(seed).choice(len(candidates), size=n, replace=False).tolist()):
             layer = candidates[i]
             path = entry_model(layer) if layer.key not in paths.values() else _path_of(paths, layer.key)
             if path is None:
@@ -361,25 +360,10 @@ def build_latency_table(
                 if earlier[layer.key].get(statistic) is not None:
                     engine.add_prior(path, earlier[layer.key][statistic])
             sample.append(path)
-    once = [p for p in sample + list(subnet_paths) if p not in engine.failed and len(engine.figures(p)) < 2]
-    if once:
-        engine.run_round(once, "check")
-    escalated = False
-    if rounds == 1 and sample:
-        first_off = sum(engine.first_agree(p) is False for p in sample)
-        if first_off > ESCALATE * len(sample):
-            escalated = True
-            rest = [p for p in measuring if p not in sample]
-            logger.info("%d of %d sampled entries disagreed with their retest: timing every entry a second time.",
-                        first_off, len(sample))
-            if rest:
-                engine.run_round(rest, "measure: the sample did not repeat")
-            sample = sample + rest
-    unstable = engine.check(sample + list(subnet_paths))  # repeats the models whose rounds disagree
+    sample, unstable, escalated = _check(engine, sample, list(subnet_paths), measuring, escalate=rounds == 1)
     if failed:
         _raise_incomplete(failed, layers, subnets, done, partial, table)
-    checked = sample + list(subnet_paths)
-    summary = {**engine.summary(checked), "checked_entries": len(sample), "checked_subnets": len(subnet_paths),
+    summary = {**engine.summary(sample + list(subnet_paths)), "checked_entries": len(sample), "checked_subnets": len(subnet_paths),
                "entries": len(layers), "escalated": escalated}
     table.header["round_log"] = engine.round_log()
     if unstable:
@@ -429,6 +413,27 @@ def describe_checks(header: dict) -> list[str]:
         lines.append(f"  round {r['index'] + 1}: {r['purpose']}, {r['models']} models, {r['seconds']:.0f} s"
                      f"{freqs}{flag}")
     return lines
+
+
+def _check(engine: RepeatedRounds, sample: list[str], subnets: list[str], measured: list[str], escalate: bool):
+    """A second round for the sample and the calibration subnets; with `escalate`, every entry `measured` by this
+    run gets one too when more than `ESCALATE` of the sample disagreed with its retest; then repeats. Returns the
+    checked entries, the models still disagreeing and whether it escalated."""
+    once = [p for p in sample + subnets if p not in engine.failed and len(engine.figures(p)) < 2]
+    if once:
+        engine.run_round(once, "check")
+    escalated = False
+    if escalate and sample:
+        off = sum(engine.first_agree(p) is False for p in sample)
+        if off > ESCALATE * len(sample):
+            escalated = True
+            rest = [p for p in measured if p not in sample]
+            logger.info("%d of %d sampled entries disagreed with their retest: timing every entry a second time.",
+                        off, len(sample))
+            if rest:
+                engine.run_round(rest, "measure: the sample did not repeat")
+            sample = sample + rest
+    return sample, engine.check(sample + subnets), escalated
 
 
 def _path_of(paths: dict[str, str], key: str) -> str:

@@ -17,8 +17,9 @@ from ofa_tf.subnet_config import SubnetConfig
 
 HOST = "host"
 HOST_REPEAT = {"tolerance": 0.10, "max_repeats": 5}
-"""The host table's repeatability check (`android_bench.rounds.RepeatPolicy`): the demo's entries take 10-100 us,
-where the least of 30 timed runs repeats within a few percent but a 5% tolerance left some unconfirmed."""
+"""The host table's repeatability check (`android_bench.rounds.RepeatPolicy`): the demo's pieces take 10-100 us, and
+with the CI setting's 10 timed runs one round against its retest differed by 32% at the 95th percentile (of 96
+pieces; median 0.4%): a looser tolerance and more repeats than `android-bench lut`'s 5% and 3 for phones."""
 
 
 def make_evaluate_fn(
