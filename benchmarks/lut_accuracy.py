@@ -18,8 +18,8 @@ Protocol, per `--resolution`:
 3. Compares every predictor with the measured figures on those held-out subnets; the table build never saw them.
 
 Prints, per predictor, the fraction within ±10% and ±5%, mean absolute and signed error, the test-retest spread
-next to them, and a verdict on the recommended predictor (block table with its calibration, the default of
-`ofa-tf specialize`): at least 95% of the held-out subnets within ±10%, or 99% where the test-retest spread (95th
+next to them, and a verdict on the recommended predictor (block table with its own calibration, linear by
+default, as `android-bench lut` and `ofa-tf specialize` build it): at least 95% of the held-out subnets within ±10%, or 99% where the test-retest spread (95th
 percentile) is under 3%. Writes `accuracy.json` with the `recommended` entry, `test_retest` and `verdict`.
 TensorFlow's start-up lines are hidden unless `--verbose`.
 
@@ -39,7 +39,7 @@ import numpy as np
 from android_bench.cli_support import import_tensorflow
 from android_bench.cli_support import native_output_silenced
 
-RECOMMENDED = "block table + scale calibration"
+RECOMMENDED = "block table + linear calibration"
 GOAL_WITHIN_10PCT = 0.95
 GOAL_WITHIN_10PCT_PRECISE = 0.99
 PRECISE_SPREAD_PCT = 3.0
@@ -183,8 +183,8 @@ def one_resolution(args, net, r: int, options, work: Path, target, policy) -> di
     predictors = {
         "block table, plain sum": uncalibrated.predict_sum(configs),
         "block table, sum - overhead": uncalibrated.predict(configs),
-        RECOMMENDED: LatencyPredictor(block, shape).predict(configs),
-        "block table + linear calibration": uncalibrated.calibrated(cal_configs, cal_ms, "linear").predict(configs),
+        RECOMMENDED: LatencyPredictor(block, shape).predict(configs),  # the table's own calibration
+        "block table + scale calibration": uncalibrated.calibrated(cal_configs, cal_ms, "scale").predict(configs),
         "MACs, line fit on the calibration subnets": MacsLatencyModel.fit(shape, cal_configs, cal_ms).predict(configs),
     }
     if "layer" in tables:
@@ -247,7 +247,8 @@ def main(argv=None) -> int:
         results.append(result)
         print(f"\n{args.net} at r={r}, host ({args.clock} clock), statistic min, {args.rounds} rounds x {args.runs} runs; "
               f"one wall-clock round gives {result['wall_over_measured_median']:.2f}x these figures (median); calibration "
-              f"x{calibration.scale:.3f} on {calibration.n_subnets} subnets; held-out subnets "
+              f"({calibration.method}) x{calibration.scale:.3f} + {calibration.offset_ms:.3f} ms on "
+              f"{calibration.n_subnets} subnets; held-out subnets "
               f"{result['measured_ms']['min']:.2f}-{result['measured_ms']['max']:.2f} ms")
         print(f"{'predictor':<44}{'n':>4}{'±10%':>8}{'±5%':>8}{'MAE%':>8}{'bias%':>8}{'max%':>8}")
         for name, s in result["predictors"].items():

@@ -57,6 +57,9 @@ def _parse_resolutions(ctx, param, value):
               help="Interleaved rounds over all entries; their figures are merged (least min, median of medians).")
 @click.option("--calibrate", type=click.IntRange(0), default=5, show_default=True,
               help="Random whole subnets measured to calibrate the table (0: none).")
+@click.option("--calibration", "calibration_method", type=click.Choice(("linear", "scale")), default="linear",
+              show_default=True, help="How the table is fitted to the measured subnets: measured = scale x table + "
+              "offset (linear), or scale x table.")
 @click.option("--tolerance", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=5.0,
               show_default=True, help="Percent two rounds of a model may differ by and agree. Every calibration "
               "subnet and a sample of entries are timed in 2+ rounds; disagreeing ones are repeated.")
@@ -67,7 +70,7 @@ def _parse_resolutions(ctx, param, value):
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Where the per-entry .tflite files are kept.")
 @db_option
 def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmup, runs, taskset, granularity,
-        statistic, rounds, calibrate, tolerance, max_repeats, out, work_dir, db) -> None:
+        statistic, rounds, calibrate, calibration_method, tolerance, max_repeats, out, work_dir, db) -> None:
     """Build a latency lookup table: time every distinct block of a supernet's search space on a device, check that
     the timings repeat (with the big cores' frequency around every round), then calibrate it on a few whole
     subnets."""
@@ -85,7 +88,8 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
     try:
         table = build_latency_table(net_id, out, serial, binary=binary, resolutions=resolutions, options=options,
                                     n_classes=n_classes, granularity=granularity, statistic=statistic,
-                                    rounds=rounds, calibrate=calibrate, work_dir=work_dir, db=db,
+                                    rounds=rounds, calibrate=calibrate, calibration_method=calibration_method,
+                                    work_dir=work_dir, db=db,
                                     repeat=RepeatPolicy(tolerance=tolerance / 100, max_repeats=max_repeats),
                                     on_progress=progress)
     except SessionInterruptedError as exc:

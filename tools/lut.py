@@ -205,7 +205,7 @@ def build_latency_table(
     statistic: str = "min",
     rounds: int = 1,
     calibrate: int = 0,
-    calibration_method: str = "scale",
+    calibration_method: str = "linear",
     seed: int = 0,
     repeat: RepeatPolicy | None = None,
     work_dir: str | Path | None = None,
@@ -234,7 +234,8 @@ def build_latency_table(
         statistic: the entry field the table's predictor sums by default ('min', 'median' or 'mean').
         rounds: rounds over all entries (and calibration subnets); their figures are merged.
         calibrate: whole random subnets measured to fit the table's calibration (0: none; up to 5 is plenty).
-        calibration_method: 'scale' or 'linear' (see `ofa_tf.latency.Calibration`).
+        calibration_method: 'linear' (scale and offset; 'scale' with a single calibration subnet) or 'scale'
+            (see `ofa_tf.latency.Calibration`; docs/latency_tables.md compares them).
         seed: seed of the calibration subnets, the checked sample and the rounds' orders.
         repeat: agreement tolerance, repeats and throttling threshold (`android_bench.rounds.RepeatPolicy`).
         work_dir: where the per-entry `.tflite` files are kept (default: `<out stem>_models/` next to `out`);
@@ -530,6 +531,8 @@ def _calibrate(table, supernet, subnet_paths: dict, engine: RepeatedRounds, meth
     whole = [engine.figure(path) for path in subnet_paths]
     predictor = LatencyPredictor(table, network_shape(supernet), calibration=False)
     table_ms = predictor.predict_uncalibrated(configs)
+    if method == "linear" and len(np.unique(table_ms)) < 2:  # a line needs two subnets of different latency
+        method = "scale"
     calibration = Calibration.fit(table_ms, whole, method)
     table.header["calibration"] = {**calibration.to_dict(), "subnets": [
         {"config": config.to_dict(), "measured_ms": ms, "table_ms": float(pred),

@@ -257,7 +257,7 @@ def test_cli_completes_an_existing_table_and_names_bad_values(fake_adb, android_
 def test_host_rounds_merge_and_calibration_on_whole_subnets(tiny, models_dir, host, tmp_path):
     out = tmp_path / "calibrated.yaml"
     table = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, rounds=2,
-                                calibrate=2, seed=3, repeat=LOOSE)
+                                calibrate=2, seed=3, repeat=LOOSE, calibration_method="scale")
     header = table.header
     assert (header["rounds"], header["statistic"], header["granularity"]) == (2, "min", "block")
     # after 2 rounds every entry is checked (none sampled out); a disagreeing one would have had another round
@@ -283,7 +283,8 @@ def test_host_rounds_merge_and_calibration_on_whole_subnets(tiny, models_dir, ho
     # Complete and calibrated: a rerun measures nothing.
     progress = []
     again = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, rounds=2,
-                                calibrate=2, seed=3, repeat=LOOSE, on_progress=progress.append)
+                                calibrate=2, seed=3, repeat=LOOSE, calibration_method="scale",
+                                on_progress=progress.append)
     assert again.entries == table.entries and again.header["calibration"] == calibration and not progress
 
 
@@ -304,7 +305,24 @@ def test_phone_rounds_and_calibration_arithmetic(tiny, models_dir, fake_adb, and
     (subnet,) = calibration["subnets"]
     assert subnet["table_ms"] == pytest.approx(14.902 + 7 * (31.388 - 14.902))
     assert subnet["measured_ms"] == pytest.approx(31.388)
-    assert calibration["scale"] == pytest.approx(31.388 / subnet["table_ms"])
+    # one subnet: no line through it, a scale (the default, linear, needs two subnets of different latency)
+    assert calibration["method"] == "scale" and calibration["scale"] == pytest.approx(31.388 / subnet["table_ms"])
+
+
+def test_phone_linear_calibration_is_the_default(tiny, models_dir, fake_adb, android_binary, tmp_path):
+    """Kernel-5 blocks replay a slower transcript (35.102 ms least run), so two calibration subnets sum to different
+    table figures while both measure 31.388 ms whole: the least-squares line through them has a negative slope, so
+    the fit goes through the origin (offset 0, never a negative latency)."""
+    for layer in table_layers(tiny, granularity="block"):
+        if layer.kernel_size == 5:
+            fake_adb.set_bench(model_filename(layer.key), "bench_current_percentiles_slower.txt")
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=2, seed=1)
+    calibration = table.header["calibration"]
+    x = np.array([s["table_ms"] for s in calibration["subnets"]])
+    y = np.array([s["measured_ms"] for s in calibration["subnets"]])
+    assert x[0] != x[1] and y == pytest.approx([31.388, 31.388])
+    assert calibration["method"] == "linear" and calibration["offset_ms"] == 0.0
+    assert calibration["scale"] == pytest.approx(x @ y / (x @ x))
 
 
 def test_host_latency_table_model_builds_a_calibrated_block_table(tiny, models_dir, tmp_path):
