@@ -1,4 +1,4 @@
-"""The demo's budgets bind (issue 26: a host budget above the largest subnet's latency left the search
+"""`tools.demo_budgets`: the demo's budgets bind (issue 26: a host budget above the largest subnet's latency left the search
 unconstrained), and a predictor that does not beat the mean is called out in the report's first lines."""
 import numpy as np
 import pytest
@@ -17,13 +17,13 @@ from ofa_tf.zoo import ofa_net
 from tools.budget_search import search_subnet
 from tools.budgets import budget_constraint
 from tools.demo import DemoSettings
-from tools.demo import demo_budgets
+from tools.demo_budgets import demo_budgets
 from tools.demo import predictor_warning
 from tools.specialize import covered_space
 from tools.specialize_report import report_markdown
 
 NET_ID = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
-SETTINGS = DemoSettings.quick(nsga2_generations=30)
+NSGA2 = NSGA2Config(n_generations=30)
 
 
 class PeakedPredictor:
@@ -65,7 +65,7 @@ def tiny():
 
 def test_budgets_bind_below_the_fronts_best_and_the_largest_subnet(tiny):
     supernet, shape, space, host_model, predictor = tiny
-    macs_budget, host_budget = demo_budgets(SETTINGS, shape, space, host_model, predictor)
+    macs_budget, host_budget = demo_budgets(predictor, shape, space, host_model, (0.5, 0.5), NSGA2, seed=0)
     assert (macs_budget.device, macs_budget.budget.metric) == ("macs_budget", "macs")
     assert (host_budget.device, host_budget.budget.metric) == ("host", "latency")
     r_max = max(space.resolutions)
