@@ -9,6 +9,8 @@ from pathlib import Path
 from android_bench.adb import Adb
 from android_bench.adb import AdbError
 from android_bench.adb import DeviceDisconnectedError
+from android_bench.device import cur_freq_command
+from android_bench.device import parse_cur_freqs
 from android_bench.device import probe_device
 from android_bench.options import BenchmarkOptions
 from android_bench.output_parser import BenchmarkOutput
@@ -85,6 +87,12 @@ class AndroidTarget:
             detail = "; ".join(output.errors) if output.errors else "no inference timings in the output"
             raise BenchmarkFailedError(f"benchmark_model gave no result for {model.name}: {detail}", raw)
         return output, raw
+
+    def cpu_freqs_khz(self, cores: list[int]) -> dict[int, int]:
+        """Current frequency (kHz) of `cores` from sysfs over adb; cores the device does not expose are left out."""
+        if not cores:
+            return {}
+        return parse_cur_freqs(self.adb.shell(self.serial, cur_freq_command(cores), check=False).stdout)
 
     def _remove(self, remote_path: str) -> None:
         try:

@@ -21,6 +21,8 @@ CPU_FREQ_COMMAND = (
 )
 # One round trip: all properties, then the possible-CPU list and each core's max frequency (errors go to stderr).
 PROBE_COMMAND = f"getprop; {CPU_FREQ_COMMAND}"
+CUR_FREQ_PATH = "/sys/devices/system/cpu/cpu{}/cpufreq/scaling_cur_freq"
+_CUR_FREQ_LINE = re.compile(r"/cpu(\d+)/cpufreq/scaling_cur_freq:(\d+)\s*$")
 _GETPROP_LINE = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
 _FREQ_LINE = re.compile(r"/cpu(\d+)/cpufreq/cpuinfo_max_freq(?::(\d+)\s*$)?")
 _CPU_RANGES = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
@@ -104,6 +106,33 @@ def parse_cpu_freqs(text: str) -> tuple[int | None, ...]:
             freqs[cpu] = int(match.group(2)) if match.group(2) else freqs.get(cpu)
     num_cores = max(num_cores, max(freqs, default=-1) + 1)
     return tuple(freqs.get(cpu) for cpu in range(num_cores))
+
+
+def cur_freq_command(cores: list[int]) -> str:
+    """Shell command printing ``path:kHz`` for each core's current frequency (unreadable cores: errors on stderr)."""
+    return "grep -H . " + " ".join(CUR_FREQ_PATH.format(int(cpu)) for cpu in cores)
+
+
+def parse_cur_freqs(text: str) -> dict[int, int]:
+    """``cur_freq_command`` output -> {core: kHz}; cores that could not be read are left out."""
+    freqs = {}
+    for line in text.splitlines():
+        match = _CUR_FREQ_LINE.search(line.strip())
+        if match:
+            freqs[int(match.group(1))] = int(match.group(2))
+    return freqs
+
+
+def host_cur_freqs(cores: list[int]) -> dict[int, int]:
+    """This machine's current frequency (kHz) of `cores`, where sysfs exposes it (often not in containers/VMs)."""
+    lines = []
+    for cpu in cores:
+        path = Path(CUR_FREQ_PATH.format(int(cpu)))
+        try:
+            lines.append(f"{path}:{path.read_text().strip()}")
+        except OSError:
+            continue
+    return parse_cur_freqs("\n".join(lines))
 
 
 @dataclasses.dataclass(frozen=True)

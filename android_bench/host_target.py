@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from android_bench.device import host_cur_freqs
 from android_bench.device import host_device
 from android_bench.options import BenchmarkOptions
 from android_bench.output_parser import BenchmarkOutput
@@ -175,6 +176,10 @@ class HostInterpreterTarget:
                f"runs_us={' '.join(f'{v:.1f}' for v in timed)}\npeak_rss_mb={rss.peak_mb:.3f}\n")
         return output, raw
 
+    def cpu_freqs_khz(self, cores: list[int]) -> dict[int, int]:
+        """Current frequency (kHz) of `cores` where this machine's sysfs exposes it."""
+        return host_cur_freqs(cores)
+
     def _invoke(self, interpreter) -> float:
         start = self._now()
         interpreter.invoke()
@@ -204,6 +209,10 @@ class HostBinaryTarget:
 
     def setup(self, options: BenchmarkOptions) -> None:
         return None
+
+    def cpu_freqs_khz(self, cores: list[int]) -> dict[int, int]:
+        """Current frequency (kHz) of `cores` where this machine's sysfs exposes it."""
+        return host_cur_freqs(cores)
 
     def command(self, model: Path, options: BenchmarkOptions) -> list[str]:
         # absolute: a bare relative name ("benchmark_model", as Path makes of "./benchmark_model") would be looked up

@@ -45,6 +45,10 @@ class Target(Protocol):
     def teardown(self) -> None:
         """Remove what ``setup`` installed; never raises for a missing device."""
 
+    def cpu_freqs_khz(self, cores: list[int]) -> dict[int, int]:
+        """Current frequency (kHz) of `cores`, those the device exposes (optional: `android_bench.rounds` reads it
+        before and after each round of a repeated measurement)."""
+
 
 def resolve_taskset(target: Target, options: BenchmarkOptions) -> str | None:
     """The mask a run uses: the explicit one (checked against the core count), none, or the target's default."""

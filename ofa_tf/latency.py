@@ -44,6 +44,9 @@ TABLE_FORMAT = "ofa_tf.latency_table/1"
 GRANULARITIES = ("block", "layer")
 OVERHEAD_KEY = "Overhead-input:1x1x1-output:1x1x1"
 """Entry of a near-empty model (one ReLU on one value): the per-invoke cost every timed entry includes."""
+PARTIAL = "partial"
+"""Header `status` of a table `android-bench lut` is still measuring (entries kept for a rerun; not yet checked and
+calibrated): readers refuse it."""
 STATISTICS = ("mean", "median", "min")
 CALIBRATION_METHODS = ("scale", "linear")
 _STEM_IN_CHANNELS = 3
@@ -280,8 +283,10 @@ class LatencyTable:
     entries: dict[str, dict] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path) -> LatencyTable:
-        """Reads a table written by `save`, or a bare reference table (`key -> {mean, ...}`; empty header)."""
+    def load(cls, path: str | Path, partial: bool = False) -> LatencyTable:
+        """Reads a table written by `save`, or a bare reference table (`key -> {mean, ...}`; empty header).
+
+        A build in progress (header `status: partial`) is refused unless `partial` (its builder resuming)."""
         path = Path(path)
         data = read_yaml_or_json(path, "latency table")
         if not isinstance(data, Mapping):
@@ -290,6 +295,9 @@ class LatencyTable:
             header, entries = dict(data["header"] or {}), dict(data["table"] or {})
         else:
             header, entries = {}, dict(data)
+        if header.get("status") == PARTIAL and not partial:
+            raise ValueError(f"{path} is an unfinished `android-bench lut` build (its entries are kept for a rerun; "
+                             "not yet checked and calibrated): rerun the same command to finish the table.")
         for key, entry in entries.items():
             fields = dict(entry) if isinstance(entry, Mapping) else {"mean": entry}
             if not isinstance(fields.get("mean"), (int, float)) or isinstance(fields["mean"], bool):

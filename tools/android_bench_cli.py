@@ -18,11 +18,15 @@ from android_bench.cli_support import check_writable
 from android_bench.device import HOST_SERIAL
 from android_bench.options import DELEGATES
 from android_bench.options import BenchmarkOptions
+from android_bench.rounds import RepeatPolicy
 from android_bench.session import SessionInterruptedError
 
 from .lut import IncompleteTableError
 from .lut import TableMismatchError
+from .lut import UnstableTableError
 from .lut import build_latency_table
+from .lut import describe_checks
+from .lut import partial_path
 
 
 def _parse_resolutions(ctx, param, value):
@@ -54,14 +58,23 @@ def _parse_resolutions(ctx, param, value):
               help="Interleaved rounds over all entries; their figures are merged (least min, median of medians).")
 @click.option("--calibrate", type=click.IntRange(0), default=5, show_default=True,
               help="Random whole subnets measured to calibrate the table (0: none).")
+@click.option("--calibration", "calibration_method", type=click.Choice(("linear", "scale")), default="linear",
+              show_default=True, help="How the table is fitted to the measured subnets: measured = scale x table + "
+              "offset (linear), or scale x table.")
+@click.option("--tolerance", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=5.0,
+              show_default=True, help="Percent two rounds of a model may differ by and agree. Every calibration "
+              "subnet and a sample of entries are timed in 2+ rounds; disagreeing ones are repeated.")
+@click.option("--max-repeats", type=click.IntRange(0), default=3, show_default=True,
+              help="Extra rounds for models whose rounds disagree; if they still disagree, no table is written.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Table file (.yaml/.yml/.json); an existing one is completed, not remeasured.")
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Where the per-entry .tflite files are kept.")
 @db_option
 def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmup, runs, taskset, granularity,
-        statistic, rounds, calibrate, out, work_dir, db) -> None:
-    """Build a latency lookup table: time every distinct block of a supernet's search space on a device, then
-    calibrate it on a few whole subnets."""
+        statistic, rounds, calibrate, calibration_method, tolerance, max_repeats, out, work_dir, db) -> None:
+    """Build a latency lookup table: time every distinct block of a supernet's search space on a device, check that
+    the timings repeat (with the big cores' frequency around every round), then calibrate it on a few whole
+    subnets."""
     check_writable(out)
     check_outputs_not_inputs([("--out", out), ("--db", db), ("--work-dir", work_dir)], [("--binary", binary)])
     try:
@@ -71,21 +84,27 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
 
     def progress(step) -> None:
         status = f"FAILED: {step.error}" if step.error else f"{step.result.avg_us / 1000:.3f} ms"
-        click.echo(f"[{step.done}/{step.total}] {step.key}: {status}", err=True)
+        where = "" if step.phase == "measure" else f" ({step.phase})"
+        click.echo(f"[{step.done}/{step.total}] {step.key}{where}: {status}", err=True)
 
     try:
         table = build_latency_table(net_id, out, serial, binary=binary, resolutions=resolutions, options=options,
                                     n_classes=n_classes, granularity=granularity, statistic=statistic,
-                                    rounds=rounds, calibrate=calibrate, work_dir=work_dir, db=db,
+                                    rounds=rounds, calibrate=calibrate, calibration_method=calibration_method,
+                                    work_dir=work_dir, db=db,
+                                    repeat=RepeatPolicy(tolerance=tolerance / 100, max_repeats=max_repeats),
                                     on_progress=progress)
     except SessionInterruptedError as exc:
         click.echo(f"Error: the device disconnected while building the table ({exc.__cause__ or exc}). Measured "
-                   f"entries are kept in {out}; reconnect and rerun the same command to measure the rest.", err=True)
+                   f"entries are kept in {partial_path(out)}; reconnect and rerun the same command to measure the "
+                   "rest.", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except IncompleteTableError as exc:
+    except (IncompleteTableError, UnstableTableError) as exc:
         raise click.ClickException(str(exc)) from exc
     except (TableMismatchError, FileNotFoundError, PermissionError, ValueError, AdbError) as exc:
         raise click.ClickException(str(exc)) from exc
+    for line in describe_checks(table.header):
+        click.echo(line)
     calibration = table.header.get("calibration")
     if calibration:
         click.echo(f"calibration: x{calibration['scale']:.3f} + {calibration['offset_ms']:.3f} ms from "

@@ -22,13 +22,11 @@ from android_bench.cli_support import call_quietly
 from ofa_tf.latency import network_shape
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import EvolutionConfig
-from ofa_tf.nas import NetworkShape
 from ofa_tf.nas import NSGA2Config
 from ofa_tf.nas import PredictorReport
 from ofa_tf.nas import PredictorTrainingConfig
 from ofa_tf.nas import CrossValidationReport
 from ofa_tf.nas import build_accuracy_dataset
-from ofa_tf.nas import count_macs
 from ofa_tf.nas import cross_validate
 from ofa_tf.nas import evaluation_noise
 from ofa_tf.nas.arch_encoding import FEATURES
@@ -37,11 +35,11 @@ from ofa_tf.run_folder import load_supernet
 from ofa_tf.run_folder import resolve_weights
 from ofa_tf.run_folder import weights_path
 
-from .budgets import Budget
+from .demo_budgets import DemoBudget
+from .demo_budgets import demo_budgets
 from .measure import HostLatency
 from .measure import make_evaluate_fn
 from .specialize import SpecializeReport
-from .specialize import covered_space
 from .specialize import specialize
 
 logger = logging.getLogger(__name__)
@@ -76,8 +74,9 @@ class DemoSettings:
         predictor_features: the predictor's inputs (`ofa_tf.nas.arch_encoder`): "stage" suits the few dozen
             evaluated subnets (with "block", the reference's one-hot per block, it did not beat the mean here).
         cv_folds: folds of the predictor's cross-validation over all evaluated subnets.
-        budget_fractions: where the two budgets sit between the smallest and the largest subnet: the first as a
-            MACs budget, the second as a host-latency budget.
+        budget_quantiles: where the two budgets sit on the unconstrained Pareto front of predicted top-1 against
+            their metric (`tools.demo_budgets`), the first for the MACs budget, the second for the host-latency budget:
+            0.5 is the front's median, below the most accurate subnet's figure, so both searches are constrained.
         host_points, host_rounds, host_runs: the host latency table (`HostLatency.table_model` at the largest
             resolution, which predicts the host budget, searched at that resolution): measured subnets it is
             calibrated on, interleaved rounds, timed runs per round.
@@ -103,7 +102,7 @@ class DemoSettings:
     predictor_epochs: int = 30
     predictor_features: str = "stage"
     cv_folds: int = 5
-    budget_fractions: tuple[float, float] = (0.35, 0.75)
+    budget_quantiles: tuple[float, float] = (0.5, 0.5)
     host_points: int = 5
     host_rounds: int = 3
     host_runs: int = 30
@@ -113,9 +112,9 @@ class DemoSettings:
     seed: int = 0
 
     def __post_init__(self):
-        if len(self.budget_fractions) != 2 or not all(0 < f <= 1 for f in self.budget_fractions):
+        if len(self.budget_quantiles) != 2 or not all(0 < q < 1 for q in self.budget_quantiles):
             raise ValueError(
-                f"`budget_fractions` must be two values in (0, 1]; received {list(self.budget_fractions)}."
+                f"`budget_quantiles` must be two values in (0, 1); received {list(self.budget_quantiles)}."
             )
         if self.weights is not None and self.pretrained:
             raise ValueError("Pass either `weights` or `pretrained`, not both.")
@@ -255,9 +254,18 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
     host_model = host.table_model(settings.host_points, settings.host_rounds, settings.seed,
                                   resolutions=host_table_resolutions(space))
     seconds["host_latency_table"] = time.perf_counter() - start
-    devices = demo_budgets(settings, shape, space, host_model)
+    start = time.perf_counter()
+    budgets = demo_budgets(predictor, shape, space, host_model, settings.budget_quantiles,
+                           NSGA2Config(n_generations=settings.nsga2_generations), settings.seed)
+    seconds["budgets"] = time.perf_counter() - start
+    for budget in budgets:
+        logger.info("Budget %s", budget.describe())
+    devices = [(b.device, b.budget) for b in budgets]
+    warning = predictor_warning(cv)
+    if warning:
+        logger.warning(warning.replace("**", ""))
 
-    summary = _summary_markdown(settings, data, cv, accuracies, spread, noise)
+    summary = _summary_markdown(settings, data, cv, accuracies, spread, noise, budgets)
     start = time.perf_counter()
     report = specialize(
         supernet, predictor, devices, out, data=data, quantize=settings.quantize, host_model=host_model,
@@ -266,7 +274,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), out: str | Path = "demo_ou
         nsga2=NSGA2Config(n_generations=settings.nsga2_generations), seed=settings.seed,
         title=f"OFA demo: {settings.net_id} on {settings.data}",
         extra={"settings": settings.to_dict(), "predictor": dataclasses.asdict(predictor_report),
-               "predictor_cross_validation": cv.to_dict(), "seconds": seconds, "summary_markdown": summary},
+               "predictor_cross_validation": cv.to_dict(), "predictor_beats_mean": warning is None,
+               "predictor_warning": warning, "budgets": [b.to_dict() for b in budgets], "seconds": seconds,
+               "summary_markdown": summary},
     )
     seconds["specialize"] = time.perf_counter() - start
     seconds["total"] = time.perf_counter() - total
@@ -296,24 +306,21 @@ def _convert_host_table_models(settings: DemoSettings, n_classes: int, host_dir:
                          seed=settings.seed)
 
 
-def demo_budgets(settings: DemoSettings, shape: NetworkShape, space, host_model) -> list[tuple[str, Budget]]:
-    """The two budgets: a MACs budget and a host-latency budget at `settings.budget_fractions` of the way from
-    the smallest subnet to the largest: at the smallest and the largest resolution for MACs, at those the host
-    latency table covers for the latency."""
-    smallest = space.min_config(r=min(space.resolutions))
-    largest = space.max_config(r=max(space.resolutions))
-    macs_lo, macs_hi = (float(v) / 1e6 for v in count_macs(shape, [smallest, largest]))
-    timed = covered_space(space, host_model)  # the resolutions the host table covers
-    ms_lo, ms_hi = (float(v) for v in host_model.predict([timed.min_config(r=min(timed.resolutions)),
-                                                          timed.max_config(r=max(timed.resolutions))]))
-    f_macs, f_ms = settings.budget_fractions
-    return [
-        ("macs_budget", Budget("macs", round(macs_lo + f_macs * (macs_hi - macs_lo), 3))),
-        ("host", Budget("latency", round(ms_lo + f_ms * (ms_hi - ms_lo), 4))),
-    ]
+def predictor_warning(cv: CrossValidationReport) -> str | None:
+    """The report's first lines when the predictor's cross-validated RMSE is not below the mean predictor's (None
+    when it is): its predictions then say nothing about which subnet is more accurate."""
+    (rmse, _), (base, _) = cv.rmse, cv.baseline_rmse
+    if rmse < base:
+        return None
+    return (f"**The accuracy predictor does not beat the mean here**: its {len(cv.folds)}-fold cross-validated RMSE "
+            f"is {100 * rmse:.2f} points, against {100 * base:.2f} for always predicting the mean top-1. Its "
+            "predictions do not tell these subnets apart, so the searches below chose by the budgets more than by "
+            "accuracy, and predicted top-1 is shown to whole points; the measured top-1 columns are the figures. "
+            "More evaluated subnets (`--n-subnets`) or a longer training (`--epochs`) give it more to learn.")
 
 
-def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies, spread: float, noise: float) -> str:
+def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies, spread: float, noise: float,
+                      budgets: list[DemoBudget]) -> str:
     (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
     return "\n".join([
         f"Supernet `{settings.net_id}` on `{settings.data}` ({data.num_train} training / {data.num_validation} "
@@ -331,4 +338,6 @@ def _summary_markdown(settings, data, cv: CrossValidationReport, accuracies, spr
         f"spread by {100 * spread:.2f} points (standard deviation) where the evaluation itself is "
         f"uncertain by ±{100 * noise:.2f} (binomial standard error on {data.num_validation} images): the closer "
         "the two, the less any predictor can beat the mean.",
+        "",
+        "Budgets: " + " ".join(b.describe() for b in budgets),
     ])

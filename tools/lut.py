@@ -4,10 +4,16 @@ Each distinct entry (granularity ``block``, the default: ``stem``, every ``mbcon
 ``layer``, the reference's: ``Conv``, ``expanded_conv``, ``Conv_1``, ``AvgPool2D``, ``Conv_2``, ``Logits``; plus a
 near-empty ``Overhead`` model) is built from the same stock Keras layers as exported subnets
 (``ofa_tf.materialize.materialize_part``), converted to a float32 builtin-ops ``.tflite`` and timed on the target,
-in ``rounds`` interleaved rounds (every entry once per round; a round's figures merge into the entry). The table
-file is rewritten after every measured entry, so an interrupted build keeps what it measured and a rerun with the
-same arguments measures only the missing entries. With ``calibrate=N``, N random whole subnets are measured in the
-same rounds and the table's calibration (``ofa_tf.latency.Calibration``) is fitted on them.
+in ``rounds`` rounds (every entry once per round, in a shuffled order; a round's figures merge into the entry).
+With ``calibrate=N``, N random whole subnets are measured in the same rounds and the table's calibration
+(``ofa_tf.latency.Calibration``) is fitted on them.
+
+No single measurement decides the table (``android_bench.rounds``): every calibration subnet, and a sample of the
+entries, is timed in at least two separated rounds, models whose rounds disagree are repeated, and a build whose
+timings do not repeat writes no table (``UnstableTableError``). The header records the spread achieved
+(``repeatability``) and every round (``round_log``, with the cores' frequency where the device exposes it).
+Measured entries are kept in ``partial_path(out)`` after every one, so an interrupted build keeps them and a rerun
+with the same arguments measures only the missing ones; ``out`` is written when the table is complete and checked.
 
 Example:
     >>> from tools.lut import build_latency_table
@@ -31,7 +37,8 @@ import numpy as np
 from android_bench.adb import Adb
 from android_bench.options import BenchmarkOptions
 from android_bench.result import Result
-from android_bench.session import benchmark
+from android_bench.rounds import RepeatPolicy
+from android_bench.rounds import RepeatedRounds
 from android_bench.session import make_target
 from android_bench.store import DEFAULT_DB
 from android_bench.store import ResultStore
@@ -63,13 +70,15 @@ class IncompleteTableError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class LutProgress:
-    """Reported after every entry: its key, the result (None when conversion failed) and the counts so far."""
+    """Reported after every measured entry: its key, the result (None when conversion failed), the counts so far
+    and the kind of round."""
 
     key: str
     result: Result | None
     done: int
     total: int
     error: str | None = None
+    phase: str = "measure"  # or "check" / "repeat": a second round of an entry already measured
 
 
 def convert_to_tflite(model) -> bytes:
@@ -136,36 +145,51 @@ def _merge_header(existing: dict, fresh: dict, path: Path) -> dict:
             )
     merged = {**fresh, "created": existing.get("created", fresh["created"])}
     merged["resolutions"] = sorted(set(existing.get("resolutions", [])) | set(fresh["resolutions"]))
-    if "calibration" in existing:
-        merged["calibration"] = existing["calibration"]
+    for field in ("calibration", "repeatability", "round_log"):  # a build that adds entries checks them anew
+        if field in existing:
+            merged[field] = existing[field]
     return merged
 
 
-def _merge_rounds(results: list[Result], runs: int) -> dict:
-    """One entry from the same model's results of several rounds: mean of means (variance by the law of total
-    variance), median of medians, least minimum."""
+def _merge_rounds(results: list[Result], runs: int, prior: dict | None = None) -> dict:
+    """One entry from the same model's results of several rounds (and an entry measured before, `prior`): mean of
+    means (variance by the law of total variance), median of medians, median of minima (each round's least run;
+    the median over rounds, as `android_bench.rounds` takes it: the least of them follows the machine's fastest
+    moment)."""
     from ofa_tf.latency import entry_from_timings
 
     ms = 1e-3
-    means = np.array([r.avg_us for r in results]) * ms
-    stds = np.array([r.std_us or 0.0 for r in results]) * ms
-    medians = [r.p50_us * ms for r in results if r.p50_us is not None]
-    minimums = [r.min_us * ms for r in results if r.min_us is not None]
+    rounds = [(r.avg_us * ms, (r.std_us or 0.0) * ms, r.p50_us and r.p50_us * ms, r.min_us and r.min_us * ms,
+               r.count or runs) for r in results]
+    if prior:
+        rounds.insert(0, (prior["mean"], float(np.sqrt(prior.get("var", 0.0))), prior.get("median"), prior.get("min"),
+                          int(prior.get("count", runs))))
+    means = np.array([r[0] for r in rounds])
+    stds = np.array([r[1] for r in rounds])
+    medians = [r[2] for r in rounds if r[2] is not None]
+    minimums = [r[3] for r in rounds if r[3] is not None]
     return entry_from_timings(
-        float(means.mean()), sum(r.count or runs for r in results),
-        float(np.sqrt(np.mean(stds**2) + np.var(means))),
-        float(np.median(medians)) if medians else None, min(minimums) if minimums else None,
+        float(means.mean()), sum(r[4] for r in rounds), float(np.sqrt(np.mean(stds**2) + np.var(means))),
+        float(np.median(medians)) if medians else None, float(np.median(minimums)) if minimums else None,
     )
 
 
-def _statistic_ms(results: list[Result], statistic: str) -> float:
-    """The whole-subnet figure matching the table's statistic, over rounds."""
-    field = {"mean": "avg_us", "median": "p50_us", "min": "min_us"}[statistic]
-    values = [getattr(r, field) for r in results if getattr(r, field) is not None]
-    if not values:
-        raise ValueError(f"The benchmark reported no {statistic!r} for {results[0].model_path}.")
-    combine = min if statistic == "min" else np.median
-    return float(combine(values)) / 1000.0
+CHECK_SAMPLE = (8, 0.15)
+"""Entries re-timed in a second round when `rounds=1`: at least 8, or 15% of the entries."""
+ESCALATE = 0.15
+"""With `rounds=1`, when more than this share of the sampled entries disagree with their retest, every entry gets
+a second round: a disturbance of a few seconds (seen on a shared 2-core VM: every model ~40% slower) hits a run of
+entries, and the unsampled ones are as likely to be off."""
+
+
+class UnstableTableError(RuntimeError):
+    """Timings did not repeat within the tolerance after the allowed repeats; no table was written."""
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where a build keeps what it measured until the table is complete and checked: `<stem>.partial<suffix>`."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.partial{out.suffix}")
 
 
 def build_latency_table(
@@ -181,14 +205,22 @@ def build_latency_table(
     statistic: str = "min",
     rounds: int = 1,
     calibrate: int = 0,
-    calibration_method: str = "scale",
+    calibration_method: str = "linear",
     seed: int = 0,
+    repeat: RepeatPolicy | None = None,
     work_dir: str | Path | None = None,
     db: str | Path | ResultStore | None = DEFAULT_DB,
     adb: Adb | None = None,
     on_progress: Callable[[LutProgress], None] | None = None,
 ):
     """Measures every distinct entry of `net`'s search space at `resolutions` into the table file `out`.
+
+    Every entry is timed in `rounds` rounds (a shuffled order each, the calibration subnets among the entries);
+    then every calibration subnet, and with `rounds=1` a sample of the entries (`CHECK_SAMPLE`), get a second
+    round, and models with no two rounds within `repeat.tolerance` are repeated
+    (`android_bench.rounds`). The header's `repeatability` records the spread achieved and `round_log` every
+    round (with the cores' frequency before and after it where the device exposes it). Until the table is
+    complete and checked, measured entries are kept in `partial_path(out)`; `out` is written once, at the end.
 
     Args:
         net: a zoo net id (built with random weights, `n_classes` outputs) or an `OFAMobileNetV3`.
@@ -200,23 +232,27 @@ def build_latency_table(
         options: benchmark settings (threads, delegate, warm-up and timed runs, taskset).
         granularity: 'block' (stem, whole MBConv blocks, head) or 'layer' (the reference's keys).
         statistic: the entry field the table's predictor sums by default ('min', 'median' or 'mean').
-        rounds: interleaved rounds over all entries (and calibration subnets); their figures are merged.
+        rounds: rounds over all entries (and calibration subnets); their figures are merged.
         calibrate: whole random subnets measured to fit the table's calibration (0: none; up to 5 is plenty).
-        calibration_method: 'scale' or 'linear' (see `ofa_tf.latency.Calibration`).
-        seed: seed of the calibration subnets.
+        calibration_method: 'linear' (scale and offset; 'scale' with a single calibration subnet) or 'scale'
+            (see `ofa_tf.latency.Calibration`; docs/latency_tables.md compares them).
+        seed: seed of the calibration subnets, the checked sample and the rounds' orders.
+        repeat: agreement tolerance, repeats and throttling threshold (`android_bench.rounds.RepeatPolicy`).
         work_dir: where the per-entry `.tflite` files are kept (default: `<out stem>_models/` next to `out`);
             reused by reruns.
         db: results store for the raw measurements (None: in memory).
-        on_progress: called after every entry.
+        on_progress: called after every measured entry (`LutProgress.phase` says which kind of round).
 
     Returns:
         The `ofa_tf.latency.LatencyTable` (also written to `out`).
 
     Raises:
-        IncompleteTableError: some entries failed (the others are in the table; rerun to retry).
-        SessionInterruptedError: the phone disconnected (measured entries are in the table; rerun to finish).
+        IncompleteTableError: some entries failed (the others are kept; rerun to retry).
+        UnstableTableError: timings did not repeat within the tolerance (`out` not written; entries kept).
+        SessionInterruptedError: the phone disconnected (measured entries are kept; rerun to finish).
         TableMismatchError: `out` holds a table of another net, device, tool, flags or granularity.
     """
+    from ofa_tf.latency import PARTIAL
     from ofa_tf.latency import STATISTICS
     from ofa_tf.latency import LatencyTable
     from ofa_tf.latency import check_resolutions
@@ -224,6 +260,7 @@ def build_latency_table(
     from ofa_tf.latency import table_layers
 
     options = options or BenchmarkOptions()
+    repeat = repeat or RepeatPolicy()
     out = Path(out)
     if out.suffix not in STRUCTURED_SUFFIXES:
         raise ValueError(f"Unsupported table file {out}: use a .yaml, .yml or .json suffix.")
@@ -237,24 +274,28 @@ def build_latency_table(
     runner = target if not isinstance(target, str) else make_target(target, binary, adb)
     taskset = resolve_taskset(runner, options)
     header = _header(supernet, runner, options, taskset, resolutions, granularity, statistic, rounds)
-    if out.exists():
-        table = LatencyTable.load(out)
-        table.header = _merge_header(table.header, header, out)
+    partial = partial_path(out)
+    source = partial if partial.exists() else out if out.exists() else None
+    if source is not None:
+        table = LatencyTable.load(source, partial=True)
+        table.header = _merge_header(table.header, header, source)
     else:
         table = LatencyTable(header, {})
     pending = [layer for layer in layers if layer.key not in table.entries]
     subnets = _calibration_subnets(supernet, resolutions, calibrate, seed) \
         if calibrate and len(table.header.get("calibration", {}).get("subnets", [])) != calibrate else []
     done = len(layers) - len(pending)
-    table.save(out)
-    if not pending and not subnets:
-        return table
+    if source == out and not pending and not subnets:
+        return table  # complete, checked and calibrated
+    table.header["status"] = PARTIAL
+    table.save(partial)
 
     models_dir = Path(work_dir) if work_dir else out.with_name(f"{out.stem}_models")
     models_dir.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
-    paths: dict[str, str] = {}
-    for layer in pending:
+    paths: dict[str, str] = {}  # model path -> entry key
+
+    def entry_model(layer) -> str | None:
         path = models_dir / model_filename(layer.key)
         if not path.is_file():
             try:
@@ -263,8 +304,11 @@ def build_latency_table(
                 failed[layer.key] = f"conversion failed: {exc}"
                 if on_progress is not None:
                     on_progress(LutProgress(layer.key, None, done, len(layers), failed[layer.key]))
-                continue
+                return None
         paths[str(path.resolve())] = layer.key
+        return str(path.resolve())
+
+    measuring = [p for p in map(entry_model, pending) if p is not None]
     subnet_paths = {}
     for config in subnets:
         name, build = _subnet_model(supernet, config)
@@ -273,42 +317,150 @@ def build_latency_table(
             _write_model(path, build())
         subnet_paths[str(path.resolve())] = config
 
-    measured: dict[str, list[Result]] = {}
-
-    def record(result: Result) -> None:
+    def record(result: Result, purpose: str) -> None:
         nonlocal done
         if result.model_path in subnet_paths:
             if not result.ok:
                 failed[f"subnet {config_name(subnet_paths[result.model_path])}"] = result.error or "failed"
-            measured.setdefault(result.model_path, []).append(result)
             return
         key = paths[result.model_path]
         if result.ok:
-            first = key not in measured
-            measured.setdefault(key, []).append(result)
-            table.entries[key] = _merge_rounds(measured[key], options.runs)
+            first = purpose == "measure" and key not in table.entries
+            table.entries[key] = _merge_rounds(engine.measured(result.model_path), options.runs, earlier.get(key))
             table.header["updated"] = now_iso()
-            table.save(out)
+            table.save(partial)
             done += first
         else:
             failed[key] = result.error or "failed"
         if on_progress is not None:
-            on_progress(LutProgress(key, result, done, len(layers), failed.get(key)))
+            on_progress(LutProgress(key, result, done, len(layers), failed.get(key), purpose.split(",")[0].split(":")[0]))
 
+    engine = RepeatedRounds(runner, options, repeat, statistic, db=db, seed=seed, on_result=record)
+    earlier: dict[str, dict] = {}  # entries of an earlier run that this one re-times for the check
     for _ in range(rounds):
-        models = [p for p, key in paths.items() if key not in failed] + list(subnet_paths)
+        models = [p for p in measuring if paths[p] not in failed] + list(subnet_paths)
         if models:
-            benchmark(models, runner, options=options, db=db, on_result=record)
+            engine.run_round(models, "measure")
     if failed:
-        listing = "; ".join(f"{key}: {error}" for key, error in failed.items())
-        raise IncompleteTableError(
-            f"{len(failed)} of {len(layers) + len(subnets)} entries failed ({listing}). The other {done} are in "
-            f"{out}; rerun the same command to retry the missing ones.", table, failed,
-        )
-    if subnets:
-        _calibrate(table, supernet, {p: subnet_paths[p] for p in subnet_paths}, measured, calibration_method)
-        table.save(out)
+        _raise_incomplete(failed, layers, subnets, done, partial, table)
+
+    # The check: every calibration subnet and a sample of entries (all of them after 2+ rounds) in 2+ rounds.
+    if rounds >= 2:
+        sample = list(measuring)
+    else:
+        sample = []
+        candidates = [layer for layer in layers if layer.key in table.entries]
+        n = min(len(candidates), max(CHECK_SAMPLE[0], int(np.ceil(CHECK_SAMPLE[1] * len(layers)))))
+        for i in sorted(np.random.default_rng(seed).choice(len(candidates), size=n, replace=False).tolist()):
+            layer = candidates[i]
+            path = entry_model(layer) if layer.key not in paths.values() else _path_of(paths, layer.key)
+            if path is None:
+                continue
+            if path not in measuring:  # measured by an earlier run: its stored figure is the first round
+                earlier[layer.key] = dict(table.entries[layer.key])
+                if earlier[layer.key].get(statistic) is not None:
+                    engine.add_prior(path, earlier[layer.key][statistic])
+            sample.append(path)
+    sample, unstable, escalated = _check(engine, sample, list(subnet_paths), measuring, escalate=rounds == 1)
+    if failed:
+        _raise_incomplete(failed, layers, subnets, done, partial, table)
+    summary = {**engine.summary(sample + list(subnet_paths)), "checked_entries": len(sample), "checked_subnets": len(subnet_paths),
+               "entries": len(layers), "escalated": escalated}
+    table.header["round_log"] = engine.round_log()
+    if unstable:
+        table.header["repeatability"] = summary
+        table.save(partial)
+        raise UnstableTableError(_unstable_message(engine, unstable, paths, subnet_paths, repeat, partial, out))
+    for path, key in paths.items():
+        if engine.measured(path):
+            table.entries[key] = _merge_rounds(engine.measured(path), options.runs, earlier.get(key))
+    order = [layer.key for layer in layers] + [key for key in table.entries if key not in paths.values()]
+    table.entries = {key: table.entries[key] for key in dict.fromkeys(order) if key in table.entries}  # network order
+    table.header["repeatability"] = summary
+    if subnet_paths:
+        _calibrate(table, supernet, subnet_paths, engine, calibration_method)
+    table.header["updated"] = now_iso()
+    del table.header["status"]
+    table.save(out)
+    partial.unlink(missing_ok=True)
     return table
+
+
+def _mhz(freqs: dict | None) -> str:
+    return "/".join(str(khz // 1000) for khz in freqs.values()) if freqs else "?"
+
+
+def describe_checks(header: dict) -> list[str]:
+    """Lines on a table's repeatability check and its rounds (header fields `repeatability`, `round_log`)."""
+    check = header.get("repeatability")
+    if not check:
+        return []
+    first, achieved = check.get("first_spread_pct") or {}, check.get("spread_pct") or {}
+    line = (f"repeatability: {check['checked_entries']} of {check['entries']} entries and "
+            f"{check['checked_subnets']} calibration subnets timed in 2+ rounds; a round against its retest differed "
+            f"by {first.get('median', 0):.1f}% (median), {first.get('max', 0):.1f}% (max); after repeats "
+            f"({check['repeated']} models) two rounds of each agree within {achieved.get('max', 0):.1f}% "
+            f"(tolerance {check['tolerance_pct']:g}%)")
+    if check.get("escalated"):
+        line += "; every entry was timed twice, as the sample did not repeat"
+    lines = [line]
+    for r in header.get("round_log", []):
+        freqs = ""
+        if r["cpu_khz_before"] or r["cpu_khz_after"]:
+            freqs = f", cores at {_mhz(r['cpu_khz_before'])} MHz before, {_mhz(r['cpu_khz_after'])} after"
+        flag = ""
+        if r["throttled"]:
+            flag = " THROTTLED (" + ("replaced by the next round)" if r["replaced"] else "kept)")
+        lines.append(f"  round {r['index'] + 1}: {r['purpose']}, {r['models']} models, {r['seconds']:.0f} s"
+                     f"{freqs}{flag}")
+    return lines
+
+
+def _check(engine: RepeatedRounds, sample: list[str], subnets: list[str], measured: list[str], escalate: bool):
+    """A second round for the sample and the calibration subnets; with `escalate`, every entry `measured` by this
+    run gets one too when more than `ESCALATE` of the sample disagreed with its retest; then repeats. Returns the
+    checked entries, the models still disagreeing and whether it escalated."""
+    once = [p for p in sample + subnets if p not in engine.failed and len(engine.figures(p)) < 2]
+    if once:
+        engine.run_round(once, "check")
+    escalated = False
+    if escalate and sample:
+        off = sum(engine.first_agree(p) is False for p in sample)
+        if off > ESCALATE * len(sample):
+            escalated = True
+            rest = [p for p in measured if p not in sample]
+            logger.info("%d of %d sampled entries disagreed with their retest: timing every entry a second time.",
+                        off, len(sample))
+            if rest:
+                engine.run_round(rest, "measure: the sample did not repeat")
+            sample = sample + rest
+    return sample, engine.check(sample + subnets), escalated
+
+
+def _path_of(paths: dict[str, str], key: str) -> str:
+    return next(path for path, k in paths.items() if k == key)
+
+
+def _raise_incomplete(failed, layers, subnets, done, partial, table):
+    listing = "; ".join(f"{key}: {error}" for key, error in failed.items())
+    raise IncompleteTableError(
+        f"{len(failed)} of {len(layers) + len(subnets)} entries failed ({listing}). The other {done} are kept in "
+        f"{partial}; rerun the same command to retry the missing ones.", table, failed,
+    )
+
+
+def _unstable_message(engine, unstable, paths, subnet_paths, repeat, partial, out) -> str:
+    def name(path):
+        return f"subnet {config_name(subnet_paths[path])}" if path in subnet_paths else paths[path]
+
+    worst = max(unstable, key=lambda p: engine.spread(p) or 0.0)
+    rounds = ", ".join(f"{v:.4g}" for v in engine.figures(worst))
+    repeats = f"{repeat.max_repeats} repeat round{'' if repeat.max_repeats == 1 else 's'}"
+    return (f"Timings did not repeat within {100 * repeat.tolerance:g}%: after {repeats}, "
+            f"{len(unstable)} of the checked models still have no two rounds that agree (worst: {name(worst)}, "
+            f"{rounds} ms, the closest {100 * engine.spread(worst):.1f}% apart), so {out} was not written; the "
+            f"measured entries are kept in {partial}. Rerun when the device is idle and cool, or allow a larger "
+            "tolerance.")
 
 
 def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] | None = None, *,
@@ -369,17 +521,21 @@ def _calibration_subnets(supernet, resolutions, n: int, seed: int) -> list:
     return [space.sample(rng).with_resolution(int(resolutions[i % len(resolutions)])) for i in range(n)]
 
 
-def _calibrate(table, supernet, subnet_paths: dict, measured: dict, method: str) -> None:
+def _calibrate(table, supernet, subnet_paths: dict, engine: RepeatedRounds, method: str) -> None:
+    """Fits the table's calibration on the calibration subnets' figures (each stable over 2+ rounds)."""
     from ofa_tf.latency import Calibration
     from ofa_tf.latency import LatencyPredictor
     from ofa_tf.latency import network_shape
 
     configs = list(subnet_paths.values())
-    whole = [_statistic_ms(measured[path], table.header["statistic"]) for path in subnet_paths]
+    whole = [engine.figure(path) for path in subnet_paths]
     predictor = LatencyPredictor(table, network_shape(supernet), calibration=False)
     table_ms = predictor.predict_uncalibrated(configs)
+    if method == "linear" and len(np.unique(table_ms)) < 2:  # a line needs two subnets of different latency
+        method = "scale"
     calibration = Calibration.fit(table_ms, whole, method)
     table.header["calibration"] = {**calibration.to_dict(), "subnets": [
-        {"config": config.to_dict(), "measured_ms": ms, "table_ms": float(pred)}
-        for config, ms, pred in zip(configs, whole, table_ms)
+        {"config": config.to_dict(), "measured_ms": ms, "table_ms": float(pred),
+         "rounds_ms": engine.figures(path)}
+        for config, ms, pred, path in zip(configs, whole, table_ms, subnet_paths)
     ]}

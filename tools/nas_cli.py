@@ -306,11 +306,16 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     _echo_results(report)
 
 
-def _echo_results(report) -> None:
+def _echo_results(report, warning: str | None = None) -> None:
+    from .specialize_report import predicted_top1
+
+    if warning:
+        click.echo("Warning: " + warning.replace("**", "").replace("`", ""))
     for r in report.results:
         o = r.outcome
         metric = next(iter(o.efficiency))
-        parts = [f"{r.device} ({r.budget}, {r.source}): predicted top-1 {100 * o.predicted_accuracy:.2f}%",
+        parts = [f"{r.device} ({r.budget}, {r.source}): predicted top-1 "
+                 f"{predicted_top1(o.predicted_accuracy, not warning)}%",
                  f"{metric} {o.efficiency[metric]:.4g} {o.units[metric]}", f"MACs {o.efficiency['macs']:.3f}M"]
         if r.top1 is not None:
             parts.append(f"top-1 {100 * r.top1:.2f}%")
@@ -359,7 +364,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
         overrides["pretrained"] = True
     settings = DemoSettings.quick(**overrides) if quick else DemoSettings.from_env(**overrides)
     result = run_demo(settings, out)
-    _echo_results(result.report)
+    _echo_results(result.report, result.report.extra.get("predictor_warning"))
     cv = result.cross_validation
     (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
     click.echo(f"Predictor, {len(cv.folds)}-fold cross-validation: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points "

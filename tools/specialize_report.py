@@ -28,11 +28,24 @@ def _fmt(value, spec: str = ".2f", scale: float = 1.0) -> str:
     return format(value, spec) if scale == 1.0 else format(value * scale, spec)
 
 
+def predicted_top1(accuracy: float, informative: bool = True) -> str:
+    """A predicted top-1 in percent: two decimals, or whole points (`~97`) from a predictor that does not beat the
+    mean."""
+    return f"{100 * accuracy:.2f}" if informative else f"~{100 * accuracy:.0f}"
+
+
 def report_markdown(results: Sequence, title: str, host_latency: Mapping | None = None,
                     extra: Mapping | None = None) -> str:
-    """The Markdown report of `DeviceResult`s; `host_latency` says what predicted host budgets."""
+    """The Markdown report of `DeviceResult`s; `host_latency` says what predicted host budgets.
+
+    `extra` may hold `summary_markdown` (after the title) and `predictor_warning` (before it, for a predictor that
+    does not beat the mean; predicted top-1 is then shown to whole points, `~97`)."""
+    extra = extra or {}
     lines = [f"# {title}", ""]
-    summary = (extra or {}).get("summary_markdown")
+    warning = extra.get("predictor_warning")
+    if warning:
+        lines += [warning, ""]
+    summary = extra.get("summary_markdown")
     if summary:
         lines += [summary, ""]
     lines += [
@@ -45,7 +58,7 @@ def report_markdown(results: Sequence, title: str, host_latency: Mapping | None 
         metric = next(iter(o.efficiency))
         lines.append(
             f"| {r.device} | {r.budget} | {r.source} | `{config_key(o.config).split('@')[0].replace('|', ' / ')}` | {o.config.r} "
-            f"| {100 * o.predicted_accuracy:.2f} | {_fmt(r.top1, '.2f', 100)} | {_fmt(r.tflite_top1, '.2f', 100)} "
+            f"| {predicted_top1(o.predicted_accuracy, not warning)} | {_fmt(r.top1, '.2f', 100)} | {_fmt(r.tflite_top1, '.2f', 100)} "
             f"| {o.efficiency[metric]:.4g} {o.units[metric]} | {o.efficiency['macs']:.3f} "
             f"| {o.efficiency['params']:.3f} | {_fmt(r.measured_host_ms, '.3f')} "
             f"| {Path(r.tflite_path).name if r.tflite_path else '—'} ({_fmt(r.tflite_bytes, ',d')} B) |"

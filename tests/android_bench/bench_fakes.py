@@ -48,6 +48,20 @@ class FakeAdb:
         self.scenario["bench"][model_name] = {"file": transcript, "stream": stream, "exit": exit_code}
         self.save()
 
+    def set_bench_sequence(self, model_name: str, transcripts: list[str], stream: str = "stderr") -> None:
+        """`model_name` answers with these transcripts in turn (one per run; the last one repeats)."""
+        self.scenario.setdefault("bench_sequence", {})[model_name] = [
+            {"file": t, "stream": stream, "exit": 0} for t in transcripts]
+        (self.state / f"calls_{model_name}").unlink(missing_ok=True)
+        self.save()
+
+    def set_cur_freqs(self, serial: str, readings: list[dict[int, int]]) -> None:
+        """`serial`'s `scaling_cur_freq` files read these kHz in turn ({core: kHz}; the last reading repeats);
+        without readings they are unreadable."""
+        self.scenario.setdefault("cur_freq", {})[serial] = [{str(c): khz for c, khz in r.items()} for r in readings]
+        (self.state / f"calls_cur_freq_{serial}").unlink(missing_ok=True)
+        self.save()
+
     def disconnect_on(self, model_name: str | None) -> None:
         self.scenario["disconnect_on"] = model_name
         self.save()

@@ -1,7 +1,8 @@
 """Scripted stand-in for ``adb``: replays recorded transcripts and logs every command it receives.
 
 State lives in ``$FAKE_ADB_STATE``: ``scenario.json`` (what to answer), ``log.jsonl`` (one argv per line),
-``fs/<serial>/...`` (files pushed to each fake device) and ``disconnected_<serial>`` markers.
+``fs/<serial>/...`` (files pushed to each fake device), ``disconnected_<serial>`` markers and ``calls_<name>``
+counters (how often a scripted sequence was answered).
 """
 
 import json
@@ -55,6 +56,29 @@ def push(serial, local, remote):
     return 0
 
 
+def next_in_sequence(name, sequence):
+    """The next item of a scripted sequence (the last one repeats), counted in the state folder."""
+    counter = STATE / f"calls_{name}"
+    calls = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(calls + 1))
+    return sequence[min(calls, len(sequence) - 1)]
+
+
+def cur_freqs(serial, paths):
+    """``grep -H . .../cpuN/cpufreq/scaling_cur_freq``: the scenario's next reading, or unreadable files."""
+    readings = SCENARIO.get("cur_freq", {}).get(serial)
+    reading = next_in_sequence(f"cur_freq_{serial}", readings) if readings else {}
+    missing = 0
+    for path in paths:
+        cpu = path.split("/cpufreq/")[0].rsplit("/cpu", 1)[1]
+        if cpu in reading:
+            out(f"{path}:{reading[cpu]}\n")
+        else:
+            out(f"grep: {path}: No such file or directory\n", "stderr")
+            missing += 1
+    return 2 if missing else 0
+
+
 def benchmark(serial, argv):
     binary = device_path(serial, argv[0])
     if not binary.exists():
@@ -72,7 +96,10 @@ def benchmark(serial, argv):
         out(transcript(SCENARIO.get("disconnect_transcript", "bench_disconnect_partial.txt")), "stderr")
         (STATE / f"disconnected_{serial}").touch()
         return 1
-    spec = SCENARIO["bench"].get(name, SCENARIO["bench"].get("*"))
+    if name in SCENARIO.get("bench_sequence", {}):
+        spec = next_in_sequence(name, SCENARIO["bench_sequence"][name])
+    else:
+        spec = SCENARIO["bench"].get(name, SCENARIO["bench"].get("*"))
     out(transcript(spec["file"]), spec.get("stream", "stderr"))
     return spec.get("exit", 0)
 
@@ -86,6 +113,8 @@ def shell(serial, command):
         out("".join(line for line in text.splitlines(True) if "grep:" not in line))
         out("".join(line for line in text.splitlines(True) if "grep:" in line), "stderr")
         return 2 if "grep:" in text else 0
+    if argv[:2] == ["grep", "-H"] and all(p.endswith("/cpufreq/scaling_cur_freq") for p in argv[3:]):
+        return cur_freqs(serial, argv[3:])
     if argv[0] == "chmod" and len(argv) == 3:
         path = device_path(serial, argv[2])
         if not path.exists():

@@ -13,8 +13,8 @@ from ofa_tf.subnet_config import SubnetConfig
 
 
 def test_settings_validate_and_quick_env(monkeypatch):
-    with pytest.raises(ValueError, match="budget_fractions"):
-        DemoSettings(budget_fractions=(0.5, 1.5))
+    with pytest.raises(ValueError, match="budget_quantiles"):
+        DemoSettings(budget_quantiles=(0.5, 1.5))
     with pytest.raises(ValueError, match="either `weights` or `pretrained`"):
         DemoSettings(weights="w.h5", pretrained=True)
     with pytest.raises(ValueError, match="full_epochs=0"):
@@ -54,8 +54,27 @@ def test_demo_runs_end_to_end(tmp_path, caplog):
     assert macs_result.budget.startswith("macs<=") and host_result.budget.startswith("latency<=")
     assert MacsModel(shape).predict(SubnetConfig.load(macs_result.config_path))[0] <= macs_result.bound
     assert host_model.predict(SubnetConfig.load(host_result.config_path))[0] <= host_result.bound
-    # the host table covers the largest resolution only, and the host budget is searched there
+    # Both budgets bind: below the unconstrained front's most accurate subnet and the largest subnet (the host
+    # budget was once above the largest subnet's latency, so the latency search was unconstrained).
     r_max = max(supernet.search_space.resolutions)
+    largest_ms = host_model.predict(supernet.search_space.max_config(r=r_max))[0]
+    budgets = {b["device"]: b for b in payload["budgets"]}
+    assert (budgets["host"]["bound"], budgets["macs_budget"]["bound"]) == (host_result.bound, macs_result.bound)
+    assert host_result.bound < largest_ms and budgets["host"]["largest_value"] == pytest.approx(largest_ms)
+    for b in budgets.values():
+        # below the front's most accurate subnet, unless that one is among the 2% smallest random subnets (the
+        # searches need some random subnets under the bound to start from); this near-chance predictor may rank so
+        assert b["front_range"][0] <= b["bound"] and b["binds"] == (b["bound"] < b["best_value"])
+        assert b["binds"] or b["best_value"] <= b["floor"] == b["bound"]
+    assert f"Budgets: macs_budget: macs<={macs_result.bound:g}M, the median of " in report.markdown_path.read_text()
+    # A predictor that does not beat the mean is said in the report's first lines, its predictions in whole points.
+    beats = result.cross_validation.rmse[0] < result.cross_validation.baseline_rmse[0]
+    lines = report.markdown_path.read_text().splitlines()
+    assert payload["predictor_beats_mean"] == beats
+    assert ("does not beat the mean" in lines[2]) != beats
+    predicted = [line.split(" | ")[5] for line in lines if line.startswith("| macs_budget |") or line.startswith("| host |")]
+    assert len(predicted) == 2 and all(p.startswith("~") != beats for p in predicted)
+    # the host table covers the largest resolution only, and the host budget is searched there
     assert host_model.table.header["resolutions"] == [r_max] and SubnetConfig.load(host_result.config_path).r == r_max
     for r in report.results:
         assert r.tflite_bytes > 10_000 and r.measured_host_ms > 0

@@ -1,4 +1,6 @@
-"""`android-bench lut`: latency tables of a tiny search space on the host and on a fake phone, resume.
+"""`android-bench lut`: latency tables of a tiny search space on the host and on a fake phone, resume, and the
+repeatability checks (rounds that disagree are repeated; a table whose timings do not repeat is not written;
+throttled rounds on phones).
 
 How well a table predicts whole subnets is timing, so it lives in benchmarks/lut_accuracy.py, not here.
 """
@@ -13,9 +15,12 @@ from click.testing import CliRunner
 
 from android_bench import BenchmarkOptions
 from android_bench import SessionInterruptedError
+from android_bench import HostInterpreterTarget
 from android_bench import host_device
 from android_bench import make_target
 from android_bench.device import PROBE_COMMAND
+from android_bench.device import cur_freq_command
+from android_bench.rounds import RepeatPolicy
 from android_bench.target import sha256_file
 from ofa_tf.latency import OVERHEAD_KEY
 from ofa_tf.latency import TABLE_FORMAT
@@ -28,14 +33,19 @@ from ofa_tf.supernet import OFAMobileNetV3
 from ofa_tf.zoo import ofa_net
 from tools.android_bench_cli import main
 from tools.lut import TableMismatchError
+from tools.lut import UnstableTableError
 from tools.lut import build_latency_table
 from tools.lut import convert_to_tflite
+from tools.lut import describe_checks
 from tools.lut import model_filename
+from tools.lut import partial_path
 
 # 13 entries (block granularity, the default): overhead, stem, 5 stages x ks {3, 5}, head.
 TINY = dict(n_classes=4, width_mult=0.5, ks_list=(3, 5), expand_list=(3,), depth_list=(1,), dropout_rate=0.0,
             first_stride=1, stage_strides=(1, 2, 2, 1, 2), resolutions=(32,))
 FAST = BenchmarkOptions(warmup=3, runs=20)
+# Host tables here check the mechanics, not the machine: sub-millisecond models on a loaded test machine
+LOOSE = RepeatPolicy(tolerance=0.9, max_repeats=3)
 STEM = "stem-input:32x32x3-output:32x32x8-conv:8-kernel:3"
 PHONE_FLAGS = "--num_threads=1 --warmup_runs=10 --num_runs=50 --min_secs=0 --warmup_min_secs=0 --use_xnnpack=false"
 
@@ -55,9 +65,14 @@ def models_dir(tiny, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def host_table(tiny, models_dir, tmp_path_factory):
+def host():
+    return HostInterpreterTarget(clock="thread_cpu")
+
+
+@pytest.fixture(scope="module")
+def host_table(tiny, models_dir, host, tmp_path_factory):
     out = tmp_path_factory.mktemp("host") / "host.yaml"
-    return out, build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None)
+    return out, build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, repeat=LOOSE)
 
 
 def test_host_table_has_every_entry_and_a_full_header(tiny, host_table):
@@ -68,16 +83,26 @@ def test_host_table_has_every_entry_and_a_full_header(tiny, host_table):
     device = host_device()
     assert header["format"] == TABLE_FORMAT and header["resolutions"] == [32] and header["n_classes"] == 4
     assert (header["device_fingerprint"], header["serial"]) == (device.fingerprint, "host")
-    assert header["tool_version"].startswith("ai_edge_litert ")
+    assert header["tool_version"].startswith("ai_edge_litert ") and header["tool_version"].endswith("(thread_cpu clock)")
     assert header["flags"] == ("--num_threads=1 --warmup_runs=3 --num_runs=20 --min_secs=0 --warmup_min_secs=0 "
                                "--use_xnnpack=false taskset=none")
     assert header["taskset"] == "none" and header["runs"] == 20 and header["created"] <= header["updated"]
+    check = header["repeatability"]
+    # one round of all 13 entries, then a check round of a sample of 8 (CHECK_SAMPLE), repeats if they disagree
+    assert (check["checked_entries"], check["checked_subnets"], check["entries"]) == (8, 0, 13)
+    assert check["tolerance_pct"] == 90 and check["unstable"] == 0 and check["spread_pct"]["max"] <= 90
+    assert [r["purpose"] for r in header["round_log"][:2]] == ["measure", "check"]
+    assert [r["models"] for r in header["round_log"][:2]] == [13, 8]
+    assert all(r["cpu_khz_before"] is None or r["cpu_khz_before"] for r in header["round_log"])
+    counts = sorted(entry["count"] // 20 for entry in table.entries.values())
+    assert counts[:5] == [1] * 5 and all(c >= 2 for c in counts[5:])  # 8 sampled entries: 2+ rounds each
     for key, entry in table.entries.items():
-        assert entry["count"] == 20 and entry["var"] >= 0, key
+        assert entry["var"] >= 0, key
         assert 0 < entry["min"] <= entry["median"] and 0 < entry["mean"] < 1000, key
+    assert not partial_path(out).exists() and "status" not in header
 
 
-def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(tiny, models_dir, tmp_path):
+def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(tiny, models_dir, host, tmp_path):
     out = tmp_path / "t.json"
     seen = []
 
@@ -90,21 +115,51 @@ def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(t
             raise Stop()
 
     with pytest.raises(Stop):
-        build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None, on_progress=stop_after_five)
-    kept = LatencyTable.load(out).entries
+        build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, repeat=LOOSE,
+                            on_progress=stop_after_five)
+    # the table is written only when complete and checked; what was measured is kept beside it
+    assert not out.exists()
+    kept = LatencyTable.load(partial_path(out), partial=True).entries
     assert list(kept) == seen
+    # a reader is told the file is an unfinished build
+    with pytest.raises(ValueError, match=r"t.partial.json is an unfinished `android-bench lut` build .* rerun the same"):
+        LatencyPredictor.from_files(partial_path(out), network_shape(tiny))
     rest = []
-    table = build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None,
-                                on_progress=lambda p: rest.append((p.key, p.done)))
+    table = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, repeat=LOOSE,
+                                on_progress=lambda p: rest.append((p.key, p.done, p.phase)))
     all_keys = [layer.key for layer in table_layers(tiny, granularity="block")]
-    assert [key for key, _ in rest] == all_keys[5:] and rest[-1][1] == len(all_keys)
-    assert list(table.entries) == all_keys and all(table.entries[k] == kept[k] for k in seen)
+    measured = [(key, done) for key, done, phase in rest if phase == "measure"]
+    assert sorted(key for key, _ in measured) == sorted(set(all_keys) - set(seen))
+    assert measured[-1][1] == len(all_keys)
+    assert sorted(table.entries) == sorted(all_keys) and not partial_path(out).exists()
+    # entries of the first run that the check did not sample are as they were; sampled ones gained a round
+    assert all(table.entries[k] == kept[k] or table.entries[k]["count"] > kept[k]["count"] for k in seen)
     # Complete: nothing left to measure. Other flags: refused, naming the field.
-    assert build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None,
-                               on_progress=rest.append) == table and len(rest) == len(all_keys) - 5
+    n_progress = len(rest)
+    assert build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, repeat=LOOSE,
+                               on_progress=rest.append) == table and len(rest) == n_progress
     with pytest.raises(TableMismatchError, match="flags=.*--num_runs=20.*--num_runs=7"):
-        build_latency_table(tiny, out, "host", options=BenchmarkOptions(warmup=3, runs=7), work_dir=models_dir,
+        build_latency_table(tiny, out, host, options=BenchmarkOptions(warmup=3, runs=7), work_dir=models_dir,
                             db=None)
+
+
+BIG_CORES = [4, 5, 6, 7]  # the Note8's taskset f0
+
+
+def _rounds_of(calls: list[list[str]]) -> list[list[str]]:
+    """The models benchmarked between consecutive frequency readings (one list per round)."""
+    freq_read = ["-s", NOTE8, "shell", cur_freq_command(BIG_CORES)]
+    rounds, current = [], None
+    for call in calls:
+        if call == freq_read:
+            if current is None:
+                current = []
+            else:
+                rounds.append(current)
+                current = None
+        elif current is not None and call[2:3] == ["push"] and "benchmark_model" not in call[3]:
+            current.append(call[4].rsplit("/", 1)[1])
+    return rounds
 
 
 def test_phone_table_exact_commands_and_header(tiny, models_dir, fake_adb, android_binary, tmp_path):
@@ -114,27 +169,37 @@ def test_phone_table_exact_commands_and_header(tiny, models_dir, fake_adb, andro
     fake_adb.set_bench(overhead_model, "bench_no_percentiles.txt", stream="stdout")
     table = build_latency_table(tiny, tmp_path / "note8.yaml", NOTE8, binary=android_binary, work_dir=work,
                                 db=tmp_path / "r.sqlite")
-    commands = [["devices", "-l"], ["-s", NOTE8, "shell", PROBE_COMMAND],
-                ["-s", NOTE8, "push", str(android_binary), "/data/local/tmp/benchmark_model"],
-                ["-s", NOTE8, "shell", "chmod 755 /data/local/tmp/benchmark_model"]]
-    for layer in table_layers(tiny, granularity="block"):
-        name = model_filename(layer.key)
-        commands += [
-            ["-s", NOTE8, "push", str(work / name), f"/data/local/tmp/{name}"],
-            ["-s", NOTE8, "shell",
-             f"taskset f0 /data/local/tmp/benchmark_model --graph=/data/local/tmp/{name} {PHONE_FLAGS}"],
-            ["-s", NOTE8, "shell", f"rm -f /data/local/tmp/{name}"],
-        ]
-    commands.append(["-s", NOTE8, "shell", "rm -f /data/local/tmp/benchmark_model"])
-    assert fake_adb.calls() == commands
+    calls = fake_adb.calls()
+    freq_read = ["-s", NOTE8, "shell", cur_freq_command(BIG_CORES)]
+    setup = [["-s", NOTE8, "push", str(android_binary), "/data/local/tmp/benchmark_model"],
+             ["-s", NOTE8, "shell", "chmod 755 /data/local/tmp/benchmark_model"]]
+    teardown = ["-s", NOTE8, "shell", "rm -f /data/local/tmp/benchmark_model"]
+    # each round: the big cores' frequency, the binary pushed, the models, the binary removed, the frequency
+    assert calls[:5] == [["devices", "-l"], ["-s", NOTE8, "shell", PROBE_COMMAND], freq_read, *setup]
+    assert calls[-2:] == [teardown, freq_read] and calls.count(freq_read) == 4 and calls.count(teardown) == 2
+    names = {model_filename(layer.key) for layer in table_layers(tiny, granularity="block")}
+    rounds = _rounds_of(calls)
+    # one round of every entry, then a check round of 8 of them (the same transcript: they agree, no repeat)
+    assert [len(r) for r in rounds] == [13, 8] and set(rounds[0]) == names and set(rounds[1]) < names
+    for name in names:  # each model: pushed, run pinned to the big cores, removed
+        push = ["-s", NOTE8, "push", str(work / name), f"/data/local/tmp/{name}"]
+        run = ["-s", NOTE8, "shell",
+               f"taskset f0 /data/local/tmp/benchmark_model --graph=/data/local/tmp/{name} {PHONE_FLAGS}"]
+        i = calls.index(push)
+        assert calls[i + 1: i + 3] == [run, ["-s", NOTE8, "shell", f"rm -f /data/local/tmp/{name}"]]
     header = table.header
     assert header["device"] == "SM-N950F" and header["serial"] == NOTE8
     assert header["device_fingerprint"].startswith("samsung/greatltexx/greatlte:9/")
     assert header["tool_version"] == f"sha256:{sha256_file(android_binary)}"
     assert header["flags"] == f"{PHONE_FLAGS} taskset=f0" and header["taskset"] == "f0"
     assert table.entries[STEM] == pytest.approx(
-        {"mean": 31.9874, "count": 50, "var": 0.612**2, "median": 31.839, "min": 31.388})
-    assert table.entries[OVERHEAD_KEY] == pytest.approx({"mean": 15.2178, "count": 50, "var": 0.298**2, "min": 14.902})
+        {"mean": 31.9874, "count": 50 * (1 + (model_filename(STEM) in rounds[1])), "var": 0.612**2,
+         "median": 31.839, "min": 31.388})
+    assert table.entries[OVERHEAD_KEY]["min"] == pytest.approx(14.902)
+    # the device hides its current frequency here: recorded as unknown
+    assert [(r["cpu_khz_before"], r["cpu_khz_after"], r["throttled"]) for r in header["round_log"]] == [
+        (None, None, False)] * 2
+    assert header["repeatability"]["first_spread_pct"] == {"median": 0.0, "p95": 0.0, "max": 0.0}
 
 
 def test_phone_disconnect_keeps_measured_entries_and_rerun_finishes(tiny, models_dir, fake_adb, android_binary,
@@ -144,14 +209,18 @@ def test_phone_disconnect_keeps_measured_entries_and_rerun_finishes(tiny, models
     fake_adb.disconnect_on(model_filename(keys[7]))
     with pytest.raises(SessionInterruptedError):
         build_latency_table(tiny, out, NOTE8, binary=android_binary, work_dir=models_dir, db=None)
-    assert list(LatencyTable.load(out).entries) == keys[:7]
+    before = _rounds_of(fake_adb.calls() + [["-s", NOTE8, "shell", cur_freq_command(BIG_CORES)]])[0]
+    kept = list(LatencyTable.load(partial_path(out), partial=True).entries)
+    assert [model_filename(k) for k in kept] == before[:-1] and not out.exists()  # all but the disconnected one
     fake_adb.disconnect_on(None)
     fake_adb.reconnect(NOTE8)
     fake_adb.clear_log()
     table = build_latency_table(tiny, out, NOTE8, binary=android_binary, work_dir=models_dir, db=None)
     pushed = [call[3] for call in fake_adb.calls() if call[2:3] == ["push"]]
-    assert pushed == [str(android_binary)] + [str(models_dir / model_filename(key)) for key in keys[7:]]
-    assert list(table.entries) == keys
+    assert pushed[0] == str(android_binary)
+    measure, check = _rounds_of(fake_adb.calls())
+    assert sorted(measure) == sorted(model_filename(k) for k in keys if k not in kept)
+    assert len(check) == 8 and sorted(table.entries) == sorted(keys) and not partial_path(out).exists()
 
 
 def test_cli_completes_an_existing_table_and_names_bad_values(fake_adb, android_binary, tmp_path):
@@ -185,16 +254,24 @@ def test_cli_completes_an_existing_table_and_names_bad_values(fake_adb, android_
     assert result.exit_code == 1 and "Unknown net_id 'nope'" in result.output
 
 
-def test_host_rounds_merge_and_calibration_on_whole_subnets(tiny, models_dir, tmp_path):
+def test_host_rounds_merge_and_calibration_on_whole_subnets(tiny, models_dir, host, tmp_path):
     out = tmp_path / "calibrated.yaml"
-    table = build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None, rounds=2,
-                                calibrate=2, seed=3)
+    table = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, rounds=2,
+                                calibrate=2, seed=3, repeat=LOOSE, calibration_method="scale")
     header = table.header
     assert (header["rounds"], header["statistic"], header["granularity"]) == (2, "min", "block")
-    assert all(entry["count"] == 2 * FAST.runs for entry in table.entries.values())
+    # after 2 rounds every entry is checked (none sampled out); a disagreeing one would have had another round
+    assert all(entry["count"] % FAST.runs == 0 and entry["count"] >= 2 * FAST.runs
+               for entry in table.entries.values())
+    assert (header["repeatability"]["checked_entries"], header["repeatability"]["checked_subnets"]) == (13, 2)
     calibration = header["calibration"]
     subnets = calibration["subnets"]
     assert (calibration["method"], calibration["n_subnets"], len(subnets)) == ("scale", 2, 2)
+    # a calibration subnet's figure is the median of its 2+ rounds, two of which agree within the tolerance
+    for s in subnets:
+        values = sorted(s["rounds_ms"])
+        assert len(values) >= 2 and s["measured_ms"] == pytest.approx(np.median(values))
+        assert any(b <= (1 + LOOSE.tolerance) * a for a, b in zip(values, values[1:]))
     ratios = [s["measured_ms"] / s["table_ms"] for s in subnets]
     assert calibration["scale"] == pytest.approx(np.median(ratios)) and calibration["offset_ms"] == 0.0
     # The file's predictor applies the calibration it holds to the overhead-corrected sum.
@@ -205,8 +282,9 @@ def test_host_rounds_merge_and_calibration_on_whole_subnets(tiny, models_dir, tm
     np.testing.assert_allclose(predictor.predict(configs), calibration["scale"] * np.array(table_ms))
     # Complete and calibrated: a rerun measures nothing.
     progress = []
-    again = build_latency_table(tiny, out, "host", options=FAST, work_dir=models_dir, db=None, rounds=2,
-                                calibrate=2, seed=3, on_progress=progress.append)
+    again = build_latency_table(tiny, out, host, options=FAST, work_dir=models_dir, db=None, rounds=2,
+                                calibrate=2, seed=3, repeat=LOOSE, calibration_method="scale",
+                                on_progress=progress.append)
     assert again.entries == table.entries and again.header["calibration"] == calibration and not progress
 
 
@@ -227,13 +305,30 @@ def test_phone_rounds_and_calibration_arithmetic(tiny, models_dir, fake_adb, and
     (subnet,) = calibration["subnets"]
     assert subnet["table_ms"] == pytest.approx(14.902 + 7 * (31.388 - 14.902))
     assert subnet["measured_ms"] == pytest.approx(31.388)
-    assert calibration["scale"] == pytest.approx(31.388 / subnet["table_ms"])
+    # one subnet: no line through it, a scale (the default, linear, needs two subnets of different latency)
+    assert calibration["method"] == "scale" and calibration["scale"] == pytest.approx(31.388 / subnet["table_ms"])
+
+
+def test_phone_linear_calibration_is_the_default(tiny, models_dir, fake_adb, android_binary, tmp_path):
+    """Kernel-5 blocks replay a slower transcript (35.102 ms least run), so two calibration subnets sum to different
+    table figures while both measure 31.388 ms whole: the least-squares line through them has a negative slope, so
+    the fit goes through the origin (offset 0, never a negative latency)."""
+    for layer in table_layers(tiny, granularity="block"):
+        if layer.kernel_size == 5:
+            fake_adb.set_bench(model_filename(layer.key), "bench_current_percentiles_slower.txt")
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=2, seed=1)
+    calibration = table.header["calibration"]
+    x = np.array([s["table_ms"] for s in calibration["subnets"]])
+    y = np.array([s["measured_ms"] for s in calibration["subnets"]])
+    assert x[0] != x[1] and y == pytest.approx([31.388, 31.388])
+    assert calibration["method"] == "linear" and calibration["offset_ms"] == 0.0
+    assert calibration["scale"] == pytest.approx(x @ y / (x @ x))
 
 
 def test_host_latency_table_model_builds_a_calibrated_block_table(tiny, models_dir, tmp_path):
     from tools.measure import HostLatency
 
-    host = HostLatency(tiny, tmp_path, warmup=1, runs=5)
+    host = HostLatency(tiny, tmp_path, warmup=1, runs=5, repeat=LOOSE)
     shutil.copytree(models_dir, tmp_path / "host_latency_table_models")  # entry models: converted once per module
     predictor = host.table_model(calibrate=1, rounds=1, seed=2)
     header = LatencyTable.load(tmp_path / "host_latency_table.yaml").header
@@ -252,7 +347,7 @@ def test_entry_models_converted_ahead_from_a_random_weight_twin_are_reused(tiny,
     from tools.lut import convert_entry_models
     from tools.measure import HostLatency
 
-    host = HostLatency(tiny, tmp_path, warmup=1, runs=5)
+    host = HostLatency(tiny, tmp_path, warmup=1, runs=5, repeat=LOOSE)
     shutil.copytree(models_dir, host.table_models_dir)
     for path in host.table_models_dir.glob("subnet_*"):  # calibration subnets other tests left in the module's folder
         path.unlink()
@@ -270,3 +365,139 @@ def test_entry_models_converted_ahead_from_a_random_weight_twin_are_reused(tiny,
     monkeypatch.setattr(tools.lut, "_write_model", no_conversion)
     predictor = host.table_model(calibrate=1, rounds=1, seed=2)
     assert predictor.calibration.n_subnets == 1
+
+
+def _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, **kwargs):
+    work = tmp_path / "models"
+    if not work.exists():
+        shutil.copytree(models_dir, work)
+    fake_adb.set_bench(model_filename(OVERHEAD_KEY), "bench_no_percentiles.txt", stream="stdout")
+    return build_latency_table(tiny, tmp_path / "note8.yaml", NOTE8, binary=android_binary, work_dir=work, db=None,
+                               **kwargs)
+
+
+def test_phone_disagreeing_rounds_are_repeated_and_the_spread_recorded(tiny, models_dir, fake_adb, android_binary,
+                                                                       tmp_path):
+    """A calibration subnet measures 31.388 ms, then 35.102 ms (11.8% apart: more than 5%), then 31.388 again:
+    it gets a repeat round of its own, its figure is the median of its three rounds, and the header says so."""
+    from tools.lut import _calibration_subnets
+    from tools.lut import _subnet_model
+
+    (config,) = _calibration_subnets(tiny, [32], 1, 0)
+    subnet_model = _subnet_model(tiny, config)[0]
+    fake_adb.set_bench_sequence(subnet_model, ["bench_current_percentiles.txt", "bench_current_percentiles_slower.txt",
+                                               "bench_current_percentiles.txt"])
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=1, seed=0)
+    rounds = _rounds_of(fake_adb.calls())
+    assert [len(r) for r in rounds] == [14, 9, 1] and rounds[2] == [subnet_model]
+    assert [r["purpose"] for r in table.header["round_log"]] == ["measure", "check", "repeat"]
+    (subnet,) = table.header["calibration"]["subnets"]
+    assert subnet["rounds_ms"] == pytest.approx([31.388, 35.102, 31.388])
+    assert subnet["measured_ms"] == pytest.approx(31.388)
+    check = table.header["repeatability"]
+    assert (check["checked_entries"], check["checked_subnets"], check["repeated"], check["unstable"]) == (8, 1, 1, 0)
+    assert check["first_spread_pct"]["max"] == pytest.approx(100 * (35.102 / 31.388 - 1))
+    assert check["spread_pct"]["max"] == 0.0 and check["tolerance_pct"] == 5
+
+
+def test_phone_build_whose_timings_do_not_repeat_writes_no_table(tiny, models_dir, fake_adb, android_binary,
+                                                                 tmp_path, monkeypatch):
+    from tools.lut import _calibration_subnets
+    from tools.lut import _subnet_model
+
+    (config,) = _calibration_subnets(tiny, [32], 1, 0)
+    subnet_model = _subnet_model(tiny, config)[0]
+    # 31.388 ms, 35.102 ms, 39.502 ms: no two rounds within 5%
+    fake_adb.set_bench_sequence(subnet_model, ["bench_current_percentiles.txt", "bench_current_percentiles_slower.txt",
+                                               "bench_current_percentiles_slowest.txt"])
+    with pytest.raises(UnstableTableError) as error:
+        _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=1, seed=0,
+                     repeat=RepeatPolicy(tolerance=0.05, max_repeats=1))
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("Timings did not repeat within 5%: after 1 repeat round, 1 of ")
+    assert "(worst: subnet " in message and ", 31.39, 35.1, 39.5 ms, the closest 11.8% apart)" in message
+    assert "note8.yaml was not written" in message
+    out = tmp_path / "note8.yaml"
+    kept = LatencyTable.load(partial_path(out), partial=True)
+    assert not out.exists() and len(kept.entries) == 13 and kept.header["status"] == "partial"
+    assert [r["purpose"] for r in kept.header["round_log"]] == ["measure", "check", "repeat"]
+
+    def unstable(*args, **kwargs):
+        raise UnstableTableError(message)
+
+    # the command line: that one line, exit code 1
+    import tools.android_bench_cli
+
+    monkeypatch.setattr(tools.android_bench_cli, "build_latency_table", unstable)
+    result = CliRunner().invoke(main, ["lut", "--net", "ofa_mbv3_tiny_d234_e346_k357_w0.5", "--serial", NOTE8,
+                                       "--tolerance", "5", "--out", str(out)])
+    assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+    result = CliRunner().invoke(main, ["lut", "--net", "n", "--serial", NOTE8, "--tolerance", "0", "--out", str(out)])
+    assert result.exit_code == 2 and "--tolerance" in result.output and "0<x<100" in result.output
+
+
+def test_phone_throttled_round_is_repeated_then_flagged(tiny, models_dir, fake_adb, android_binary, tmp_path):
+    """The big cores read 2314 MHz before the first round and 1500 MHz after it (35% slower): that round is run
+    again and its figures replaced. When the repeat is throttled too, it is kept and flagged."""
+    full, hot = {c: 2314000 for c in BIG_CORES}, {c: 1500000 for c in BIG_CORES}
+    fake_adb.set_cur_freqs(NOTE8, [full, hot, full, full])
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, repeat=RepeatPolicy(max_repeats=0))
+    log = table.header["round_log"]
+    assert [(r["purpose"].split(",")[0], r["models"], r["throttled"], r["replaced"]) for r in log] == [
+        ("measure", 13, True, True), ("measure", 13, False, False), ("check", 8, False, False)]
+    assert log[0]["cpu_khz_before"] == {f"cpu{c}": 2314000 for c in BIG_CORES}
+    assert log[0]["cpu_khz_after"] == {f"cpu{c}": 1500000 for c in BIG_CORES}
+    assert "round 1 was throttled" in log[1]["purpose"]
+    counts = sorted(entry["count"] for entry in table.entries.values())  # the throttled round's figures dropped
+    assert counts == [50] * 5 + [100] * 8
+    lines = describe_checks(table.header)
+    assert "round 1: measure, 13 models" in lines[1] and "2314/2314/2314/2314 MHz before, 1500/1500/1500/1500 after" \
+        in lines[1] and lines[1].endswith("THROTTLED (replaced by the next round)")
+
+    fake_adb.set_cur_freqs(NOTE8, [full, hot] * 4)  # every round ends throttled: kept, flagged
+    (tmp_path / "note8.yaml").unlink()
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, repeat=RepeatPolicy(max_repeats=0))
+    log = table.header["round_log"]
+    # both rounds of every entry kept (so every entry has its 2 rounds, which agree: no check round), flagged
+    assert [(r["models"], r["throttled"], r["replaced"]) for r in log] == [(13, True, False), (13, True, False)]
+    assert all(entry["count"] == 100 for entry in table.entries.values())
+    assert describe_checks(table.header)[1].endswith("THROTTLED (kept)")
+
+
+def test_phone_sample_that_does_not_repeat_gives_every_entry_a_second_round(tiny, models_dir, fake_adb,
+                                                                            android_binary, tmp_path):
+    """With one round, 8 sampled entries are retimed; when more than 15% of them disagree (here every block and
+    the stem/head: 31.388 ms, then 35.102 ms, then 31.388 ms again), the unsampled entries are as suspect: every
+    entry gets a second round, and the disagreeing ones their repeat."""
+    names = [model_filename(layer.key) for layer in table_layers(tiny, granularity="block")
+             if layer.key != OVERHEAD_KEY]
+    for name in names:
+        fake_adb.set_bench_sequence(name, ["bench_current_percentiles.txt", "bench_current_percentiles_slower.txt",
+                                           "bench_current_percentiles.txt"])
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path)
+    log = table.header["round_log"]
+    assert [(r["purpose"], r["models"]) for r in log] == [
+        ("measure", 13), ("check", 8), ("measure: the sample did not repeat", 5), ("repeat", 12)]
+    check = table.header["repeatability"]
+    assert check["escalated"] and (check["checked_entries"], check["unstable"], check["repeated"]) == (13, 0, 12)
+    assert all(table.entries[key]["min"] == pytest.approx(31.388) for key in table.entries if key != OVERHEAD_KEY)
+    assert "every entry was timed twice" in describe_checks(table.header)[0]
+
+
+def test_cli_prints_the_check_and_every_round(tiny, models_dir, fake_adb, android_binary, tmp_path, monkeypatch):
+    import tools.android_bench_cli
+
+    fake_adb.set_cur_freqs(NOTE8, [{c: 2314000 for c in BIG_CORES}])
+    table = _phone_build(tiny, models_dir, fake_adb, android_binary, tmp_path, calibrate=1)
+    monkeypatch.setattr(tools.android_bench_cli, "build_latency_table", lambda *args, **kwargs: table)
+    result = CliRunner().invoke(main, ["lut", "--net", "ofa_mbv3_tiny_d234_e346_k357_w0.5", "--serial", NOTE8,
+                                       "--out", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == ("repeatability: 8 of 13 entries and 1 calibration subnets timed in 2+ rounds; a round against "
+                        "its retest differed by 0.0% (median), 0.0% (max); after repeats (0 models) two rounds of each "
+                        "agree within 0.0% (tolerance 5%)")
+    assert lines[1].startswith("  round 1: measure, 14 models, ") and lines[1].endswith(
+        " s, cores at 2314/2314/2314/2314 MHz before, 2314/2314/2314/2314 after")
+    assert lines[2].startswith("  round 2: check, 9 models, ")
+    assert lines[3].startswith("calibration: x") and lines[4].startswith("13 entries for ofa_mobile_net_v3 on SM-N950F")
