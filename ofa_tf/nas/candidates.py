@@ -13,6 +13,7 @@ from ofa_tf.nas.efficiency import EfficiencyModel
 from ofa_tf.subnet_config import SearchSpace
 
 _MIN_BATCH = 64
+_MAX_DRAWS = 4096  # per round of uniform draws: 100 rounds try up to ~400,000 subnets
 
 Objective = Callable[[ConfigBatch], np.ndarray]
 """Higher is better, e.g. `AccuracyPredictor.predict_batch`; called on a whole population at once."""
@@ -211,8 +212,9 @@ class CandidateSampler:
         return type(kept).concat([kept, copies]), np.concatenate([values, self.efficiency(copies)])
 
     def _fill(self, generate, n: int, per_slot: bool = False):
-        """Up to `max_rounds` rounds of candidates for the unfilled of `n` slots (several per slot as the slots
-        run out); the first feasible candidate of a slot fills it. `generate(m)` draws m candidates, or with
+        """Up to `max_rounds` rounds of candidates for the unfilled of `n` slots (per slot: one, then several as the
+        slots run out; uniform draws: rounds of doubling size up to `_MAX_DRAWS`); the first feasible candidate of a
+        slot fills it. `generate(m)` draws m candidates, or with
         `per_slot` `generate(slots)` one candidate for each slot index. Returns the feasible candidates and their
         values, the slots left unfilled and the number of candidates tried."""
         pieces, piece_values, slot_order = [], [], []
@@ -223,9 +225,12 @@ class CandidateSampler:
             if not pending.size:
                 break
             first = round_ == 0
-            per = 1 if first else max(1, -(-_MIN_BATCH // len(pending)))  # one try each, then more per slot
-            slots = np.repeat(pending, per)
-            candidates = generate(slots) if per_slot else generate(len(slots))
+            if per_slot:  # one try each, then several per slot as the slots run out
+                slots = np.repeat(pending, 1 if first else max(1, -(-_MIN_BATCH // len(pending))))
+                candidates = generate(slots)
+            else:  # uniform draws: rounds that double while few are feasible, as the reference draws until it has n
+                slots = np.zeros(min(max(len(pending), _MIN_BATCH) << min(round_, 12), _MAX_DRAWS), dtype=np.int64)
+                candidates = generate(len(slots))
             values = self.efficiency(candidates)
             n_tried += len(slots)
             ok = np.flatnonzero((values <= self._bounds).all(axis=1))
@@ -233,8 +238,8 @@ class CandidateSampler:
                 ok = ok[: len(pending)]
                 filled, rows = pending[: len(ok)], ok
             else:
-                filled, first = np.unique(slots[ok], return_index=True)
-                rows = ok[first]
+                filled, earliest = np.unique(slots[ok], return_index=True)
+                rows = ok[earliest]
             if len(rows):
                 pieces.append(candidates.take(rows))
                 piece_values.append(values[rows])
