@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -113,9 +114,14 @@ class ConfigBatch:
         return ConfigBatch.unchecked(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("ks", "e", "d", "r")))
 
     def active_mask(self) -> np.ndarray:
-        """Boolean (N, n_blocks): True where the block lies within its stage's depth."""
-        position = np.concatenate([np.arange(n) for n in self.stage_depths])
-        return position[None, :] < np.repeat(self.d, self.stage_depths, axis=1)
+        """Boolean (N, n_blocks): True where the block lies within its stage's depth (computed once per batch)."""
+        mask = self.__dict__.get("_active")
+        if mask is None:
+            position, stage = _block_layout(self.ks.shape[1], self.n_stages)
+            mask = position[None, :] < self.d[:, stage]
+            mask.setflags(write=False)
+            object.__setattr__(self, "_active", mask)
+        return mask
 
     def require_resolution(self) -> None:
         missing = np.flatnonzero(self.r == NO_RESOLUTION)
@@ -151,6 +157,15 @@ def config_key(config: SubnetConfig | ResNetConfig) -> str:
     return "|".join(parts) + f"@r{config.r}"
 
 
+@functools.lru_cache(maxsize=None)
+def _block_layout(n_blocks: int, n_stages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each block's position in its stage and its stage."""
+    depths = stage_depths(n_blocks, n_stages)
+    return (np.concatenate([np.arange(n) for n in depths]),
+            np.repeat(np.arange(n_stages), depths))
+
+
+@functools.lru_cache(maxsize=None)
 def stage_depths(n_blocks: int, n_stages: int) -> tuple[int, ...]:
     """Blocks per stage of a config layout: `ceil(n_blocks / n_stages)` each, the last stage what remains."""
     max_depth = -(-n_blocks // n_stages)

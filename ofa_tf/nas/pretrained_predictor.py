@@ -98,22 +98,29 @@ class ReferenceAccuracyPredictor:
         from ofa_tf.zoo import PRESETS
 
         self.space = SearchSpace(resolutions=PRESETS[NET_ID].resolutions)
-        self._encoder = ArchEncoder(SearchSpace(resolutions=RESOLUTION_BINS))
+        self._encoder = ArchEncoder(SearchSpace(resolutions=RESOLUTION_BINS))  # its checks name a bad value
+        self._choices = [_table(v) for v in (self.space.ks_list, self.space.expand_list, self.space.depth_list)]
         n_in = self._encoder.n_dim
         layout = [("0", n_in, _HIDDEN, True), ("2", _HIDDEN, _HIDDEN, True), ("4", _HIDDEN, _HIDDEN, True),
                   ("6", _HIDDEN, 1, True)]
         self._mlp = _MLP(state_dict, layout, None, source, "the tutorial's accuracy predictor")
 
     def features(self, configs) -> np.ndarray:
-        """The tutorial's 128-d features (`spec2feats`), one row per config."""
+        """The tutorial's 128-d features (`spec2feats`): `[ks one-hot 20x3 | e one-hot 20x3 | r one-hot 8]`."""
         batch = _batch(configs)
         bad = (batch.r < RESOLUTION_BINS[0]) | (batch.r >= RESOLUTION_BINS[-1] + 16)
         if bad.any():
             raise ValueError(f"Invalid resolution r={int(batch.r[bad][0])}: the reference predictor encodes "
                              f"{RESOLUTION_BINS[0]} <= r < {RESOLUTION_BINS[-1] + 16}, in bins (r - 112) // 16.")
-        binned = ConfigBatch(batch.ks, batch.e, batch.d, RESOLUTION_BINS[0] + (batch.r - RESOLUTION_BINS[0]) // 16 * 16)
-        encoded = self._encoder.encode(binned)  # [r | ks | e] -> the tutorial's [ks | e | r]
-        return np.concatenate([encoded[:, self._encoder.ks_offset :], encoded[:, : self._encoder.ks_offset]], axis=1)
+        ks, e, d = (_choice(table, values) for table, values in zip(self._choices, (batch.ks, batch.e, batch.d)))
+        if batch.ks.shape[1] != 20 or batch.d.shape[1] != 5 or (ks < 0).any() or (e < 0).any() or (d < 0).any():
+            self._encoder.choice_indices(batch.unchecked(batch.ks, batch.e, batch.d, np.full(len(batch), 224)))
+        features = np.zeros((len(batch), self._encoder.n_dim), dtype=np.float32)
+        rows, blocks = np.nonzero(batch.active_mask())
+        features[rows, 3 * blocks + ks[rows, blocks]] = 1.0
+        features[rows, 60 + 3 * blocks + e[rows, blocks]] = 1.0
+        features[np.arange(len(batch)), 120 + (batch.r - RESOLUTION_BINS[0]) // 16] = 1.0
+        return features
 
     def predict(self, configs) -> np.ndarray:
         """Predicted top-1 (fraction, float64, shape (N,))."""
@@ -201,6 +208,17 @@ def pretrained_accuracy_predictor(pretrained: bool = False, weights: str | Path 
                 f"`--predictor-weights /path/to/{file}`."
             ) from err
     return kind(read_state_dict(weights), source=str(weights))
+
+
+def _table(choices) -> np.ndarray:
+    """Dense value -> index of `choices` (-1 elsewhere)."""
+    table = np.full(max(choices) + 2, -1, dtype=np.int64)
+    table[list(choices)] = np.arange(len(choices))
+    return table
+
+
+def _choice(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return table[np.clip(values, 0, len(table) - 1)]
 
 
 def _batch(configs) -> ConfigBatch:
