@@ -202,6 +202,24 @@ class CandidateSampler:
         a, b = parents.take(first), parents.take(second)
         return self._children(lambda slots: self._crossed(a.take(slots), b.take(slots)), n, a)
 
+    def offspring(self, parents: ConfigBatch, n_mutations: int, n_crossovers: int) -> tuple[ConfigBatch, np.ndarray]:
+        """`mutate(parents, n_mutations)` then `crossover(parents, n_crossovers)` as one batch whose slots are redrawn
+        together (one efficiency evaluation per round for both kinds)."""
+        rng, n_parents = self.rng, len(parents)
+        chosen = parents.take(rng.integers(n_parents, size=n_mutations))
+        first = rng.integers(n_parents, size=n_crossovers)
+        second = (first + rng.integers(1, n_parents, size=n_crossovers)) % n_parents if n_parents > 1 else first
+        a, b = parents.take(first), parents.take(second)
+
+        def generate(slots):  # slots come sorted: the mutants' (< n_mutations) first
+            crossed = slots >= n_mutations
+            parts = [self._mutants(chosen.take(slots[~crossed]))]
+            if crossed.any():
+                parts.append(self._crossed(a.take(slots[crossed] - n_mutations), b.take(slots[crossed] - n_mutations)))
+            return type(chosen).concat(parts)
+
+        return self._children(generate, n_mutations + n_crossovers, type(chosen).concat([chosen, a]))
+
     def _children(self, generate, n: int, fallback) -> tuple[ConfigBatch, np.ndarray]:
         """`generate(slots)` (one candidate per slot index) until every slot holds a feasible one; after
         `max_rounds` rounds a slot takes its row of `fallback` (feasible parents)."""
@@ -225,8 +243,8 @@ class CandidateSampler:
             if not pending.size:
                 break
             first = round_ == 0
-            if per_slot:  # one try each, then several per slot as the slots run out
-                slots = np.repeat(pending, 1 if first else max(1, -(-_MIN_BATCH // len(pending))))
+            if per_slot:  # two tries each, then several per slot as the slots run out
+                slots = np.repeat(pending, 2 if first else max(1, -(-_MIN_BATCH // len(pending))))
                 candidates = generate(slots)
             else:  # uniform draws: rounds that double while few are feasible, as the reference draws until it has n
                 slots = np.zeros(min(max(len(pending), _MIN_BATCH) << min(round_, 12), _MAX_DRAWS), dtype=np.int64)

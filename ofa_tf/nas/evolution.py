@@ -103,12 +103,11 @@ def evolution_search(
             top = np.argsort(-scores, kind="stable")[: config.n_parents]
             parents, parent_scores, parent_eff = population.take(top), scores[top], efficiency[top]
             history[generation] = parent_scores[0]
-            mutants, mutant_eff = sampler.mutate(parents, config.n_mutations)
-            crossed, crossed_eff = sampler.crossover(parents, config.population_size - config.n_mutations)
-            children = type(mutants).concat([mutants, crossed])
-            population = type(mutants).concat([parents, children])
+            children, children_eff = sampler.offspring(parents, config.n_mutations,
+                                                       config.population_size - config.n_mutations)
+            population = type(children).concat([parents, children])
             scores = np.concatenate([parent_scores, cached(children)])
-            efficiency = np.concatenate([parent_eff, mutant_eff, crossed_eff])
+            efficiency = np.concatenate([parent_eff, children_eff])
     order = np.argsort(-scores, kind="stable")
     best = int(order[0])
     history[-1] = scores[best]

@@ -102,6 +102,25 @@ def test_mutation_and_crossover_operators():
     assert mixed.mean() > 0.9  # elements are drawn independently from both parents
 
 
+def test_offspring_are_mutants_then_crossovers_all_feasible():
+    rng = np.random.default_rng(0)
+    parents = ConfigBatch.from_configs([SPACE.min_config(r=128), SPACE.max_config(r=224)])
+    frozen = CandidateSampler(SPACE, [], rng, arch_mutate_prob=0.0, resolution_mutate_prob=0.0, max_rounds=1)
+    children, values = frozen.offspring(parents, 30, 70)
+    assert len(children) == 100 and values.shape == (100, 0)
+    keys = {config_key(c) for c in parents.to_configs()}
+    assert {config_key(c) for c in children.take(np.arange(30)).to_configs()} <= keys  # unmutated copies
+    crossed = children.take(np.arange(30, 100))
+    assert ((crossed.ks == 3).any(axis=1) & (crossed.ks == 7).any(axis=1)).mean() > 0.9
+    macs = MacsModel(SHAPE)
+    bound = float(macs.predict(SPACE.min_config(r=160))[0])  # the max parent's children are mostly infeasible
+    tight = CandidateSampler(SPACE, [Constraint(macs, bound)], rng, 0.1, 0.5, max_rounds=3)
+    feasible = ConfigBatch.from_configs([SPACE.min_config(r=128), SPACE.min_config(r=160)])
+    children, values = tight.offspring(feasible, 50, 50)
+    assert len(children) == 100 and (values[:, 0] <= bound).all()
+    np.testing.assert_allclose(values[:, 0], macs.predict(children))
+
+
 def test_bad_hyper_parameters_are_rejected():
     with pytest.raises(ValueError, match="parent_ratio"):
         EvolutionConfig(parent_ratio=0)
