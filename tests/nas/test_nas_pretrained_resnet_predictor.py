@@ -83,3 +83,20 @@ def test_is_a_search_objective_over_the_resolutions_it_encodes(predictor):
     assert result.resolutions == (128, 144, 160, 176, 192, 224)  # the ofa_resnet50 space's that it encodes
     assert result.score == pytest.approx(predictor.predict([result.config])[0])
     assert result.efficiency["macs"] <= 2000 and {c.r for c in result.population} <= set(result.resolutions)
+
+
+def test_download_and_offline_error(released, tmp_path, monkeypatch, http_server):
+    import shutil
+
+    root = tmp_path / "files"
+    root.mkdir()
+    shutil.copy(released / "ofa_resnet50_acc_predictor.pth", root / "ofa_resnet50_acc_predictor.pth")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OFA_TF_FILES_URL", (tmp_path / "offline").as_uri())
+    with pytest.raises(ConnectionError, match=r"ofa_resnet50_acc_predictor.pth.*weights='/path/to/"
+                                              r"ofa_resnet50_acc_predictor.pth'"):
+        ofa_tf.pretrained_accuracy_predictor(pretrained=True, net_id="ofa_resnet50")
+    monkeypatch.setenv("OFA_TF_FILES_URL", http_server(root))
+    downloaded = ofa_tf.pretrained_accuracy_predictor(pretrained=True, net_id="ofa_resnet50")
+    assert (tmp_path / "home" / "ofa_tf" / "ofa_resnet50_acc_predictor.pth").is_file()
+    assert isinstance(downloaded, ReferenceResNetAccuracyPredictor)
