@@ -55,6 +55,10 @@ class ScoreCache:
         self._scores: dict[bytes, float] = {}
 
     def __call__(self, batch) -> np.ndarray:
+        return self.scores_and_keys(batch)[0]
+
+    def scores_and_keys(self, batch) -> tuple[np.ndarray, list[bytes]]:
+        """The scores of `batch` and each candidate's key (equal keys: the same subnet)."""
         keys = [row.tobytes() for row in np.ascontiguousarray(self.codes(batch))]
         new: dict[bytes, int] = {}
         for i, key in enumerate(keys):
@@ -63,7 +67,7 @@ class ScoreCache:
         if new:
             values = score(self.objective, batch.take(np.fromiter(new.values(), dtype=np.int64, count=len(new))))
             self._scores.update(zip(new, values.tolist()))
-        return np.fromiter((self._scores[key] for key in keys), dtype=np.float64, count=len(keys))
+        return np.fromiter((self._scores[key] for key in keys), dtype=np.float64, count=len(keys)), keys
 
 
 @dataclasses.dataclass(frozen=True)

@@ -102,6 +102,24 @@ def test_mutation_and_crossover_operators():
     assert mixed.mean() > 0.9  # elements are drawn independently from both parents
 
 
+def test_parents_are_the_best_distinct_subnets(monkeypatch):
+    from ofa_tf.nas.evolution import _best_distinct
+
+    assert _best_distinct(np.array([0.5, 0.9, 0.9, 0.7, 0.1]), [b"a", b"b", b"b", b"c", b"d"], 3).tolist() == [1, 3, 0]
+    assert _best_distinct(np.array([0.5, 0.5]), [b"a", b"a"], 3).tolist() == [0]
+    seen = []
+    offspring = CandidateSampler.offspring
+
+    def record(self, parents, n_mutations, n_crossovers):
+        seen.append((len(parents), len(parents.unique_indices())))
+        return offspring(self, parents, n_mutations, n_crossovers)
+
+    monkeypatch.setattr(CandidateSampler, "offspring", record)
+    macs = MacsModel(SHAPE)
+    evolution_search(macs.predict_batch, SPACE, [Constraint(macs, 200.0)], EvolutionConfig(n_generations=40))
+    assert len(seen) == 40 and all(n == distinct == 25 for n, distinct in seen)
+
+
 def test_offspring_are_mutants_then_crossovers_all_feasible():
     rng = np.random.default_rng(0)
     parents = ConfigBatch.from_configs([SPACE.min_config(r=128), SPACE.max_config(r=224)])
