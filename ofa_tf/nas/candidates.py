@@ -260,8 +260,9 @@ class CandidateSampler:
                 ok = ok[: len(pending)]
                 filled, rows = pending[: len(ok)], ok
             else:
-                filled, earliest = np.unique(slots[ok], return_index=True)
-                rows = ok[earliest]
+                slots_ok = slots[ok]  # sorted: the first of each run is a slot's first feasible try
+                earliest = np.flatnonzero(np.r_[True, slots_ok[1:] != slots_ok[:-1]]) if len(ok) else ok
+                filled, rows = slots_ok[earliest], ok[earliest]
             if len(rows):
                 pieces.append(candidates.take(rows))
                 piece_values.append(values[rows])

@@ -109,9 +109,11 @@ class ConfigBatch:
 
     @staticmethod
     def concat(batches: Sequence[ConfigBatch]) -> ConfigBatch:
-        if len({b.ks.shape[1:] + b.d.shape[1:] for b in batches}) > 1:
+        blocks, stages = batches[0].ks.shape[1], batches[0].d.shape[1]
+        if any(b.ks.shape[1] != blocks or b.d.shape[1] != stages for b in batches):
             raise ValueError("Cannot concatenate batches of different numbers of blocks or stages.")
-        return ConfigBatch.unchecked(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("ks", "e", "d", "r")))
+        return ConfigBatch.unchecked(np.concatenate([b.ks for b in batches]), np.concatenate([b.e for b in batches]),
+                                     np.concatenate([b.d for b in batches]), np.concatenate([b.r for b in batches]))
 
     def active_mask(self) -> np.ndarray:
         """Boolean (N, n_blocks): True where the block lies within its stage's depth (computed once per batch)."""
