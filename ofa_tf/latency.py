@@ -289,7 +289,7 @@ class LatencyTable:
     @property
     def resolutions(self) -> tuple[int, ...]:
         """The image sizes the table was measured at: its header's `resolutions`, else the input sizes of its stem
-        entries (`Conv-input:RxRx3-...` or `stem-input:RxRx3-...`; the reference's `<r>_lookup_table.yaml` holds one)."""
+        entries (`Conv-input:RxRx3-...` or `stem-input:RxRx3-...`; a reference `<r>_lookup_table.yaml` holds one)."""
         if self.header.get("resolutions"):
             return tuple(sorted({int(r) for r in self.header["resolutions"]}))
         return tuple(sorted({int(m.group(1)) for key in self.entries if (m := _STEM.match(key))}))
@@ -621,9 +621,9 @@ class LatencyPredictor(EfficiencyModel):
             by_resolution, owner = {}, {}
             for i, (t, (part, _)) in enumerate(zip(tables, parts)):
                 if not t.resolutions:
-                    raise ValueError(f"Latency table {_name(t, i)} does not say which resolution it was measured at (no "
-                                     "header 'resolutions', no stem entry): with several tables each is used at its "
-                                     "own resolutions.")
+                    raise ValueError(f"Latency table {_name(t, i)} does not say which resolution it was measured at "
+                                     "(no header 'resolutions', no stem entry): with several tables each is used at "
+                                     "its own resolutions.")
                 for r in t.resolutions:
                     if r in by_resolution:
                         raise ValueError(f"Latency tables {owner[r]} and {_name(t, i)} both cover r={r}: a subnet at r "

@@ -101,7 +101,8 @@ def test_own_tables_keep_their_calibration_and_overhead(net, tables, tmp_path):
     predictor = LatencyPredictor.from_files(paths, shape)
     rng = np.random.default_rng(1)
     configs = [net.search_space.sample(rng).with_resolution(r) for r in (30, 32) * 10]
-    for config, value, uncalibrated in zip(configs, predictor.predict(configs), predictor.predict_uncalibrated(configs)):
+    uncalibrated_ms = predictor.predict_uncalibrated(configs)
+    for config, value, uncalibrated in zip(configs, predictor.predict(configs), uncalibrated_ms):
         keys = latency_table_keys(shape, config)
         o = overhead[config.r]
         raw = o + sum(max(entries[config.r][k]["mean"] - o, 0.0) for k in keys)

@@ -70,7 +70,7 @@ class DeviceTarget:
     constraint: Constraint
     source: str
     note: str = ""
-    space: object = None  # the search space narrowed to what the latency model covers (None: the predictor's)
+    space: object = None  # narrowed to what the latency model covers, for the note (the search intersects itself)
 
 
 def covered_space(space, model: EfficiencyModel):

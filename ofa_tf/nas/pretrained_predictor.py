@@ -170,7 +170,8 @@ class ReferenceResNetAccuracyPredictor:
     predict_batch = predict
 
 
-_PREDICTORS = {NET_ID: (ReferenceAccuracyPredictor, FILE), RESNET_NET_ID: (ReferenceResNetAccuracyPredictor, RESNET_FILE)}
+_PREDICTORS = {NET_ID: (ReferenceAccuracyPredictor, FILE),
+               RESNET_NET_ID: (ReferenceResNetAccuracyPredictor, RESNET_FILE)}
 PRETRAINED_PREDICTORS = {net_id: file for net_id, (_, file) in _PREDICTORS.items()}
 """net id -> the reference's file of its pretrained accuracy predictor."""
 

@@ -53,8 +53,8 @@ def search_resolutions(space, models: Sequence, requested: Iterable[int] | None 
     """The resolutions of `space` that every one of `models` covers (`covered_resolutions`), sorted; with
     `requested`, those (each checked to be covered).
 
-    Raises `ResolutionError` (a ValueError) naming every side when no resolution is common, or naming the model that does not cover a
-    requested resolution.
+    Raises `ResolutionError` (a ValueError) naming every side when no resolution is common, or naming the model that
+    does not cover a requested resolution.
     """
     sides = [("the search space", tuple(space.resolutions))]
     sides += [(describe_model(m), covered) for m in models if (covered := covered_resolutions(m)) is not None]

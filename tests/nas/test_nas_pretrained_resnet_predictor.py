@@ -22,7 +22,8 @@ def released(shared):
 
 @pytest.fixture(scope="module")
 def predictor(released):
-    return ofa_tf.pretrained_accuracy_predictor(net_id="ofa_resnet50", weights=released / "ofa_resnet50_acc_predictor.pth")
+    weights = released / "ofa_resnet50_acc_predictor.pth"
+    return ofa_tf.pretrained_accuracy_predictor(net_id="ofa_resnet50", weights=weights)
 
 
 @pytest.fixture(scope="module")

@@ -99,8 +99,9 @@ def test_search_resolutions_option_and_errors(small, tmp_path):
     assert result.exit_code == 1 and "Error: Invalid resolution 28: not covered by the latency table" in result.output
     assert "every model of the search covers 24, 32" in result.output
     result = _run([*common, "--predictor", small / "predictor28", *luts, "--constraint", "latency=100ms"])
-    assert result.exit_code == 1 and "No resolution is covered by every model of the search (the search space: " \
-                                     "24, 28, 32; the accuracy predictor: 28; the latency tables 'latency'" in result.output
+    assert result.exit_code == 1 and ("No resolution is covered by every model of the search (the search space: "
+                                      "24, 28, 32; the accuracy predictor: 28; the latency tables 'latency'"
+                                      in result.output)
     result = _run([*common, "--predictor", small / "predictor", "--constraint", "macs=100M", "--resolutions", "2x"])
     assert result.exit_code == 2 and "expected comma-separated integers" in result.output
 
