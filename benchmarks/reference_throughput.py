@@ -6,31 +6,14 @@
 The reference's `OFAMobileNetV3` (w1.0, ks 3/5/7, e 3/4/6, d 2/3/4, 1000 classes, dropout 0.1) with its own
 `sample_active_subnet`, SGD (Nesterov, momentum 0.9, weight decay 3e-5) and label-smoothed cross-entropy; random,
 max and min subnets, one subnet per step. The `ofa` package imports torchvision only for its data loaders;
-when torchvision is missing, empty stand-in modules satisfy that import (the network never uses them).
+when torchvision is missing, empty stand-in modules satisfy that import (`_ofa_reference.py`).
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-import types
 
 import click
-
-
-def _stub_torchvision() -> None:
-    if importlib.util.find_spec("torchvision") is not None:
-        return
-    names = ["torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.datasets"]
-    modules = {name: types.ModuleType(name) for name in names}
-    modules["torchvision"].transforms = modules["torchvision.transforms"]
-    modules["torchvision"].datasets = modules["torchvision.datasets"]
-    modules["torchvision.transforms"].functional = modules["torchvision.transforms.functional"]
-    placeholder = type("Unavailable", (), {"__init__": lambda self, *a, **k: None})
-    modules["torchvision.transforms"].RandomResizedCrop = placeholder
-    modules["torchvision.transforms"].Compose = placeholder
-    modules["torchvision.transforms.functional"].InterpolationMode = placeholder
-    sys.modules.update(modules)
+from _ofa_reference import stub_unused_imports
 
 
 @click.command()
@@ -39,7 +22,7 @@ def _stub_torchvision() -> None:
 @click.option("--steps", default=10, show_default=True, help="Timed steps per mode (after 2 warm-up steps).")
 @click.option("--threads", default=2, show_default=True, help="torch.set_num_threads.")
 def main(batch, resolution, steps, threads):
-    _stub_torchvision()
+    stub_unused_imports()
     try:
         import torch
         from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3

@@ -26,6 +26,7 @@ class SearchOutcome:
     units: dict[str, str]
     front: ParetoFront | None
     seconds: float
+    resolutions: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -33,6 +34,7 @@ class SearchOutcome:
             "predicted_accuracy": self.predicted_accuracy,
             "efficiency": self.efficiency,
             "units": self.units,
+            "resolutions": list(self.resolutions),
             "pareto_front": None if self.front is None else front_to_dict(self.front),
             "search_seconds": self.seconds,
         }
@@ -56,6 +58,7 @@ def search_subnet(
     nsga2: NSGA2Config | None = NSGA2Config(),
     seed: int = 0,
     space=None,
+    resolutions: Sequence[int] | None = None,
 ) -> SearchOutcome:
     """Evolution search for the most accurate subnet under `constraints`; NSGA-II for the front of accuracy vs
     `pareto_metric` (default: the first constraint's model) under the same constraints.
@@ -63,16 +66,17 @@ def search_subnet(
     The front and the chosen subnet come from the same candidates (NSGA-II's and evolution's best): the chosen
     subnet is the most accurate of them and lies on the front, and every front point is at most as accurate.
     `report_models` are evaluated on the chosen subnet too (e.g. MACs and params next to a latency bound).
-    `space` narrows the predictor's space (e.g. to the resolutions a latency table covers).
+    `space` narrows the predictor's space. Resolutions are those of the space that the predictor and every
+    constraint's model cover, or `resolutions` (`ofa_tf.nas.search_resolutions`).
     """
     start = time.perf_counter()
     space = predictor.space if space is None else space
-    result = evolution_search(predictor.predict_batch, space, constraints, evolution, seed)
+    result = evolution_search(predictor.predict_batch, space, constraints, evolution, seed, resolutions)
     config, accuracy = result.config, float(result.score)
     front = None
     metric = pareto_metric or (constraints[0].model if constraints else None)
     if nsga2 is not None and metric is not None:
-        front = nsga2_search(predictor.predict_batch, [metric], space, constraints, nsga2, seed)
+        front = nsga2_search(predictor.predict_batch, [metric], space, constraints, nsga2, seed, result.resolutions)
         front = front.with_candidates([config], [accuracy], {metric.name: metric.predict(config)})
         best = int(front.accuracy.argmax())
         if front.accuracy[best] > accuracy:  # NSGA-II found a better subnet under the same constraints
@@ -88,4 +92,5 @@ def search_subnet(
         units={name: model.unit for name, model in models.items()},
         front=front,
         seconds=time.perf_counter() - start,
+        resolutions=result.resolutions,
     )

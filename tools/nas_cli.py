@@ -56,18 +56,33 @@ def _read_inputs(weights=None, net_id=None, data=None, predictor=None, predictor
 
 
 REFERENCE_PREDICTOR = "reference"
-_PREDICTOR_HELP = ("Accuracy predictor folder (ofa-tf predictor), or 'reference': the reference tutorial's "
-                   "pretrained ImageNet predictor of ofa_mbv3_d234_e346_k357_w1.2 (downloaded unless "
+_PREDICTOR_HELP = ("Accuracy predictor folder (ofa-tf predictor), or 'reference': the reference's pretrained ImageNet "
+                   "predictor of ofa_mbv3_d234_e346_k357_w1.2 (the tutorial's) or of ofa_resnet50 (downloaded unless "
                    "--predictor-weights).")
-_PREDICTOR_WEIGHTS_HELP = "With --predictor reference: a local acc_predictor.pth instead of the download."
+_PREDICTOR_WEIGHTS_HELP = ("With --predictor reference: a local copy of the file instead of the download "
+                           "(acc_predictor.pth; for ofa_resnet50 ofa_resnet50_acc_predictor.pth).")
+_RESOLUTIONS_HELP = ("Comma-separated image sizes to search, e.g. 160,192,224 (default: those of the search space "
+                     "that the predictor and every latency table cover).")
+
+
+def _parse_resolutions(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        values = tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers such as 160,192,224; received {value!r}.") from exc
+    if not values:
+        raise click.BadParameter(f"expected at least one image size, e.g. 160,192,224; received {value!r}.")
+    return values
 
 
 def load_predictor(path: str, weights: str | None, supernet):
     """An `AccuracyPredictor` folder (checked to belong to `supernet`), or the reference's pretrained predictor (only
     for its supernet)."""
     from ofa_tf.nas import AccuracyPredictor
-    from ofa_tf.nas import ReferenceAccuracyPredictor
     from ofa_tf.nas import pretrained_accuracy_predictor
+    from ofa_tf.nas.pretrained_predictor import PRETRAINED_PREDICTORS
 
     if path != REFERENCE_PREDICTOR:
         if weights is not None:
@@ -76,10 +91,10 @@ def load_predictor(path: str, weights: str | None, supernet):
         predictor = AccuracyPredictor.load(_resolve_predictor(path))
         predictor.check_supernet(supernet)
         return predictor
-    if supernet.net_id != ReferenceAccuracyPredictor.net_id:
+    if supernet.net_id not in PRETRAINED_PREDICTORS:
         raise ValueError(f"--predictor {REFERENCE_PREDICTOR} predicts ImageNet accuracy of "
-                         f"{ReferenceAccuracyPredictor.net_id} subnets only; received --net {supernet.net_id}.")
-    return pretrained_accuracy_predictor(pretrained=weights is None, weights=weights)
+                         f"{' and '.join(PRETRAINED_PREDICTORS)} subnets only; received --net {supernet.net_id}.")
+    return pretrained_accuracy_predictor(pretrained=weights is None, weights=weights, net_id=supernet.net_id)
 
 
 # === predictor ===
@@ -154,7 +169,8 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--constraint", "constraints", multiple=True, required=True,
               help="macs=300M, params=5M or latency=20ms (repeatable; all must hold).")
 @click.option("--lut", "luts", multiple=True,
-              help="Latency lookup table (.yaml/.json; repeatable, merged) for latency constraints; without one "
+              help="Latency lookup table (.yaml/.json; repeatable: one per resolution, e.g. the reference's "
+                   "<r>_lookup_table.yaml, each used at its own resolutions) for latency constraints; without one "
                    "latency is this host's: its calibrated latency table (built next to --out) for MBConv "
                    "supernets, a line in MACs fitted to measured subnets for OFA-ResNets and ProxylessNAS. Tables "
                    "time MBConv blocks: not for OFA-ResNets.")
@@ -163,12 +179,13 @@ def predictor(net_id, weights, data_source, validation_split, n_subnets, calibra
 @click.option("--population", default=100, show_default=True, type=click.IntRange(2))
 @click.option("--pareto-generations", default=200, show_default=True, type=click.IntRange(0),
               help="NSGA-II generations for the Pareto front (0 = no front).")
+@click.option("--resolutions", callback=_parse_resolutions, help=_RESOLUTIONS_HELP)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Subnet config JSON (the input of `ofa-tf export`).")
 @one_line_errors
 def search(net_id, weights, predictor_path, predictor_weights, constraints, luts, n_classes, generations, population,
-           pareto_generations, seed, out):
+           pareto_generations, resolutions, seed, out):
     """Evolutionary search for the most accurate subnet under every --constraint.
 
     Writes OUT (the subnet config), OUT's `.search.json` (predictions, Pareto front) and `.pareto.png`.
@@ -183,8 +200,8 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     from .budgets import lut_latency_model
     from .budgets import parse_constraint
     from .measure import HostLatency
-    from .specialize import covered_space
     from .specialize import describe_latency_model
+    from .specialize import describe_resolutions
 
     check_writable(out)
     stem = Path(out).with_suffix("")
@@ -225,11 +242,11 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
     outcome = search_subnet(
         model, constraint_list, report_models=list(efficiency_models(shape)),
-        space=covered_space(model.space, latency_model),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,
         seed=seed,
+        resolutions=resolutions,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     outcome.config.save(out)
@@ -244,6 +261,7 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     click.echo(f"  predicted top-1: {100 * outcome.predicted_accuracy:.2f}%")
     for name, value in outcome.efficiency.items():
         click.echo(f"  {name}: {value:.4g} {outcome.units[name]}")
+    click.echo(f"  resolutions searched: {describe_resolutions(outcome, resolutions)}")
     click.echo(f"Wrote {out}, {sidecar}" + (f", {plot}" if plot else "") + ".")
 
 
@@ -259,7 +277,8 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--devices", required=True,
               help="NAME:BUDGET,... e.g. note8:30ms,pixel1:20ms,host:25ms (or NAME:macs=300M / NAME:params=5M).")
 @click.option("--lut", "luts", multiple=True,
-              help="DEVICE=FILE latency lookup table (repeatable; MBConv supernets only). Without one, 'host' "
+              help="DEVICE=FILE latency lookup table (repeatable: one per resolution, e.g. the reference's "
+                   "<r>_lookup_table.yaml; MBConv supernets only). Without one, 'host' "
                    "budgets use this host's calibrated latency table (built in OUT/host_measurements/; OFA-ResNets "
                    "and ProxylessNAS: a line in MACs fitted to measured subnets); other devices are searched by MACs "
                    "with milliseconds from the host model (noted in the report).")
@@ -272,11 +291,12 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--no-host", is_flag=True, help="Do not measure on this machine.")
 @click.option("--n-classes", default=None, type=int, help="Classifier outputs (default: from the weights).")
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0))
+@click.option("--resolutions", callback=_parse_resolutions, help=_RESOLUTIONS_HELP)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
 @one_line_errors
 def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts, constraints, data_source,
-               validation_split, quantize, calibration_images, no_host, n_classes, generations, seed, out):
+               validation_split, quantize, calibration_images, no_host, n_classes, generations, resolutions, seed, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
     from ofa_tf.nas import EvolutionConfig
@@ -301,12 +321,13 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     report = spec.specialize(
         supernet, model, device_list, out, luts=lut_map, data=data, quantize=quantize, constraints=budgets,
         measure_host=not no_host, calibration_images=calibration_images,
-        evolution=EvolutionConfig(n_generations=generations), seed=seed,
+        evolution=EvolutionConfig(n_generations=generations), seed=seed, resolutions=resolutions,
     )
-    _echo_results(report)
+    _echo_results(report, resolutions)
 
 
-def _echo_results(report, warning: str | None = None) -> None:
+def _echo_results(report, resolutions=None, warning: str | None = None) -> None:
+    from .specialize import describe_resolutions
     from .specialize_report import predicted_top1
 
     if warning:
@@ -324,6 +345,7 @@ def _echo_results(report, warning: str | None = None) -> None:
         if r.measured_host_ms is not None:
             parts.append(f"host {r.measured_host_ms:.3f} ms")
         click.echo(", ".join(parts) + f" -> {r.tflite_path}")
+        click.echo(f"  resolutions searched: {describe_resolutions(o, resolutions)}")
         if r.note:
             click.echo(f"  note: {r.note}")
     click.echo(f"Report: {report.markdown_path} ({report.json_path.name}, {report.plot_path.name}).")
@@ -364,7 +386,7 @@ def demo(out, quick, data_source, net_id, weights, pretrained, full_epochs, epoc
         overrides["pretrained"] = True
     settings = DemoSettings.quick(**overrides) if quick else DemoSettings.from_env(**overrides)
     result = run_demo(settings, out)
-    _echo_results(result.report, result.report.extra.get("predictor_warning"))
+    _echo_results(result.report, warning=result.report.extra.get("predictor_warning"))
     cv = result.cross_validation
     (tau, tau_sd), (rmse, rmse_sd), (base, base_sd) = cv.kendall_tau, cv.rmse, cv.baseline_rmse
     click.echo(f"Predictor, {len(cv.folds)}-fold cross-validation: RMSE {100 * rmse:.2f} ± {100 * rmse_sd:.2f} points "

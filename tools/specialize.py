@@ -29,7 +29,9 @@ from ofa_tf.nas import EvolutionConfig
 from ofa_tf.nas import InfeasibleConstraintError
 from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import NSGA2Config
+from ofa_tf.nas import ResolutionError
 from ofa_tf.nas import config_key
+from ofa_tf.nas import covered_resolutions
 
 from .budget_search import SearchOutcome
 from .budget_search import search_subnet
@@ -51,8 +53,9 @@ from .specialize_report import report_markdown
 
 __all__ = [
     "Budget", "DeviceResult", "DeviceTarget", "HostLatency", "SearchOutcome", "SpecializeReport", "budget_constraint",
-    "covered_space", "describe_latency_model", "efficiency_models", "lut_latency_model", "make_evaluate_fn",
-    "parse_constraint", "parse_devices", "parse_luts", "resolve_devices", "search_subnet", "specialize",
+    "covered_space", "describe_latency_model", "describe_resolutions", "efficiency_models", "lut_latency_model",
+    "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts", "resolve_devices", "search_subnet",
+    "specialize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,19 +70,20 @@ class DeviceTarget:
     constraint: Constraint
     source: str
     note: str = ""
-    space: object = None  # the search space narrowed to what the latency model covers (None: the predictor's)
+    space: object = None  # narrowed to what the latency model covers, for the note (the search intersects itself)
 
 
 def covered_space(space, model: EfficiencyModel):
-    """`space` narrowed to the resolutions `model`'s latency table was built at (its header's `resolutions`), when
-    the table covers only some of them; otherwise `space`."""
-    if space is None or not isinstance(model, LatencyPredictor):
+    """`space` narrowed to the resolutions `model` covers (`ofa_tf.nas.covered_resolutions`: a latency table's, those
+    it was measured at), when it covers only some of them; otherwise `space` (the search then names both sides if
+    none is common)."""
+    covered = None if space is None else covered_resolutions(model)
+    if covered is None:
         return space
-    built = set(model.table.header.get("resolutions") or ())
-    covered = tuple(r for r in space.resolutions if r in built)
-    if not covered or covered == tuple(space.resolutions):
+    kept = tuple(r for r in space.resolutions if r in covered)
+    if not kept or kept == tuple(space.resolutions):
         return space
-    return dataclasses.replace(space, resolutions=covered)
+    return dataclasses.replace(space, resolutions=kept)
 
 
 def _at_resolutions(space, narrowed) -> str:
@@ -88,11 +92,18 @@ def _at_resolutions(space, narrowed) -> str:
     return f"; searched at the table's resolution(s) {', '.join(str(r) for r in narrowed.resolutions)}"
 
 
+def describe_resolutions(outcome: SearchOutcome, requested) -> str:
+    """One line on the resolutions a search drew from and why."""
+    why = "--resolutions" if requested else "those of the search space every model covers"
+    return f"{', '.join(str(r) for r in outcome.resolutions)} ({why})"
+
+
 def describe_latency_model(model: EfficiencyModel) -> str:
     """One line on how a host latency model predicts."""
     if isinstance(model, LatencyPredictor):
-        text = (f"this host's {model.granularity} latency table ({len(model.table.entries)} entries, statistic "
-                f"{model.statistic})")
+        tables = f"{len(model.tables)} tables, " if len(model.tables) > 1 else ""
+        text = (f"this host's {model.granularity} latency table ({tables}{sum(len(t.entries) for t in model.tables)} "
+                f"entries, statistic {model.statistic})")
         c = model.calibration
         if c is not None:
             text += (f", calibrated x{c.scale:.3f}" + (f" + {c.offset_ms:.3f} ms" if c.offset_ms else "")
@@ -222,6 +233,7 @@ def specialize(
     seed: int = 0,
     title: str = "OFA specialization",
     extra: Mapping | None = None,
+    resolutions: Sequence[int] | None = None,
 ) -> SpecializeReport:
     """One search per device budget, one exported `.tflite` per device, and a report in `out`.
 
@@ -254,6 +266,8 @@ def specialize(
         seed: search seed.
         title: report title.
         extra: more entries for the JSON report (e.g. the demo's training summary).
+        resolutions: the resolutions every device's search draws from (default: those of the search space that the
+            predictor and the device's latency model cover; `ofa_tf.nas.search_resolutions`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -286,9 +300,10 @@ def specialize(
         logger.info("Searching for %s (%s, %s).", target.name, target.budget, target.source)
         try:
             outcome = search_subnet(predictor, [target.constraint, *common], report_models=report_models,
-                                    evolution=evolution, nsga2=nsga2, seed=seed, space=target.space)
-        except InfeasibleConstraintError as err:
-            raise InfeasibleConstraintError(f"Device {target.name!r} ({target.budget}): {err}") from err
+                                    evolution=evolution, nsga2=nsga2, seed=seed,
+                                    resolutions=resolutions)
+        except (InfeasibleConstraintError, ResolutionError) as err:
+            raise type(err)(f"Device {target.name!r} ({target.budget}): {err}") from err
         config_path = out / f"{target.name}.json"
         outcome.config.save(config_path)
         result = DeviceResult(target.name, str(target.budget), target.source, target.note, outcome, str(config_path),

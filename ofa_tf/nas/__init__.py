@@ -34,9 +34,13 @@ from ofa_tf.nas.plots import FrontPanel as FrontPanel
 from ofa_tf.nas.plots import pareto_plot as pareto_plot
 from ofa_tf.nas.plots import plot_panels as plot_panels
 from ofa_tf.nas.pretrained_predictor import ReferenceAccuracyPredictor as ReferenceAccuracyPredictor
+from ofa_tf.nas.pretrained_predictor import ReferenceResNetAccuracyPredictor as ReferenceResNetAccuracyPredictor
 from ofa_tf.nas.pretrained_predictor import pretrained_accuracy_predictor as pretrained_accuracy_predictor
 from ofa_tf.nas.resnet_search import ResNetBatch as ResNetBatch
 from ofa_tf.nas.resnet_search import ResNetMacsModel as ResNetMacsModel
 from ofa_tf.nas.resnet_search import ResNetParamsModel as ResNetParamsModel
+from ofa_tf.nas.resolutions import ResolutionError as ResolutionError
+from ofa_tf.nas.resolutions import covered_resolutions as covered_resolutions
+from ofa_tf.nas.resolutions import search_resolutions as search_resolutions
 from ofa_tf.network_shape import NetworkShape as NetworkShape
 from ofa_tf.network_shape import StageShape as StageShape

@@ -172,6 +172,11 @@ class AccuracyPredictor:
         )
 
     @property
+    def resolutions(self) -> tuple[int, ...]:
+        """The resolutions it one-hot encodes: the ones a search with it draws (`ofa_tf.nas.search_resolutions`)."""
+        return tuple(self.encoder.resolutions)
+
+    @property
     def base_acc(self) -> float:
         return float(keras.ops.convert_to_numpy(self._base.base_acc))
 

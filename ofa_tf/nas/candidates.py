@@ -1,8 +1,8 @@
 """Vectorised candidate generation for the searches: random, mutated and crossed-over subnets under constraints."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import logging
 from collections.abc import Callable
 from collections.abc import Sequence
 
@@ -13,10 +13,23 @@ from ofa_tf.nas.efficiency import EfficiencyModel
 from ofa_tf.subnet_config import SearchSpace
 
 _MIN_BATCH = 64
-logger = logging.getLogger(__name__)
+_MAX_DRAWS = 4096  # per round of uniform draws: 100 rounds try up to ~400,000 subnets
 
 Objective = Callable[[ConfigBatch], np.ndarray]
 """Higher is better, e.g. `AccuracyPredictor.predict_batch`; called on a whole population at once."""
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS runs on one thread (threadpoolctl, which scikit-learn brings).
+
+    A search works on arrays of ~100 candidates: a predictor's 100x400 @ 400x400 float32 product took 0.4 ms on
+    one thread and 2-17 ms on two of a loaded 2-core machine, where the threads wait for each other.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn installs it
+        return contextlib.nullcontext()
+    return threadpool_limits(1, "blas")
 
 
 def score(objective: Objective, batch: ConfigBatch) -> np.ndarray:
@@ -25,6 +38,36 @@ def score(objective: Objective, batch: ConfigBatch) -> np.ndarray:
     if scores.shape != (len(batch),):
         raise ValueError(f"The objective returned {scores.shape[0]} scores for {len(batch)} candidates.")
     return scores
+
+
+class ScoreCache:
+    """`objective` on a batch, each distinct subnet scored once per search: most children of a converging search are
+    subnets it has scored before (the default search under a Note10 latency bound: 37,916 of 50,100). The
+    objective must depend on the subnet only (a predictor).
+
+    Args:
+        objective: higher is better, on a whole batch.
+        codes: rows equal exactly for the same subnet (`CandidateSampler.codes`).
+    """
+
+    def __init__(self, objective: Objective, codes: Callable):
+        self.objective, self.codes = objective, codes
+        self._scores: dict[bytes, float] = {}
+
+    def __call__(self, batch) -> np.ndarray:
+        return self.scores_and_keys(batch)[0]
+
+    def scores_and_keys(self, batch) -> tuple[np.ndarray, list[bytes]]:
+        """The scores of `batch` and each candidate's key (equal keys: the same subnet)."""
+        keys = [row.tobytes() for row in np.ascontiguousarray(self.codes(batch))]
+        new: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in self._scores:
+                new.setdefault(key, i)
+        if new:
+            values = score(self.objective, batch.take(np.fromiter(new.values(), dtype=np.int64, count=len(new))))
+            self._scores.update(zip(new, values.tolist()))
+        return np.fromiter((self._scores[key] for key in keys), dtype=np.float64, count=len(keys)), keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,15 +82,20 @@ class Constraint:
 
 
 class InfeasibleConstraintError(ValueError):
-    """No (or too few) candidates satisfy the constraints within the sampling cap."""
+    """No subnet satisfies the constraints: the smallest subnet violates them at every allowed resolution, and no
+    sampled subnet met them either."""
 
 
 class CandidateSampler:
     """Draws feasible candidates in numpy batches and filters them with the vectorised efficiency models.
 
-    Rejection sampling is capped: after `max_rounds` batches the feasible candidates found fill the request (some
-    repeated) when there are any; when there are none it raises `InfeasibleConstraintError` naming the constraint
-    that failed and the best value that was reached.
+    As the reference's `EvolutionFinder` (`ofa/nas/search_algorithm/evolution.py`), every child slot has its
+    parent(s) and is redrawn until feasible; here the redraws of all slots run as batches. A bound is infeasible
+    only when the smallest subnet violates it at every allowed resolution (`InfeasibleConstraintError` says so, with
+    its value); any other bound is searched, however tight: when `max_rounds` batches of uniform draws do not give a
+    feasible population, the rest is seeded with the smallest feasible subnets and the feasible draws, and mutated
+    from them. A slot whose mutants (or crossovers) stay infeasible for `max_rounds` rounds takes a copy of its
+    (first) parent, which is feasible.
 
     Args:
         space: the search space (resolutions are drawn from `space.resolutions`).
@@ -78,6 +126,11 @@ class CandidateSampler:
         self.arch_mutate_prob = arch_mutate_prob
         self.resolution_mutate_prob = resolution_mutate_prob
         self.max_rounds = max_rounds
+        self._bounds = np.array([c.bound for c in self.constraints], dtype=np.float64)
+        if isinstance(space, SearchSpace):
+            self._choices = {name: np.array(values, dtype=np.int64) for name, values in (
+                ("ks", space.ks_list), ("e", space.expand_list), ("d", space.depth_list), ("r", space.resolutions),
+                ("depths", space.stage_depths))}
 
     def efficiency(self, batch: ConfigBatch) -> np.ndarray:
         """(N, n_constraints) predicted values."""
@@ -85,95 +138,163 @@ class CandidateSampler:
             return np.zeros((len(batch), 0))
         return np.stack([c.model.predict_batch(batch) for c in self.constraints], axis=1)
 
+    def codes(self, batch: ConfigBatch) -> np.ndarray:
+        """Rows equal exactly when two candidates are the same subnet."""
+        return batch.canonical_codes()
+
     def _draw(self, n: int) -> ConfigBatch:
-        rng, space = self.rng, self.space
-        return ConfigBatch(
-            rng.choice(space.ks_list, size=(n, space.n_blocks)),
-            rng.choice(space.expand_list, size=(n, space.n_blocks)),
-            np.minimum(rng.choice(space.depth_list, size=(n, space.n_stages)), space.stage_depths),
-            rng.choice(space.resolutions, size=n),
+        rng, space, choices = self.rng, self.space, self._choices
+        return ConfigBatch.unchecked(  # as rng.choice draws (same stream), without its per-call list conversion
+            choices["ks"][rng.integers(len(choices["ks"]), size=(n, space.n_blocks))],
+            choices["e"][rng.integers(len(choices["e"]), size=(n, space.n_blocks))],
+            np.minimum(choices["d"][rng.integers(len(choices["d"]), size=(n, space.n_stages))], choices["depths"]),
+            choices["r"][rng.integers(len(choices["r"]), size=n)],
         )
 
+    def _mutants(self, base: ConfigBatch) -> ConfigBatch:
+        """One mutant per row of `base`: each block's (ks, e) and each stage's d resampled with `arch_mutate_prob`,
+        the resolution with `resolution_mutate_prob`."""
+        rng, p = self.rng, self.arch_mutate_prob
+        fresh = self._draw(len(base))
+        block = rng.random(base.ks.shape) < p
+        stage = rng.random(base.d.shape) < p
+        res = rng.random(len(base)) < self.resolution_mutate_prob
+        return ConfigBatch.unchecked(
+            np.where(block, fresh.ks, base.ks),
+            np.where(block, fresh.e, base.e),
+            np.where(stage, fresh.d, base.d),
+            np.where(res, fresh.r, base.r),
+        )
+
+    def _crossed(self, a: ConfigBatch, b: ConfigBatch) -> ConfigBatch:
+        """One child per row pair: every element (ks, e per block, d per stage, r) from one of the two."""
+        fields = ("ks", "e", "d", "r")
+        return ConfigBatch.unchecked(*(np.where(self.rng.random(getattr(a, f).shape) < 0.5, getattr(a, f),
+                                                getattr(b, f)) for f in fields))
+
+    def _smallest(self):
+        """The smallest subnet at each allowed resolution."""
+        return type(self._draw(0)).coerce([self.space.min_config(r=int(r)) for r in self.space.resolutions])
+
     def random(self, n: int) -> tuple[ConfigBatch, np.ndarray]:
-        """`n` uniformly random feasible candidates and their efficiency values."""
-        return self._feasible(self._draw, n, "random sampling")
+        """`n` feasible candidates: uniformly random ones (rejection sampling); under a bound so tight that
+        `max_rounds` batches give fewer, the rest are mutants of those and of the feasible smallest subnets."""
+        kept, values, pending, n_tried = self._fill(lambda m: self._draw(m), n)
+        if not pending.size:
+            return kept, values
+        smallest = self._smallest()
+        smallest_values = self.efficiency(smallest)
+        feasible = np.flatnonzero((smallest_values <= self._bounds).all(axis=1))
+        if not len(kept) and not feasible.size:
+            raise InfeasibleConstraintError(self._infeasible_message(smallest, smallest_values, n_tried))
+        pool = type(kept).concat([kept, smallest.take(feasible)])
+        walked, walked_values = self.mutate(pool, len(pending))
+        return type(kept).concat([kept, walked]), np.concatenate([values, walked_values])
 
     def mutate(self, parents: ConfigBatch, n: int) -> tuple[ConfigBatch, np.ndarray]:
-        """`n` feasible mutants of uniformly chosen parents."""
-
-        def generate(m: int) -> ConfigBatch:
-            rng, p = self.rng, self.arch_mutate_prob
-            base = parents.take(rng.integers(len(parents), size=m))
-            fresh = self._draw(m)
-            block = rng.random(base.ks.shape) < p
-            stage = rng.random(base.d.shape) < p
-            res = rng.random(m) < self.resolution_mutate_prob
-            return ConfigBatch(
-                np.where(block, fresh.ks, base.ks),
-                np.where(block, fresh.e, base.e),
-                np.where(stage, fresh.d, base.d),
-                np.where(res, fresh.r, base.r),
-            )
-
-        return self._feasible(generate, n, "mutation")
+        """`n` feasible mutants, each of a uniformly chosen parent, redrawn until feasible (the reference's
+        `mutate_sample`)."""
+        chosen = parents.take(self.rng.integers(len(parents), size=n))
+        return self._children(lambda slots: self._mutants(chosen.take(slots)), n, chosen)
 
     def crossover(self, parents: ConfigBatch, n: int) -> tuple[ConfigBatch, np.ndarray]:
-        """`n` feasible children, each element (ks, e per block, d per stage, r) taken from one of two parents."""
+        """`n` feasible children of two different parents (when there are two), each element from one of them,
+        redrawn until feasible (the reference's `crossover_sample`)."""
+        rng = self.rng
+        first = rng.integers(len(parents), size=n)
+        second = (first + rng.integers(1, len(parents), size=n)) % len(parents) if len(parents) > 1 else first
+        a, b = parents.take(first), parents.take(second)
+        return self._children(lambda slots: self._crossed(a.take(slots), b.take(slots)), n, a)
 
-        def generate(m: int) -> ConfigBatch:
-            rng = self.rng
-            first = rng.integers(len(parents), size=m)
-            second = (first + rng.integers(1, len(parents), size=m)) % len(parents) if len(parents) > 1 else first
-            a, b = parents.take(first), parents.take(second)
-            pick = {name: rng.random(getattr(a, name).shape) < 0.5 for name in ("ks", "e", "d", "r")}
-            return ConfigBatch(
-                *(np.where(pick[name], getattr(a, name), getattr(b, name)) for name in ("ks", "e", "d", "r"))
-            )
+    def offspring(self, parents: ConfigBatch, n_mutations: int, n_crossovers: int) -> tuple[ConfigBatch, np.ndarray]:
+        """`mutate(parents, n_mutations)` then `crossover(parents, n_crossovers)` as one batch whose slots are redrawn
+        together (one efficiency evaluation per round for both kinds)."""
+        rng, n_parents = self.rng, len(parents)
+        chosen = parents.take(rng.integers(n_parents, size=n_mutations))
+        first = rng.integers(n_parents, size=n_crossovers)
+        second = (first + rng.integers(1, n_parents, size=n_crossovers)) % n_parents if n_parents > 1 else first
+        a, b = parents.take(first), parents.take(second)
 
-        return self._feasible(generate, n, "crossover")
+        def generate(slots):  # slots come sorted: the mutants' (< n_mutations) first
+            crossed = slots >= n_mutations
+            parts = [self._mutants(chosen.take(slots[~crossed]))]
+            if crossed.any():
+                parts.append(self._crossed(a.take(slots[crossed] - n_mutations), b.take(slots[crossed] - n_mutations)))
+            return type(chosen).concat(parts)
 
-    def _feasible(self, generate: Callable[[int], ConfigBatch], n: int, what: str) -> tuple[ConfigBatch, np.ndarray]:
-        if n <= 0:
-            empty = self._draw(0)
-            return empty, np.zeros((0, len(self.constraints)))
-        bounds = np.array([c.bound for c in self.constraints])
-        kept, kept_values, n_kept, n_tried = [], [], 0, 0
-        best = np.full(len(self.constraints), np.inf)
-        n_ok = np.zeros(len(self.constraints), dtype=np.int64)
-        for _ in range(self.max_rounds):
-            candidates = generate(max(2 * (n - n_kept), _MIN_BATCH))
+        return self._children(generate, n_mutations + n_crossovers, type(chosen).concat([chosen, a]))
+
+    def _children(self, generate, n: int, fallback) -> tuple[ConfigBatch, np.ndarray]:
+        """`generate(slots)` (one candidate per slot index) until every slot holds a feasible one; after
+        `max_rounds` rounds a slot takes its row of `fallback` (feasible parents)."""
+        kept, values, pending, _ = self._fill(generate, n, per_slot=True)
+        if not pending.size:
+            return kept, values
+        copies = fallback.take(pending)
+        return type(kept).concat([kept, copies]), np.concatenate([values, self.efficiency(copies)])
+
+    def _fill(self, generate, n: int, per_slot: bool = False):
+        """Up to `max_rounds` rounds of candidates for the unfilled of `n` slots (per slot: one, then several as the
+        slots run out; uniform draws: rounds of doubling size up to `_MAX_DRAWS`); the first feasible candidate of a
+        slot fills it. `generate(m)` draws m candidates, or with
+        `per_slot` `generate(slots)` one candidate for each slot index. Returns the feasible candidates and their
+        values, the slots left unfilled and the number of candidates tried."""
+        pieces, piece_values, slot_order = [], [], []
+        pending = np.arange(n)
+        done = np.zeros(n, dtype=bool)
+        n_tried = 0
+        for round_ in range(self.max_rounds):
+            if not pending.size:
+                break
+            first = round_ == 0
+            if per_slot:  # two tries each, then several per slot as the slots run out
+                slots = np.repeat(pending, 2 if first else max(1, -(-_MIN_BATCH // len(pending))))
+                candidates = generate(slots)
+            else:  # uniform draws: rounds that double while few are feasible, as the reference draws until it has n
+                slots = np.zeros(min(max(len(pending), _MIN_BATCH) << min(round_, 12), _MAX_DRAWS), dtype=np.int64)
+                candidates = generate(len(slots))
             values = self.efficiency(candidates)
-            ok_each = values <= bounds
-            ok = ok_each.all(axis=1)
-            n_tried += len(candidates)
-            n_ok += ok_each.sum(axis=0)
-            if len(values):
-                best = np.minimum(best, values.min(axis=0))
-            idx = np.flatnonzero(ok)[: n - n_kept]
-            kept.append(candidates.take(idx))
-            kept_values.append(values[idx])
-            n_kept += len(idx)
-            if n_kept == n:
-                return type(candidates).concat(kept), np.concatenate(kept_values)
-        if n_kept:  # reachable but rare: the feasible candidates found fill the request, some of them twice
-            found, found_values = type(candidates).concat(kept), np.concatenate(kept_values)
-            repeat = self.rng.integers(n_kept, size=n - n_kept)
-            logger.log(logging.INFO if what == "random sampling" else logging.DEBUG,
-                       "The constraints are tight: %s found %d of %d feasible candidates in %d tries; %d of them are "
-                       "repeated.", what, n_kept, n, n_tried, n - n_kept)
-            return type(candidates).concat([found, found.take(repeat)]), np.concatenate([found_values,
-                                                                                         found_values[repeat]])
-        raise InfeasibleConstraintError(self._infeasible_message(what, n, n_kept, n_tried, n_ok, best))
+            n_tried += len(slots)
+            ok = np.flatnonzero((values <= self._bounds).all(axis=1))
+            if not per_slot:  # the slots are interchangeable: the first feasible candidates fill them in order
+                ok = ok[: len(pending)]
+                filled, rows = pending[: len(ok)], ok
+            else:
+                slots_ok = slots[ok]  # sorted: the first of each run is a slot's first feasible try
+                earliest = np.flatnonzero(np.r_[True, slots_ok[1:] != slots_ok[:-1]]) if len(ok) else ok
+                filled, rows = slots_ok[earliest], ok[earliest]
+            if len(rows):
+                pieces.append(candidates.take(rows))
+                piece_values.append(values[rows])
+                slot_order.append(filled)
+            done[filled] = True
+            pending = np.flatnonzero(~done)
+        if not pieces:
+            return self._draw(0), np.zeros((0, len(self.constraints))), pending, n_tried
+        order = np.argsort(np.concatenate(slot_order), kind="stable")
+        kept = type(pieces[0]).concat(pieces).take(order)
+        return kept, np.concatenate(piece_values)[order], pending, n_tried
 
-    def _infeasible_message(self, what, n, n_kept, n_tried, n_ok, best) -> str:
-        worst = int(np.argmin(n_ok))
-        constraint = self.constraints[worst]
-        smallest = self.space.min_config(r=min(self.space.resolutions))
-        floor = float(constraint.model.predict([smallest])[0])
+    def _infeasible_message(self, smallest, values: np.ndarray, n_tried: int) -> str:
+        resolutions = ", ".join(str(int(r)) for r in self.space.resolutions)
+        over = values > self._bounds
+        always = [c for c in range(len(self.constraints)) if over[:, c].all()]
+        if always:
+            c = always[0]
+            constraint, best = self.constraints[c], int(np.argmin(values[:, c]))
+            floor = f"{values[best, c]:.6g} {constraint.model.unit}"
+            return (
+                f"Constraint `{constraint}` is infeasible: the smallest subnet gives {floor} at "
+                f"r={int(smallest.r[best])}, its least over the allowed resolutions {resolutions}, and none of "
+                f"{n_tried} random subnets met it. Raise the bound to at least that."
+            )
+        per_r = "; ".join(
+            f"r={int(smallest.r[i])}: " + ", ".join(f"{self.constraints[c].model.name} {values[i, c]:.4g} "
+                                                   f"{self.constraints[c].model.unit}" for c in np.flatnonzero(row))
+            for i, row in enumerate(over)
+        )
         return (
-            f"Constraint `{constraint}` looks infeasible: {what} found {n_kept} of {n} feasible candidates in "
-            f"{n_tried} tries ({self.max_rounds} rounds). The best {constraint.model.name} reached was "
-            f"{best[worst]:g} {constraint.model.unit} (the smallest subnet at r={smallest.r} gives "
-            f"{floor:g} {constraint.model.unit}); "
-            f"{int(n_ok[worst])} candidates met this constraint alone. Raise the bound above the reachable value."
+            f"Constraints {', '.join(f'`{c}`' for c in self.constraints)} cannot all hold: at every allowed resolution "
+            f"the smallest subnet violates one ({per_r}), and none of {n_tried} random subnets met them all. "
+            "Raise a bound."
         )

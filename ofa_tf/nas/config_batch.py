@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,6 +45,16 @@ class ConfigBatch:
         for name, value in zip(("ks", "e", "d", "r"), (ks, e, d, r)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
+
+    @classmethod
+    def unchecked(cls, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray) -> ConfigBatch:
+        """A batch of int64 arrays taken from checked batches of one layout (rows picked or combined elementwise),
+        without the checks and copies of the constructor: the searches build thousands of these."""
+        batch = object.__new__(cls)
+        for name, value in zip(("ks", "e", "d", "r"), (ks, e, d, r)):
+            value.setflags(write=False)
+            object.__setattr__(batch, name, value)
+        return batch
 
     @classmethod
     def from_configs(cls, configs: Sequence[SubnetConfig]) -> ConfigBatch:
@@ -94,16 +105,25 @@ class ConfigBatch:
         return stage_depths(self.ks.shape[1], self.n_stages)
 
     def take(self, indices) -> ConfigBatch:
-        return ConfigBatch(self.ks[indices], self.e[indices], self.d[indices], self.r[indices])
+        return ConfigBatch.unchecked(self.ks[indices], self.e[indices], self.d[indices], self.r[indices])
 
     @staticmethod
     def concat(batches: Sequence[ConfigBatch]) -> ConfigBatch:
-        return ConfigBatch(*(np.concatenate([getattr(b, n) for b in batches]) for n in ("ks", "e", "d", "r")))
+        blocks, stages = batches[0].ks.shape[1], batches[0].d.shape[1]
+        if any(b.ks.shape[1] != blocks or b.d.shape[1] != stages for b in batches):
+            raise ValueError("Cannot concatenate batches of different numbers of blocks or stages.")
+        return ConfigBatch.unchecked(np.concatenate([b.ks for b in batches]), np.concatenate([b.e for b in batches]),
+                                     np.concatenate([b.d for b in batches]), np.concatenate([b.r for b in batches]))
 
     def active_mask(self) -> np.ndarray:
-        """Boolean (N, n_blocks): True where the block lies within its stage's depth."""
-        position = np.concatenate([np.arange(n) for n in self.stage_depths])
-        return position[None, :] < np.repeat(self.d, self.stage_depths, axis=1)
+        """Boolean (N, n_blocks): True where the block lies within its stage's depth (computed once per batch)."""
+        mask = self.__dict__.get("_active")
+        if mask is None:
+            position, stage = _block_layout(self.ks.shape[1], self.n_stages)
+            mask = position[None, :] < self.d[:, stage]
+            mask.setflags(write=False)
+            object.__setattr__(self, "_active", mask)
+        return mask
 
     def require_resolution(self) -> None:
         missing = np.flatnonzero(self.r == NO_RESOLUTION)
@@ -139,6 +159,15 @@ def config_key(config: SubnetConfig | ResNetConfig) -> str:
     return "|".join(parts) + f"@r{config.r}"
 
 
+@functools.lru_cache(maxsize=None)
+def _block_layout(n_blocks: int, n_stages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each block's position in its stage and its stage."""
+    depths = stage_depths(n_blocks, n_stages)
+    return (np.concatenate([np.arange(n) for n in depths]),
+            np.repeat(np.arange(n_stages), depths))
+
+
+@functools.lru_cache(maxsize=None)
 def stage_depths(n_blocks: int, n_stages: int) -> tuple[int, ...]:
     """Blocks per stage of a config layout: `ceil(n_blocks / n_stages)` each, the last stage what remains."""
     max_depth = -(-n_blocks // n_stages)

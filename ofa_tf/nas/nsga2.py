@@ -8,11 +8,14 @@ import numpy as np
 
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
+from ofa_tf.nas.candidates import one_blas_thread
 from ofa_tf.nas.candidates import score
 from ofa_tf.nas.config_batch import ConfigBatch
 from ofa_tf.nas.efficiency import EfficiencyModel
 from ofa_tf.nas.resnet_search import ResNetBatch
 from ofa_tf.nas.resnet_search import candidate_sampler
+from ofa_tf.nas.resolutions import narrowed
+from ofa_tf.nas.resolutions import search_resolutions
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
@@ -131,17 +134,21 @@ def nsga2_search(
     constraints: Sequence[Constraint] = (),
     config: NSGA2Config = NSGA2Config(),
     seed: int | np.random.Generator = 0,
+    resolutions: Sequence[int] | None = None,
 ) -> ParetoFront:
     """Pareto front of `objective` (maximised) against every metric in `metrics` (minimised), under `constraints`.
 
     Parents are chosen by binary tournament (front, then crowding distance); children are mutants and crossovers
-    (feasible by capped rejection sampling); duplicates are dropped before environmental selection.
+    (feasible, see `CandidateSampler`); duplicates are dropped before environmental selection. Resolutions are
+    drawn as in `evolution_search` (those every model covers, or `resolutions`).
     """
     if not metrics:
         raise ValueError("`metrics` is empty; give at least one EfficiencyModel (use `evolution_search` otherwise).")
     names = [m.name for m in metrics]
     if len(set(names)) != len(names):
         raise ValueError(f"Metric names must be distinct; received {names}.")
+    models = [objective, *metrics, *(c.model for c in constraints)]
+    space = narrowed(space, search_resolutions(space, models, resolutions))
     rng = np.random.default_rng(seed)
     sampler = candidate_sampler(  # OFA-ResNet spaces get their d/e/w sampler (`nas/resnet_search.py`)
         space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
@@ -155,25 +162,26 @@ def nsga2_search(
     def evaluate(batch: ConfigBatch) -> np.ndarray:
         return np.column_stack([-score(objective, batch), *(m.predict_batch(batch) for m in metrics)])
 
-    population, _ = sampler.random(config.population_size)
-    keep = unique_indices(population)
-    population = population.take(keep)
-    values = evaluate(population)
-    n_mutations = int(round(config.population_size * config.mutation_ratio))
-    for _ in range(config.n_generations):
-        rank, crowd = _rank_and_crowding(values)
-        a, b = rng.integers(len(population), size=(2, config.population_size))
-        a_wins = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
-        pool = population.take(np.where(a_wins, a, b))
-        mutants, _ = sampler.mutate(pool, n_mutations)
-        crossed, _ = sampler.crossover(pool, config.population_size - n_mutations)
-        merged = concat([population, mutants, crossed])
-        unique = unique_indices(merged)
-        is_new = unique >= len(population)
-        merged_values = np.concatenate([values[unique[~is_new]], evaluate(merged.take(unique[is_new]))])
-        merged = merged.take(unique)
-        chosen = _select(merged_values, config.population_size)
-        population, values = merged.take(chosen), merged_values[chosen]
+    with one_blas_thread():
+        population, _ = sampler.random(config.population_size)
+        keep = unique_indices(population)
+        population = population.take(keep)
+        values = evaluate(population)
+        n_mutations = int(round(config.population_size * config.mutation_ratio))
+        for _ in range(config.n_generations):
+            rank, crowd = _rank_and_crowding(values)
+            a, b = rng.integers(len(population), size=(2, config.population_size))
+            a_wins = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
+            pool = population.take(np.where(a_wins, a, b))
+            mutants, _ = sampler.mutate(pool, n_mutations)
+            crossed, _ = sampler.crossover(pool, config.population_size - n_mutations)
+            merged = concat([population, mutants, crossed])
+            unique = unique_indices(merged)
+            is_new = unique >= len(population)
+            merged_values = np.concatenate([values[unique[~is_new]], evaluate(merged.take(unique[is_new]))])
+            merged = merged.take(unique)
+            chosen = _select(merged_values, config.population_size)
+            population, values = merged.take(chosen), merged_values[chosen]
 
     front = np.flatnonzero(non_dominated_sort(values) == 0)
     front = front[np.argsort(values[front, 1], kind="stable")]

@@ -52,12 +52,15 @@ class ResNetBatch:
         return np.concatenate([np.arange(n)[None, :] < b + self.d[:, s + 1, None]
                                for s, (b, n) in enumerate(zip(space.base_depths, space.stage_blocks))], axis=1)
 
-    def unique_indices(self, space: ResNetSearchSpace) -> np.ndarray:
-        """Sorted indices of the first occurrence of each distinct subnet (skipped blocks' ratios ignored)."""
+    def canonical_codes(self, space: ResNetSearchSpace) -> np.ndarray:
+        """Float rows that are equal exactly when two configs are the same subnet (skipped blocks' ratios ignored)."""
         active = self.active_mask(space)
         stem_skip = self.d[:, :1] >= space.max_depth
-        codes = np.concatenate([stem_skip, self.d[:, 1:], np.where(active, self.e, 0), self.w, self.r[:, None]], axis=1)
-        _, first = np.unique(codes, axis=0, return_index=True)
+        return np.concatenate([stem_skip, self.d[:, 1:], np.where(active, self.e, 0), self.w, self.r[:, None]], axis=1)
+
+    def unique_indices(self, space: ResNetSearchSpace) -> np.ndarray:
+        """Sorted indices of the first occurrence of each distinct subnet (skipped blocks' ratios ignored)."""
+        _, first = np.unique(self.canonical_codes(space), axis=0, return_index=True)
         return np.sort(first)
 
 
@@ -159,25 +162,16 @@ class ResNetCandidateSampler(CandidateSampler):
             rng.choice(space.resolutions, size=n),
         )
 
-    def mutate(self, parents: ResNetBatch, n: int):
-        def generate(m: int) -> ResNetBatch:
-            rng, p = self.rng, self.arch_mutate_prob
-            base = parents.take(rng.integers(len(parents), size=m))
-            fresh = self._draw(m)
-            pick = {k: rng.random(getattr(base, k).shape) < p for k in ("d", "e", "w")}
-            pick["r"] = rng.random(m) < self.resolution_mutate_prob
-            return ResNetBatch(*(np.where(pick[k], getattr(fresh, k), getattr(base, k)) for k in ("d", "e", "w", "r")))
+    def codes(self, batch: ResNetBatch) -> np.ndarray:
+        return batch.canonical_codes(self.space)
 
-        return self._feasible(generate, n, "mutation")
+    def _mutants(self, base: ResNetBatch) -> ResNetBatch:
+        rng, p = self.rng, self.arch_mutate_prob
+        fresh = self._draw(len(base))
+        pick = {k: rng.random(getattr(base, k).shape) < p for k in ("d", "e", "w")}
+        pick["r"] = rng.random(len(base)) < self.resolution_mutate_prob
+        return ResNetBatch(*(np.where(pick[k], getattr(fresh, k), getattr(base, k)) for k in ("d", "e", "w", "r")))
 
-    def crossover(self, parents: ResNetBatch, n: int):
-        def generate(m: int) -> ResNetBatch:
-            rng = self.rng
-            first = rng.integers(len(parents), size=m)
-            second = (first + rng.integers(1, len(parents), size=m)) % len(parents) if len(parents) > 1 else first
-            a, b = parents.take(first), parents.take(second)
-            return ResNetBatch(*(np.where(rng.random(getattr(a, k).shape) < 0.5, getattr(a, k), getattr(b, k))
-                                 for k in ("d", "e", "w", "r")))
-
-        return self._feasible(generate, n, "crossover")
-
+    def _crossed(self, a: ResNetBatch, b: ResNetBatch) -> ResNetBatch:
+        return ResNetBatch(*(np.where(self.rng.random(getattr(a, k).shape) < 0.5, getattr(a, k), getattr(b, k))
+                             for k in ("d", "e", "w", "r")))

@@ -73,7 +73,9 @@ def test_nsga2_front_trades_macs_for_params_without_duplicates(net):
     front = nsga2_search(params.predict_batch, [macs], space, config=NSGA2Config(population_size=16, n_generations=4),
                          seed=0)
     assert len(front) >= 2 and np.all(np.diff(front.efficiency["macs"]) >= 0)
-    assert np.all(np.diff(front.accuracy) > 0)  # more MACs only on the front when it buys parameters
+    # More MACs only on the front when it buys parameters (at the tiny widths, distinct subnets can tie on both).
+    more_macs = np.diff(front.efficiency["macs"]) > 0
+    assert np.all(np.diff(front.accuracy)[more_macs] > 0) and np.all(np.diff(front.accuracy)[~more_macs] == 0)
     batch = ResNetBatch.coerce(list(front.configs))
     assert len(batch.unique_indices(space)) == len(front)
     skipped_differs = ResNetBatch.coerce([space.min_config(32), space.min_config(32)])

@@ -91,14 +91,14 @@ def test_search_writes_the_config_export_reads_and_respects_every_constraint(net
 @pytest.mark.parametrize(
     "constraint, message",
     [("macs=300", None), ("flops=3M", "METRIC one of macs, params, latency"), ("latency=20", "needs a unit"),
-     ("macs=20Q", "Invalid unit 'Q'"), ("macs=0.0001M", "looks infeasible")],
+     ("macs=20Q", "Invalid unit 'Q'"), ("macs=0.0001M", "is infeasible: the smallest subnet gives")],
 )
 def test_search_errors(weights, predictor_dir, tmp_path, constraint, message):
     result = _run(["search", "--net", NET_ID, "--weights", weights, "--predictor", predictor_dir,
                    "--constraint", constraint, "--generations", 2, "--pareto-generations", 0,
                    "--out", tmp_path / "s.json"])
     if message is None:  # a bare count is valid: 300 MACs is below every subnet → infeasible, not a syntax error
-        assert result.exit_code != 0 and "looks infeasible" in result.output
+        assert result.exit_code != 0 and "is infeasible" in result.output
     else:
         assert result.exit_code != 0
         assert message in result.output
@@ -186,7 +186,8 @@ def test_reference_predictor_is_for_its_supernet_only(shared, tmp_path):
     runner = CliRunner()
     result = runner.invoke(ofa_tf, ["search", "--net", NET_ID, "--predictor", "reference", "--predictor-weights",
                                  str(weights), "--constraint", "macs=300M", "--out", str(tmp_path / "x.json")])
-    assert result.exit_code != 0 and "ofa_mbv3_d234_e346_k357_w1.2 subnets only" in result.output
+    assert result.exit_code != 0
+    assert "ofa_mbv3_d234_e346_k357_w1.2 and ofa_resnet50 subnets only; received --net " + NET_ID in result.output
     result = runner.invoke(ofa_tf, ["search", "--net", NET_ID, "--predictor", str(tmp_path), "--predictor-weights",
                                  str(weights), "--constraint", "macs=300M", "--out", str(tmp_path / "x.json")])
     assert result.exit_code != 0 and "--predictor-weights goes with --predictor reference" in result.output

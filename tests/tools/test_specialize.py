@@ -164,7 +164,8 @@ def test_budget_below_the_smallest_subnet_is_infeasible(net, predictor):
     shape = network_shape(net)
     smallest = float(MacsModel(shape).predict(net.search_space.min_config(r=24))[0])
     constraint = budget_constraint(Budget("macs", smallest * 0.9), shape)
-    with pytest.raises(InfeasibleConstraintError, match=r"macs <= .* looks infeasible"):
+    with pytest.raises(InfeasibleConstraintError, match=rf"macs <= .* is infeasible: the smallest subnet gives "
+                                                        rf"{smallest:.6g} M at r=24"):
         search_subnet(predictor, [constraint], evolution=EvolutionConfig(n_generations=2, max_sampling_rounds=3),
                       nsga2=None)
     with pytest.raises(ValueError, match="needs a latency model"):
