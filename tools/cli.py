@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 @click.option("--net", "net_id", default=None, help="Supernet id (see ofa_tf.net_ids()).")
 @click.option("--specialized", default=None,
               help="Instead of --net/--config: a specialized network id (`ofa-tf zoo`), at its own image size.")
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Instead of --net/--config: a fine-tuned model (DIR/finetuned.keras of `ofa-tf finetune`); the "
+                   "metadata names its fine-tuning run.")
 @click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
               help="Supernet weights (PyTorch .pth or Keras .weights.h5); with --specialized the folder holding "
                    "net.config, run.config and init.")
@@ -46,11 +49,21 @@ logger = logging.getLogger(__name__)
 @click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @one_line_errors
-def export_command(net_id, specialized, weights, pretrained, config_path, resolution, quantize, data, calibrate_bn,
-                   out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps, qat_batch_size,
-                   qat_lr, validation_split, seed):
-    """Write one subnet of a supernet (or a specialized network) as a standalone TFLite model (builtin ops only)
-    with embedded metadata."""
+def export_command(net_id, specialized, model_path, weights, pretrained, config_path, resolution, quantize, data,
+                   calibrate_bn, out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps,
+                   qat_batch_size, qat_lr, validation_split, seed):
+    """Write one subnet of a supernet (or a specialized network, or a fine-tuned model) as a standalone TFLite model
+    (builtin ops only) with embedded metadata."""
+    if model_path is not None:
+        given = [f"--{n}" for n, v in (("net", net_id), ("specialized", specialized), ("weights", weights),
+                                       ("pretrained", pretrained), ("config", config_path), ("resolution", resolution),
+                                       ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
+        if given:
+            raise click.UsageError(f"--model takes none of {', '.join(given)} (the fine-tuned model comes whole).")
+        ctx = click.get_current_context()
+        split = validation_split if ctx.get_parameter_source("validation_split").name != "DEFAULT" else None
+        return _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
+                             qat_steps, qat_batch_size, qat_lr, split, seed)
     if specialized is not None:
         given = [f"--{n}" for n, v in (("net", net_id), ("config", config_path), ("resolution", resolution),
                                        ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
@@ -61,7 +74,8 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
                                    validation_split, seed)
     missing = [f"--{n}" for n, v in (("net", net_id), ("weights", weights), ("config", config_path)) if v is None]
     if missing:
-        raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized).")
+        raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized, a "
+                               "fine-tuned one with --model).")
     if pretrained or weights.is_dir():
         raise click.BadParameter("a supernet export takes a weights file (--pretrained and folders are for "
                                  "--specialized).", param_hint="--weights")
@@ -108,6 +122,38 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         raise click.ClickException(str(err)) from err
     ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
     click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, "
+               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
+    click.echo(f"ops: {ops}")
+
+
+def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
+                  qat_steps, qat_batch_size, qat_lr, validation_split, seed):
+    from .export import export_finetuned
+    from .quantize import ConversionError
+
+    if quantize in ("int8", "qat") and data is None:
+        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
+    check_writable(out)
+    labels = None
+    if labels_path is not None:
+        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
+    qat = None
+    if quantize == "qat":
+        from .qat import QATOptions
+
+        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    try:
+        result = export_finetuned(
+            model_path, out, quantize=quantize, data=data, batch_size=batch_size, io_type=io_type,
+            representative_images=representative_images, qat=qat, labels=labels, validation_split=validation_split,
+        )
+    except (ValueError, FileNotFoundError, ConversionError) as err:
+        raise click.ClickException(str(err)) from err
+    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
+    origin = result.metadata.extra.get("finetune")
+    what = (f"fine-tuned on {len(origin['classes'])} classes from {origin['supernet'].get('net_id') or 'a supernet'}"
+            if origin else "no fine-tuning record")
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, {model_path.name}: {what}, "
                f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
     click.echo(f"ops: {ops}")
 
