@@ -252,6 +252,12 @@ def inspect_command(model, as_json, benchmark, threads, warmup, runs):
                        "(reference net.config)")
         else:
             click.echo(f"subnet config: {json.dumps(meta.subnet_config)}")
+        origin = meta.extra.get("finetune")
+        if origin:
+            source = origin["data"].get("source") or "in-memory data"
+            click.echo(f"fine-tuned: {origin['epochs']} epochs on {source} ({len(origin['classes'])} classes) from "
+                       f"{origin['supernet'].get('net_id') or origin['supernet'].get('class')} "
+                       f"({origin['supernet'].get('weights') or 'weights not recorded'}); run {origin['run']}")
         if meta.labels is None:
             click.echo("labels: none")
         else:

@@ -73,7 +73,7 @@ def read_subnet_file(path: Path) -> dict:
 def finetune_command(net_id, weights, config_path, resolution, data, out, fit_verbose, **options):
     """Fine-tune one subnet of a trained supernet (distilled from its max subnet) into OUT/finetuned.keras."""
     from ofa_tf.run_folder import load_supernet
-    from ofa_tf.training.finetune import finetune
+    from ofa_tf.training.finetuning import finetune
 
     if net_id is not None and net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")

@@ -342,7 +342,7 @@ def _finetune_and_export(supernet, result: DeviceResult, folder: Path, tflite: P
                          calibration_images: int, epochs: int, options: Mapping | None) -> None:
     """Fine-tunes the device's subnet (`ofa_tf.finetune`) and exports the fine-tuned model (`export_finetuned`)."""
     from ofa_tf.training.evaluation import evaluate_model
-    from ofa_tf.training.finetune import finetune
+    from ofa_tf.training.finetuning import finetune
 
     from .export import export_finetuned
 

@@ -8,6 +8,6 @@ from ofa_tf.training.phases import progressive_shrinking as progressive_shrinkin
 from ofa_tf.training.config import TrainConfig as TrainConfig
 from ofa_tf.training.trainer import TrainResult as TrainResult
 from ofa_tf.training.trainer import train as train
-from ofa_tf.training.finetune import FinetuneConfig as FinetuneConfig
-from ofa_tf.training.finetune import FinetuneResult as FinetuneResult
-from ofa_tf.training.finetune import finetune as finetune
+from ofa_tf.training.finetuning import FinetuneConfig as FinetuneConfig
+from ofa_tf.training.finetuning import FinetuneResult as FinetuneResult
+from ofa_tf.training.finetuning import finetune as finetune

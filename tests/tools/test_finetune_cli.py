@@ -63,7 +63,7 @@ def test_eval_model_names_its_origin_and_uses_the_held_out_images(finetuned):
     assert f"subnet {NAME} of {TINY}" in text and "top-1" in text and "180 validation images" in text
 
 
-def test_export_model_equals_keras_and_names_the_run(finetuned, tmp_path, digits):
+def test_export_model_equals_keras_and_names_the_run(finetuned, tmp_path, digits, tiny_weights):
     out, _ = finetuned
     tflite = tmp_path / "model.tflite"
     result = run("export", "--model", out / "finetuned.keras", "--out", tflite)
@@ -74,6 +74,8 @@ def test_export_model_equals_keras_and_names_the_run(finetuned, tmp_path, digits
     origin = meta.extra["finetune"]
     assert origin["run"] == str((out / "finetuned.keras").resolve()) and origin["epochs"] == 1
     assert origin["supernet"]["net_id"] == TINY and origin["data"]["source"] == "digits"
+    shown = run("inspect", tflite).output
+    assert f"fine-tuned: 1 epochs on digits (10 classes) from {TINY} ({tiny_weights.resolve()}); run " in shown
     model = keras.saving.load_model(out / "finetuned.keras", compile=False)
     images = next(iter(digits.validation(128, 16)))[0].numpy()
     expected = model(images, training=False).numpy()
