@@ -434,7 +434,8 @@ class Finetuner:
         self.out.mkdir(parents=True, exist_ok=True)
         if not latest and self.chief:
             self.paths["metrics"].unlink(missing_ok=True)
-        write_atomic(self.paths["record"], json.dumps({**self.record, "status": "running"}, indent=2) + "\n")
+        if self.chief:
+            write_atomic(self.paths["record"], json.dumps({**self.record, "status": "running"}, indent=2) + "\n")
         keras.utils.set_random_seed(c.seed)
         working = self._with_dropout(self.supernet, c.dropout_rate)
         with model_scope(self.strategy):
