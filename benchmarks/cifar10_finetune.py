@@ -123,30 +123,74 @@ def supernet(obj, seed, train_images):
                                              weights=str(weights_path(folder)), load_before=obj["load_before"]))
 
 
+def _finetune_part(name: str, teacher: str) -> str:
+    return f"finetune_{name}" + ("" if teacher == "max" else "_labels")
+
+
+def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
+    """`data` whose validation images are `n_images` of the training pool the seed's run does not train on (the
+    tuning split: settings are chosen on it, never on the validation images the tables report)."""
+    import dataclasses
+
+    import numpy as np
+
+    from ofa_tf.training.trainer import training_data
+
+    used = training_data(data, data.num_validation, seed, train_images).train_indices  # the run's training subset
+    pool = np.setdiff1d(data.train_indices, used)
+    picked = np.random.default_rng([seed, 23]).choice(pool, n_images, replace=False)
+    return dataclasses.replace(data, validation_indices=np.sort(picked))
+
+
 @main.command()
 @_seed_option
 @click.option("--subnet", "name", type=click.Choice(ALONE), required=True)
 @click.option("--finetune-epochs", default=4, show_default=True)
 @click.option("--lr", default=LR, show_default=True, help="Fine-tuning learning rate (cosine to 0).")
+@click.option("--teacher", type=click.Choice(["max", "none"]), default="max", show_default=True,
+              help="max: distilled from the max subnet (finetune's default); none: the labels only.")
 @click.option("--train-images", default=6000, show_default=True)
 @click.pass_obj
-def finetune(obj, seed, name, finetune_epochs, lr, train_images):
-    """Part 1: one subnet of the supernet fine-tuned (distilled from the max subnet)."""
+def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
+    """Part 1: one subnet of the supernet fine-tuned."""
     import ofa_tf
 
     data = load_cifar(obj["data_dir"], obj["validation_images"])
     config = dict(table_subnets(data.num_classes))[name]
     net = build_net(data.num_classes)
     ofa_tf.load_weights(net, weights_path(obj["out"] / f"seed{seed}" / "supernet"))
-    folder = obj["out"] / f"seed{seed}" / f"finetune_{name}"
+    part = _finetune_part(name, teacher)
+    folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
-                             batch_size=COMMON["batch_size"], train_images=train_images, seed=seed,
-                             calibrate_bn=CALIBRATE_BN, validate=False, verbose=2, data_name=obj["data_dir"],
-                             validation_split=obj["validation_images"], split_seed=0)
+                             teacher=None if teacher == "none" else teacher, batch_size=COMMON["batch_size"],
+                             train_images=train_images, seed=seed, calibrate_bn=CALIBRATE_BN, validate=False,
+                             verbose=2, data_name=obj["data_dir"], validation_split=obj["validation_images"],
+                             split_seed=0)
     accuracy = ofa_tf.evaluate_model(result.model, data)
-    _save(obj["out"], seed, f"finetune_{name}", dict(
-        seconds=seconds, top1=accuracy.top1, top5=accuracy.top5, epochs=finetune_epochs, lr=lr,
-        config=config.to_dict(), load_before=obj["load_before"]))
+    tuning = ofa_tf.evaluate_model(result.model, tuning_data(data, seed, train_images))
+    _save(obj["out"], seed, part, dict(
+        seconds=seconds, top1=accuracy.top1, top5=accuracy.top5, tuning_top1=tuning.top1, epochs=finetune_epochs,
+        lr=lr, teacher=teacher, config=config.to_dict(), load_before=obj["load_before"]))
+
+
+@main.command()
+@_seed_option
+@click.option("--train-images", default=6000, show_default=True)
+@click.pass_obj
+def tuning(obj, seed, train_images):
+    """Part 1: every fine-tuned model of the seed on the tuning split (for runs saved before it was recorded)."""
+    import ofa_tf
+
+    data = load_cifar(obj["data_dir"], obj["validation_images"])
+    tune = tuning_data(data, seed, train_images)
+    top1 = {}
+    for name in ALONE:
+        for teacher in ("max", "none"):
+            model = obj["out"] / f"seed{seed}" / _finetune_part(name, teacher) / "finetuned.keras"
+            if model.is_file():
+                top1[_finetune_part(name, teacher)] = ofa_tf.evaluate_model(ofa_tf.load_finetuned(model)[0],
+                                                                             tune).top1
+    _save(obj["out"], seed, "tuning", dict(top1=top1, n_images=len(tune.validation_indices)))
 
 
 @main.command()
@@ -226,17 +270,78 @@ def scratch(obj, seed, epochs, train_images):
                                                       load_before=obj["load_before"]))
 
 
-def _read(out: Path, seed: int, part: str) -> dict | None:
-    path = _part_file(out, seed, part)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def _cell(value) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
-def _minutes(record) -> str:
-    return "" if record is None else f"{record['seconds'] / 60:.1f}"
+def _diff(a, b) -> str:
+    return "" if a is None or b is None else f"{100 * (a - b):+.1f}"
+
+
+def _minutes(seconds) -> str:
+    return "" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _get(record, key="top1"):
+    return None if record is None else record.get(key)
+
+
+def _sum(records) -> float | None:
+    return None if not records or None in records else sum(r["seconds"] for r in records)
+
+
+def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
+    raw = parts.get("supernet")
+    lines = [f"### Fine-tuning, seed {seed}", "",
+             "| subnet | architecture | supernet, extracted | fine-tuned (max subnet teaches) | fine-tuned (labels "
+             "only) | trained alone | teacher − alone | labels − alone |", "|---|---|---|---|---|---|---|---|"]
+    for index, (name, config) in enumerate(subnets[: len(ALONE)]):
+        taught, labels, alone_run = (_get(parts.get(k)) for k in (f"finetune_{name}", f"finetune_{name}_labels",
+                                                                   f"alone_{name}"))
+        lines.append(f"| {name} | {describe(config)} | {_cell(raw['top1'][index] if raw else None)} | "
+                     f"{_cell(taught)} | {_cell(labels)} | {_cell(alone_run)} | {_diff(taught, alone_run)} | "
+                     f"{_diff(labels, alone_run)} |")
+    tuning = parts.get("tuning", {}).get("top1", {})
+    tuned = {name: (tuning.get(f"finetune_{name}") or _get(parts.get(f"finetune_{name}"), "tuning_top1"),
+                    _get(parts.get(f"finetune_{name}_labels"), "tuning_top1")) for name in ALONE}
+    lines += ["", "Tuning split (5,000 training images no run of this seed trains on; settings are chosen here): "
+              "teacher / labels only " + ", ".join(f"{n} {_cell(a)} / {_cell(b)}" for n, (a, b) in tuned.items())
+              + ".", ""]
+    costs = {kind: [parts.get(f"{kind}_{n}") for n in ALONE] for kind in ("finetune", "alone")}
+    labels_runs = [parts.get(f"finetune_{n}_labels") for n in ALONE]
+    lines.append("Wall time (min), " + ", ".join(
+        f"{n}: fine-tune {_minutes(_get(t, 'seconds'))} / labels only {_minutes(_get(lab, 'seconds'))} / alone "
+        f"{_minutes(_get(a, 'seconds'))}" for n, t, lab, a in zip(ALONE, costs["finetune"], labels_runs,
+                                                                    costs["alone"])) + ".")
+    supernet_s = _get(raw, "seconds")
+    total = None if supernet_s is None or _sum(costs["finetune"]) is None else supernet_s + _sum(costs["finetune"])
+    total_labels = None if supernet_s is None or _sum(labels_runs) is None else supernet_s + _sum(labels_runs)
+    lines += [f"Supernet once {_minutes(supernet_s)} min; supernet + the four fine-tunes {_minutes(total)} min "
+              f"(labels only: {_minutes(total_labels)}); the four fine-tunes alone {_minutes(_sum(costs['finetune']))}"
+              f" / {_minutes(_sum(labels_runs))} min; the four networks trained alone {_minutes(_sum(costs['alone']))}"
+              " min.", ""]
+    return lines
+
+
+def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
+    columns = [parts.get(k) for k in ("transfer_4", "scratch_4", "scratch_14")]
+    lines = [f"### Transfer to dog, frog, horse, ship, truck, seed {seed}", "",
+             "| subnet | architecture | transferred, 4 epochs | scratch, 4 epochs | scratch, 14 epochs |",
+             "|---|---|---|---|---|"]
+    for index, (name, config) in enumerate(subnets):
+        cells = [_cell(c["top1"][index] if c else None) for c in columns]
+        lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
+    means = [None if c is None else sum(c["top1"]) / len(c["top1"]) for c in columns]
+    lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means)} |")
+    source_run = parts.get("source")
+    lines += ["", f"Transferred minus scratch (mean of {len(subnets)}): {_diff(means[0], means[1])} points at 4 epochs, "
+              f"{_diff(means[0], means[2])} against 14 epochs. Source supernet (airplane, automobile, bird, cat, deer; "
+              f"its own 5,000 held-out images: mean of 12 "
+              f"{_cell(sum(source_run['top1']) / len(source_run['top1']) if source_run else None)}).",
+              f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, transfer "
+              f"{_minutes(_get(columns[0], 'seconds'))}, scratch 4 epochs {_minutes(_get(columns[1], 'seconds'))}, "
+              f"scratch 14 epochs {_minutes(_get(columns[2], 'seconds'))}.", ""]
+    return lines
 
 
 @main.command()
@@ -244,48 +349,25 @@ def _minutes(record) -> str:
 @click.option("--results", default=str(RESULTS), show_default=True, type=click.Path(file_okay=False))
 @click.pass_obj
 def table(obj, seeds, results):
-    """Both parts' tables for every seed (and the spread across seeds), from the saved parts."""
+    """Both parts' tables for every seed, from the saved parts: docs/results/cifar10_finetune.{md,json}."""
     out, seeds = obj["out"], [int(s) for s in seeds.split(",")]
     subnets = table_subnets(10)
-    lines, summary = [], {}
+    lines, runs = [], {}
     for seed in seeds:
-        parts = {p.stem: json.loads(p.read_text()) for p in sorted((out / f"seed{seed}").glob("*.json"))}
-        summary[seed] = parts
-        raw = parts.get("supernet")
-        lines += [f"### Fine-tuning, seed {seed}", "",
-                  "| subnet | architecture | supernet, extracted | fine-tuned | trained alone | fine-tuned − alone "
-                  "| fine-tune min | alone min |", "|---|---|---|---|---|---|---|---|"]
-        total = raw["seconds"] if raw else None
-        for index, (name, config) in enumerate(subnets[: len(ALONE)]):
-            tuned, alone_run = parts.get(f"finetune_{name}"), parts.get(f"alone_{name}")
-            diff = (f"{100 * (tuned['top1'] - alone_run['top1']):+.1f}" if tuned and alone_run else "")
-            lines.append(f"| {name} | {describe(config)} | {_cell(raw['top1'][index] if raw else None)} | "
-                         f"{_cell(tuned and tuned['top1'])} | {_cell(alone_run and alone_run['top1'])} | {diff} | "
-                         f"{_minutes(tuned)} | {_minutes(alone_run)} |")
-            total = None if total is None or tuned is None else total + tuned["seconds"]
-        alone_runs = [parts.get(f"alone_{n}") for n in ALONE]
-        alone_total = None if None in alone_runs else sum(r["seconds"] for r in alone_runs)
-        lines += ["", f"Supernet (once): {_minutes(raw)} min; supernet + the four fine-tunes: "
-                  f"{_minutes(total and {'seconds': total})} min; the four trained alone: "
-                  f"{_minutes(alone_total and {'seconds': alone_total})} min.", ""]
-        lines += [f"### Transfer to dog, frog, horse, ship, truck, seed {seed}", "",
-                  "| subnet | architecture | transferred, 4 epochs | scratch, 4 epochs | scratch, 14 epochs |",
-                  "|---|---|---|---|---|"]
-        columns = [parts.get(k) for k in ("transfer_4", "scratch_4", "scratch_14")]
-        for index, (name, config) in enumerate(subnets):
-            cells = [_cell(c["top1"][index] if c else None) for c in columns]
-            lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
-        means = [_cell(sum(c["top1"]) / len(c["top1"]) if c else None) for c in columns]
-        lines.append(f"| mean of {len(subnets)} | | {' | '.join(means)} |")
-        source_run = parts.get("source")
-        lines += ["", f"Wall time (min): source supernet {_minutes(source_run)}, transfer "
-                  f"{_minutes(columns[0])}, scratch 4 epochs {_minutes(columns[1])}, scratch 14 epochs "
-                  f"{_minutes(columns[2])}.", ""]
+        runs[seed] = {p.stem: json.loads(p.read_text()) for p in sorted((out / f"seed{seed}").glob("*.json"))}
+    for seed in seeds:
+        lines += _finetune_lines(runs[seed], seed, subnets)
+    for seed in seeds:
+        lines += _transfer_lines(runs[seed], seed, subnets)
+    loads = {f"seed {seed} {part}": (r.get("load_before"), r.get("load_after")) for seed in seeds
+             for part, r in runs[seed].items() if "seconds" in r}
+    lines += ["Load average (1 min) before -> after each part: " + "; ".join(
+        f"{k} {b[0]:.1f} -> {a[0]:.1f}" for k, (b, a) in loads.items() if b and a) + ".", ""]
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     (results / "cifar10_finetune.md").write_text("\n".join(lines))
     (results / "cifar10_finetune.json").write_text(json.dumps(
-        {"subnets": [{"name": n, **c.to_dict()} for n, c in subnets], "runs": summary}, indent=2) + "\n")
+        {"subnets": [{"name": n, **c.to_dict()} for n, c in subnets], "runs": runs}, indent=2) + "\n")
     click.echo("\n".join(lines))
     click.echo(f"Wrote {results / 'cifar10_finetune.md'} and {results / 'cifar10_finetune.json'}")
 
