@@ -259,6 +259,15 @@ def _subnet_config(supernet, subnet):
     return config
 
 
+def _subnet_name(config) -> str:
+    """`SubnetConfig.short_name`, or depths and widths of an OFA-ResNet config (`d01210 w221100`)."""
+    name = getattr(config, "short_name", None)
+    if name:
+        return name
+    values = config.to_dict()
+    return " ".join(f"{k}{''.join(str(v) for v in values[k])}" for k in ("d", "w") if k in values)
+
+
 def _net_name(supernet) -> str:
     return getattr(supernet, "net_id", None) or type(supernet).__name__
 
@@ -320,7 +329,7 @@ class Finetuner:
             "format": folder_layout.FORMAT,
             "supernet": _supernet_record(self.supernet),
             "subnet": self.subnet.to_dict(),
-            "subnet_name": getattr(self.subnet, "short_name", None),
+            "subnet_name": _subnet_name(self.subnet),
             "resolution": self.resolution,
             "classes": list(self.data.class_names),
             "data": _data_record(self.data, source, config, split_seed),

@@ -166,3 +166,14 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, sup
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
         moved += a.shape == start.shape and not np.allclose(a.numpy(), start.numpy())
     assert moved > 10  # training changed the weights, so the comparison is meaningful
+
+
+@pytest.mark.slow
+def test_an_ofa_resnet_subnet_fine_tunes_from_its_dict(tmp_path):
+    net = ofa_net("ofa_resnet50_tiny", n_classes=10)
+    subnet = {"d": [1, 0, 1, 0, 1], "e": [0.25] * 18, "w": [2, 1, 1, 0, 0, 1], "r": 24}
+    result = finetune(net, subnet, "digits", tmp_path, epochs=1, steps_per_epoch=2, batch_size=16, calibrate_bn=16,
+                      teacher=None, validate=False, verbose=0)
+    assert result.record["subnet"] == subnet and result.record["subnet_name"] == "d10101 w211001"
+    loaded = keras.saving.load_model(result.model_path, compile=False)
+    assert tuple(loaded.inputs[0].shape) == (None, 24, 24, 3) and tuple(loaded.outputs[0].shape) == (None, 10)
