@@ -130,3 +130,13 @@ def test_model_excludes_the_supernet_options(finetuned, tmp_path):
     assert "--model takes none of --net" in line
     line = one_error_line(run("eval", "--model", out / "finetune.json", "--data", "digits"))
     assert "Expected a .keras model file" in line
+
+
+def test_train_new_classifier_flags_are_one_line(tmp_path, tiny_weights):
+    five = image_folder(tmp_path / "five", list("abcde"), per_class=2)
+    common = ("train", "--net", TINY, "--data", five, "--task", "full", "--epochs", 1, "--batch-size", 4,
+              "--no-validate")
+    line = one_error_line(run(*common, "--new-classifier", "--out", tmp_path / "a"))
+    assert "new_classifier=True replaces the classifier of the starting weights" in line and "--init-weights" in line
+    line = one_error_line(run(*common, "--init-weights", tiny_weights, "--out", tmp_path / "b"))
+    assert "with 10 classes, not to" in line and "with 5 classes" in line and "--new-classifier" in line
