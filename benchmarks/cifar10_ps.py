@@ -53,8 +53,31 @@ def describe(config) -> str:
     return f"d={''.join(map(str, config.d))} mean e={sum(config.e) / len(config.e):.1f} mean k={sum(config.ks) / len(config.ks):.1f}"
 
 
+def default_data_dir() -> str:
+    return str(shared_dir() / "data" / "cifar10" / "train")
+
+
+def load_cifar(data_dir: str, validation_images: int):
+    """The CIFAR-10 folder with `validation_images` held out (split seed 0), decoded once into memory."""
+    data = load_dataset(data_dir, validation_split=validation_images, seed=0)
+    data._materialize()  # decode the folder once, shared by every run and the evaluation
+    return data
+
+
+def table_subnets(n_classes: int, random_subnets: int = 10) -> list:
+    """The table's named subnets at 32 px: max, min and `random_subnets` random ones (seed 0)."""
+    subnets = parse_subnets(f"max,min,random:{random_subnets}", build_net(n_classes).search_space, seed=0)
+    return [(name, config.with_resolution(32)) for name, config in subnets]
+
+
+def sandwich_options(total_epochs: int, lr: float, label_ratio: float) -> dict:
+    """`train` options of the benchmark's sandwich column: every epoch on the whole space from random weights."""
+    return dict(recipe="sandwich", task="all", phase_epochs={"full": 0, "expand_2": total_epochs}, lr=lr,
+                label_ratio=label_ratio)
+
+
 @click.command()
-@click.option("--data", "data_dir", default=str(shared_dir() / "data" / "cifar10" / "train"), show_default=True,
+@click.option("--data", "data_dir", default=default_data_dir(), show_default=True,
               help=f"CIFAR-10 training folder root/<class>/<image> (default: data/cifar10/train in ${ENV_VAR}, "
                    "else in ../shared beside the repository).")
 @click.option("--out", default="/tmp/cifar10_ps", show_default=True, type=click.Path(file_okay=False))
@@ -79,13 +102,13 @@ def main(data_dir, out, train_images, validation_images, batch_size, phase_epoch
     out = Path(out)
     phase_epochs = json.loads(phase_epochs)
     total_epochs = sum(phase_epochs.values())
-    sandwich_epochs = {"full": 0, "expand_2": total_epochs}
-    data = load_dataset(data_dir, validation_split=validation_images, seed=0)
-    data._materialize()  # decode the folder once, shared by every run and the evaluation
+    sandwich = sandwich_options(total_epochs, lr, label_ratio)
+    sandwich_epochs = sandwich["phase_epochs"]
+    data = load_cifar(data_dir, validation_images)
     common = dict(batch_size=batch_size, train_images=train_images, image_sizes=(24, 28, 32), validate=False,
                   steps_per_epoch=steps_per_epoch, verbose=2, resume=resume)
-    subnets = parse_subnets(f"max,min,random:{random_subnets}", build_net(data.num_classes).search_space, seed=0)
-    configs = [c.with_resolution(32) for _, c in subnets]
+    subnets = table_subnets(data.num_classes, random_subnets)
+    configs = [c for _, c in subnets]
     seconds, columns = {}, {}
 
     def run(name, **options):
@@ -94,10 +117,14 @@ def main(data_dir, out, train_images, validation_images, batch_size, phase_epoch
         seconds[name] = time.time() - start
         return result.supernet
 
-    recipe_epochs = {"reference": phase_epochs, "sandwich": sandwich_epochs, "sandwich_phased": phase_epochs}
-    for recipe, epochs in recipe_epochs.items():
-        tuned = {} if recipe == "reference" else dict(lr=lr, label_ratio=label_ratio)
-        supernet = run(recipe, recipe=recipe, task="all", phase_epochs=epochs, **tuned)
+    recipe_options = {
+        "reference": dict(recipe="reference", task="all", phase_epochs=phase_epochs),
+        "sandwich": sandwich,
+        "sandwich_phased": dict(recipe="sandwich_phased", task="all", phase_epochs=phase_epochs, lr=lr,
+                                label_ratio=label_ratio),
+    }
+    for recipe, options in recipe_options.items():
+        supernet = run(recipe, **options)
         columns[recipe] = [r.top1 for r in evaluate(supernet, data, configs, calibrate_bn=calibrate_bn)]
     full_only = run("full_only", task="full", epochs=total_epochs - phase_epochs["full"], lr=lr,
                     init_weights=str(weights_path(out / "sandwich_phased", "full")))

@@ -43,6 +43,10 @@ _EXPORTS = {
     "train": "ofa_tf.training",
     "TrainConfig": "ofa_tf.training",
     "evaluate": "ofa_tf.training",
+    "finetune": "ofa_tf.training",
+    "FinetuneConfig": "ofa_tf.training",
+    "evaluate_model": "ofa_tf.training",
+    "load_finetuned": "ofa_tf.finetune_folder",
     # data
     "load_dataset": "ofa_tf.data",
     "ImageData": "ofa_tf.data",

@@ -66,9 +66,13 @@ def check_identity(path: str | Path, net) -> None:
         differs.insert(0, "net_id")
     if differs:
         detail = ", ".join(f"{k} {stored.get(k)} vs {mine[k]}" for k in differs)
+        # only the classes differ: the body fits, and ofa_tf.zoo.load_body can start a new classifier on it
+        other_classes = differs == ["n_classes"]
         raise ValueError(
             f"The weights in {path} belong to {describe(stored)}, not to {describe(mine)} ({detail}): pass the "
-            f"matching --net / --n-classes, or weights of {mine['net_id'] or 'this network'}."
+            f"matching --net / --n-classes, or weights of {mine['net_id'] or 'this network'}"
+            + (" (or new_classifier=True / --new-classifier to keep all but the classifier)." if other_classes
+               else ".")
         )
 
 

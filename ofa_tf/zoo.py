@@ -78,6 +78,7 @@ def ofa_net(
     weights: str | Path | None = None,
     n_classes: int = 1000,
     dropout_rate: float = 0.1,
+    new_classifier: bool = False,
 ) -> keras.Model:
     """Builds a named OFA supernet (`OFAMobileNetV3`, `OFAProxylessNASNets` or `OFAResNets`), optionally with weights.
 
@@ -87,6 +88,8 @@ def ofa_net(
         weights: a local PyTorch checkpoint (`.pth`) or Keras weights (`.weights.h5`).
         n_classes: classifier outputs.
         dropout_rate: dropout before the classifier (0.1 for supernet training, as the reference).
+        new_classifier: load every weight but the classifier and start a new one for `n_classes` (your own
+            classes on a trained body, `load_body`); without it the weights' classes must be `n_classes`.
     """
     if net_id not in PRESETS:
         raise ValueError(f"Unknown net_id {net_id!r}. Known ids: {', '.join(net_ids())}.")
@@ -96,23 +99,65 @@ def ofa_net(
     net = preset.build(n_classes=n_classes, dropout_rate=dropout_rate, net_id=net_id, name=net_id.replace(".", "_"))
     if pretrained:
         weights = download_weights(net_id)
+    if weights is None and new_classifier:
+        raise ValueError("new_classifier=True replaces the classifier of loaded weights: pass weights= or "
+                         "pretrained=True.")
     if weights is not None:
-        load_weights(net, weights)
+        (load_body if new_classifier else load_weights)(net, weights)
     return net
 
 
 def load_weights(net: keras.Model, path: str | Path) -> None:
-    """Loads a PyTorch `.pth` checkpoint (converted) or Keras `.weights.h5` / `.keras` weights."""
+    """Loads a PyTorch `.pth` checkpoint (converted) or Keras `.weights.h5` / `.keras` weights; `net.weights_source`
+    then names the file (what fine-tuning records as the supernet's weights)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Weights file not found: {path}")
     if path.name.endswith((".weights.h5", ".keras")):
         net.load_weights(path)
-        return
-    from ofa_tf.torch_checkpoint import load_state_dict
-    from ofa_tf.torch_checkpoint import read_state_dict
+    else:
+        from ofa_tf.torch_checkpoint import load_state_dict
+        from ofa_tf.torch_checkpoint import read_state_dict
 
-    load_state_dict(net, read_state_dict(path))
+        load_state_dict(net, read_state_dict(path))
+    net.weights_source = str(path.resolve())
+
+
+def _file_n_classes(path: Path) -> int:
+    """Classifier outputs of a weights file (`.weights.h5`: `weights_n_classes`; `.pth`: its classifier tensor)."""
+    n = weights_n_classes(path)
+    if n is None and not path.name.endswith((".weights.h5", ".keras")):
+        from ofa_tf.torch_checkpoint import read_state_dict
+
+        found = {int(v.shape[0]) for k, v in read_state_dict(path).items()
+                 if k.startswith("classifier.") and k.endswith("weight") and v.ndim == 2}
+        n = found.pop() if len(found) == 1 else None
+    if n is None:
+        raise ValueError(f"Cannot tell how many classes the classifier in {path} has; pass a .weights.h5 written by "
+                         "ofa_tf or a reference .pth checkpoint.")
+    return n
+
+
+def load_body(net: keras.Model, path: str | Path) -> int:
+    """Loads every weight of `path` but the classifier into `net` and starts `net`'s classifier anew (its own
+    initializer, `net.n_classes` outputs): a trained supernet brought to other classes. Every other variable equals
+    the file's bit for bit. Returns the file's class count; says what it did in one log line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    source = type(net).from_config({**net.get_config(), "n_classes": _file_n_classes(path)})
+    load_weights(source, path)
+    fresh = {id(v) for v in net.classifier.weights}
+    for mine, theirs in zip(net.weights, source.weights, strict=True):
+        if id(mine) not in fresh:
+            if mine.path != theirs.path or mine.shape != theirs.shape:
+                raise ValueError(f"{path}: variable {theirs.path} {theirs.shape} does not match {mine.path} "
+                                 f"{mine.shape} of {net.name}.")
+            mine.assign(theirs)
+    net.weights_source = source.weights_source
+    logger.info("Loaded every weight of %s but its %d-class classifier; new %d-class classifier (random init).",
+                path, source.n_classes, net.n_classes)
+    return source.n_classes
 
 
 def download_weights(net_id: str) -> Path:

@@ -40,7 +40,8 @@ ALLOWED = {
     "tools/cli.py": "import tools.export\n",
     "tools/nas_cli.py": "import tools.export\n",
     "tools/training_cli.py": "import ofa_tf.supernet\nimport android_bench.cli_support\n",
-    "tools/ofa_tf_cli.py": "import tools.cli\nimport tools.nas_cli\nimport tools.training_cli\n",
+    "tools/finetune_cli.py": "import ofa_tf.training\n",
+    "tools/ofa_tf_cli.py": "import tools.cli\nimport tools.nas_cli\nimport tools.training_cli\nimport tools.finetune_cli\n",
     "tools/android_bench_cli.py": "import android_bench.cli\nimport tools.export\n",
 }
 

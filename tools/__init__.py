@@ -8,6 +8,7 @@ from ofa_tf._lazy import lazy_exports
 
 _EXPORTS = {
     "ExportResult": ".export",
+    "export_finetuned": ".export",
     "export_keras_model": ".export",
     "export_specialized": ".export",
     "export_subnet": ".export",

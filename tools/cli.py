@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
               help="Supernet id (see ofa_tf.net_ids()); a training run folder as --weights names its own.")
 @click.option("--specialized", default=None,
               help="Instead of --net/--config: a specialized network id (`ofa-tf zoo`), at its own image size.")
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Instead of --net/--config: a fine-tuned model (DIR/finetuned.keras of `ofa-tf finetune`); the "
+                   "metadata names its fine-tuning run.")
 @click.option("--weights", type=click.Path(exists=True, path_type=Path), default=None,
               help="Supernet weights (PyTorch .pth or Keras .weights.h5) or a training run folder; with "
                    "--specialized the folder holding net.config, run.config and init.")
@@ -49,11 +52,21 @@ logger = logging.getLogger(__name__)
 @click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @one_line_errors
-def export_command(net_id, specialized, weights, pretrained, config_path, resolution, quantize, data, calibrate_bn,
-                   out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps, qat_batch_size,
-                   qat_lr, validation_split, seed):
-    """Write one subnet of a supernet (or a specialized network) as a standalone TFLite model (builtin ops only)
-    with embedded metadata."""
+def export_command(net_id, specialized, model_path, weights, pretrained, config_path, resolution, quantize, data,
+                   calibrate_bn, out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps,
+                   qat_batch_size, qat_lr, validation_split, seed):
+    """Write one subnet of a supernet (or a specialized network, or a fine-tuned model) as a standalone TFLite model
+    (builtin ops only) with embedded metadata."""
+    if model_path is not None:
+        given = [f"--{n}" for n, v in (("net", net_id), ("specialized", specialized), ("weights", weights),
+                                       ("pretrained", pretrained), ("config", config_path), ("resolution", resolution),
+                                       ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
+        if given:
+            raise click.UsageError(f"--model takes none of {', '.join(given)} (the fine-tuned model comes whole).")
+        ctx = click.get_current_context()
+        split = validation_split if ctx.get_parameter_source("validation_split").name != "DEFAULT" else None
+        return _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
+                             qat_steps, qat_batch_size, qat_lr, split, seed)
     if specialized is not None:
         given = [f"--{n}" for n, v in (("net", net_id), ("config", config_path), ("resolution", resolution),
                                        ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
@@ -66,7 +79,8 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
     if net_id is None and not (weights is not None and weights.is_dir()):  # a run folder names its net
         missing.insert(0, "--net")
     if missing:
-        raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized).")
+        raise click.UsageError(f"Missing {', '.join(missing)} (or export a specialized network with --specialized, a "
+                               "fine-tuned one with --model).")
     if pretrained:
         raise click.BadParameter("a supernet export takes a weights file or a training run folder (--pretrained is "
                                  "for --specialized).", param_hint="--weights")
@@ -118,6 +132,38 @@ def export_command(net_id, specialized, weights, pretrained, config_path, resolu
         raise click.ClickException(str(err)) from err
     ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
     click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, "
+               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
+    click.echo(f"ops: {ops}")
+
+
+def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
+                  qat_steps, qat_batch_size, qat_lr, validation_split, seed):
+    from .export import export_finetuned
+    from .quantize import ConversionError
+
+    if quantize in ("int8", "qat") and data is None:
+        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
+    check_writable(out)
+    labels = None
+    if labels_path is not None:
+        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
+    qat = None
+    if quantize == "qat":
+        from .qat import QATOptions
+
+        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    try:
+        result = export_finetuned(
+            model_path, out, quantize=quantize, data=data, batch_size=batch_size, io_type=io_type,
+            representative_images=representative_images, qat=qat, labels=labels, validation_split=validation_split,
+        )
+    except (ValueError, FileNotFoundError, ConversionError) as err:
+        raise click.ClickException(str(err)) from err
+    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
+    origin = result.metadata.extra.get("finetune")
+    what = (f"fine-tuned on {len(origin['classes'])} classes from {origin['supernet'].get('net_id') or 'a supernet'}"
+            if origin else "no fine-tuning record")
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, {model_path.name}: {what}, "
                f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
     click.echo(f"ops: {ops}")
 
@@ -221,6 +267,12 @@ def inspect_command(model, as_json, benchmark, threads, warmup, runs):
                        "(reference net.config)")
         else:
             click.echo(f"subnet config: {json.dumps(meta.subnet_config)}")
+        origin = meta.extra.get("finetune")
+        if origin:
+            source = origin["data"].get("source") or "in-memory data"
+            click.echo(f"fine-tuned: {origin['epochs']} epochs on {source} ({len(origin['classes'])} classes) from "
+                       f"{origin['supernet'].get('net_id') or origin['supernet'].get('class')} "
+                       f"({origin['supernet'].get('weights') or 'weights not recorded'}); run {origin['run']}")
         if meta.labels is None:
             click.echo("labels: none")
         else:

@@ -200,6 +200,67 @@ def export_specialized(
     return dataclasses.replace(result, seconds=seconds)
 
 
+def export_finetuned(
+    model: str | Path,
+    out: str | Path,
+    quantize: str = "none",
+    data=None,
+    batch_size: int = 1,
+    io_type: str = "int8",
+    representative_images: int = 100,
+    qat=None,
+    labels: list[str] | None = None,
+    validation_split: float | None = None,
+    seed: int | None = None,
+) -> ExportResult:
+    """Writes a fine-tuned subnet (`ofa_tf.finetune`'s `finetuned.keras`, or its run folder) as a TFLite model.
+
+    The metadata names the fine-tuning run (`extra["finetune"]`: supernet net id and weights, subnet, classes, data,
+    epochs, final validation top-1), carries the supernet's net id and the subnet config, and labels the outputs
+    with the run's class names. `data` (int8 / qat) must have the model's classes; a source given by name is split
+    as the fine-tuning run split it (`validation_split`, `seed` override). Other arguments as `export_subnet`.
+    """
+    from ofa_tf.finetune_folder import check_classes
+    from ofa_tf.finetune_folder import load_finetuned
+
+    start = time.perf_counter()
+    QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
+    if data is None and quantize in _NEEDS_DATA:
+        raise ValueError(
+            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
+        )
+    tick = time.perf_counter()
+    keras_model, record = load_finetuned(model)
+    load_seconds = time.perf_counter() - tick
+    stored = (record or {}).get("data", {})
+    split = validation_split if validation_split is not None else stored.get("validation_split", 0.1)
+    seed = seed if seed is not None else stored.get("split_seed", 0)
+    data = _load_data(data, split, seed)
+    n_outputs = int(keras_model.outputs[0].shape[-1])
+    if data is not None:
+        check_classes(record, data.class_names, n_outputs)
+    if record is None:
+        logger.warning("%s carries no fine-tuning record (not written by ofa_tf.finetune): exporting it as it is.",
+                       model)
+    elif labels is None:
+        labels = list(record["classes"])
+    finetune = None
+    if record is not None:
+        final = record.get("final") or {}
+        finetune = {"run": str(Path(model).resolve()), "supernet": record["supernet"], "subnet": record["subnet"],
+                    "classes": record["classes"], "data": record["data"], "epochs": record["epochs"],
+                    "teacher": record["teacher"], "val_top1": final.get("val_top1")}
+    result = export_keras_model(
+        keras_model, out, quantize=quantize, data=data, io_type=io_type, representative_images=representative_images,
+        qat=qat, labels=labels, subnet_config=(record or {}).get("subnet"),
+        net_id=(record or {}).get("supernet", {}).get("net_id"),
+        extra=None if finetune is None else {"finetune": finetune}, batch_size=batch_size, validation_split=split,
+        seed=seed,
+    )
+    seconds = {**result.seconds, "load": load_seconds, "total": time.perf_counter() - start}
+    return dataclasses.replace(result, seconds=seconds)
+
+
 def with_batch_size(model, batch_size: int):
     """A copy of a single-input functional Keras 3 model whose input has a fixed batch dimension."""
     import keras

@@ -293,10 +293,14 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
 @click.option("--generations", default=500, show_default=True, type=click.IntRange(0))
 @click.option("--resolutions", callback=_parse_resolutions, help=_RESOLUTIONS_HELP)
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--finetune-epochs", default=0, show_default=True, type=click.IntRange(0),
+              help="Fine-tune each device's subnet on --data for this many epochs before its export (`ofa-tf "
+                   "finetune`, into OUT/<device>_finetune/); 0 exports the subnet as extracted.")
 @click.option("--out", default="specialized", show_default=True, type=click.Path(file_okay=False))
 @one_line_errors
 def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts, constraints, data_source,
-               validation_split, quantize, calibration_images, no_host, n_classes, generations, resolutions, seed, out):
+               validation_split, quantize, calibration_images, no_host, n_classes, generations, resolutions, seed,
+               finetune_epochs, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
     from ofa_tf.nas import EvolutionConfig
@@ -318,10 +322,14 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     data = _load_data(data_source, validation_split, seed)
     if quantize == "int8" and data is None:
         raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")
+    if finetune_epochs and data is None:
+        raise ValueError(f"--finetune-epochs {finetune_epochs} fine-tunes on --data: pass --data.")
     report = spec.specialize(
         supernet, model, device_list, out, luts=lut_map, data=data, quantize=quantize, constraints=budgets,
         measure_host=not no_host, calibration_images=calibration_images,
         evolution=EvolutionConfig(n_generations=generations), seed=seed, resolutions=resolutions,
+        finetune_epochs=finetune_epochs,
+        finetune_options={"data_name": data_source, "validation_split": validation_split, "seed": seed},
     )
     _echo_results(report, resolutions)
 

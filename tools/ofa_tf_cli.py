@@ -9,6 +9,7 @@ from android_bench.cli_support import QuietGroup
 COMMANDS = {
     "train": ".training_cli:train_command",
     "eval": ".training_cli:eval_command",
+    "finetune": ".finetune_cli:finetune_command",
     "predictor": ".nas_cli:predictor",
     "search": ".nas_cli:search",
     "specialize": ".nas_cli:specialize",

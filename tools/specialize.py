@@ -196,6 +196,8 @@ class DeviceResult:
     top1: float | None = None
     tflite_top1: float | None = None
     bound: float | None = None
+    finetune_dir: str | None = None  # the fine-tuning run of the exported model (`finetune_epochs`)
+    extracted_top1: float | None = None  # top-1 of the subnet as extracted, before fine-tuning
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -234,6 +236,8 @@ def specialize(
     title: str = "OFA specialization",
     extra: Mapping | None = None,
     resolutions: Sequence[int] | None = None,
+    finetune_epochs: int = 0,
+    finetune_options: Mapping | None = None,
 ) -> SpecializeReport:
     """One search per device budget, one exported `.tflite` per device, and a report in `out`.
 
@@ -268,7 +272,13 @@ def specialize(
         extra: more entries for the JSON report (e.g. the demo's training summary).
         resolutions: the resolutions every device's search draws from (default: those of the search space that the
             predictor and the device's latency model cover; `ofa_tf.nas.search_resolutions`).
+        finetune_epochs: fine-tune each device's subnet for this many epochs on `data` before its export
+            (`ofa_tf.finetune` into `out/<device>_finetune/`; the `.tflite` is the fine-tuned model and `top1` its
+            accuracy, `extracted_top1` the subnet's before); 0 exports the subnet as extracted.
+        finetune_options: more `ofa_tf.finetune` options (lr, teacher, batch_size, ...).
     """
+    if finetune_epochs and data is None:
+        raise ValueError(f"finetune_epochs={finetune_epochs} fine-tunes on data: pass data (--data).")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device_list = parse_devices(devices) if isinstance(devices, str) else list(devices)
@@ -309,14 +319,19 @@ def specialize(
         result = DeviceResult(target.name, str(target.budget), target.source, target.note, outcome, str(config_path),
                               bound=target.budget.value)
         tflite = out / f"{target.name}.tflite"
-        with preserved_state(supernet):
-            export_tflite(supernet, outcome.config, tflite, quantize=quantize, data=data,
-                          calibration_images=calibration_images)
+        if finetune_epochs:
+            _finetune_and_export(supernet, result, out / f"{target.name}_finetune", tflite, data, quantize,
+                                 calibration_images, finetune_epochs, finetune_options)
+        else:
+            with preserved_state(supernet):
+                export_tflite(supernet, outcome.config, tflite, quantize=quantize, data=data,
+                              calibration_images=calibration_images)
         result.tflite_path, result.tflite_bytes = str(tflite), tflite.stat().st_size
         if host is not None:
             result.measured_host_ms = host.measure_file(tflite)
         if data is not None:
-            result.top1 = make_evaluate_fn(supernet, data, calibration_images)(outcome.config)
+            if not finetune_epochs:
+                result.top1 = make_evaluate_fn(supernet, data, calibration_images)(outcome.config)
             result.tflite_top1 = tflite_accuracy(tflite, data, outcome.config.r)
         results.append(result)
         logger.info("%s: %s, predicted top-1 %.4f, %s.", target.name, config_key(outcome.config),
@@ -336,6 +351,27 @@ def specialize(
     markdown_path = out / "report.md"
     markdown_path.write_text(report_markdown(results, title, host_latency, extra))
     return SpecializeReport(results, markdown_path, json_path, plot_path, dict(extra or {}))
+
+
+def _finetune_and_export(supernet, result: DeviceResult, folder: Path, tflite: Path, data, quantize: str,
+                         calibration_images: int, epochs: int, options: Mapping | None) -> None:
+    """Fine-tunes the device's subnet (`ofa_tf.finetune`) and exports the fine-tuned model (`export_finetuned`)."""
+    from ofa_tf.training.evaluation import evaluate_model
+    from ofa_tf.training.finetuning import finetune
+
+    from .export import export_finetuned
+
+    config = result.outcome.config
+    result.extracted_top1 = make_evaluate_fn(supernet, data, calibration_images)(config)
+    options = {"calibrate_bn": calibration_images, "verbose": 0, **dict(options or {})}
+    run = finetune(supernet, config, data, folder, epochs=epochs, **options)
+    export_finetuned(run.model_path, tflite, quantize=quantize, data=data)
+    result.top1 = evaluate_model(run.model, data).top1
+    result.finetune_dir = str(run.out_dir)
+    note = (f"fine-tuned for {epochs} epochs ({run.out_dir}): top-1 {100 * result.extracted_top1:.2f}% as "
+            f"extracted, {100 * result.top1:.2f}% fine-tuned")
+    result.note = f"{result.note}; {note}" if result.note else note
+    logger.info("%s: %s.", result.device, note)
 
 
 def _host_latency_summary(model: EfficiencyModel | None) -> dict | None:

@@ -64,8 +64,11 @@ def _net_ids():
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Global batch size.")
 @click.option("--image-sizes", callback=_image_sizes, default=None, help="'24,28,32' or '128-224' (default: the net's).")
 @click.option("--teacher", type=click.Path(exists=True), default=None, help="Full-network weights or a run folder.")
-@click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--init-weights", "--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Starting weights of the student.")
+@click.option("--new-classifier", is_flag=True,
+              help="With --init-weights: keep every weight but the classifier and start a new one for the data's "
+                   "classes (a trained supernet brought to your own classes).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True)
 @click.option("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
 @click.option("--resume", is_flag=True,
@@ -115,6 +118,9 @@ def train_command(net_id, data, out, **options):
 
 @click.command("eval")
 @click.option("--net", "net_id", default=None, help="Supernet id (see `ofa_tf.net_ids()`).")
+@click.option("--model", "model_path", default=None, type=click.Path(exists=True),
+              help="Instead of --net: a fine-tuned model (DIR/finetuned.keras of `ofa-tf finetune`, or DIR), evaluated "
+                   "on the validation images its run held out.")
 @click.option("--specialized", default=None,
               help="Instead of --net: a specialized network id (`ofa-tf zoo`), evaluated at its own image size.")
 @click.option("--weights", default=None, type=click.Path(exists=True),
@@ -132,14 +138,24 @@ def train_command(net_id, data, out, **options):
 @click.option("--max-batches", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a Markdown table.")
 @one_line_errors
-def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibrate_bn, resolution, batch_size,
-                 validation_split, seed, max_batches, as_json):
-    """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration (or of a specialized network)."""
+def eval_command(net_id, model_path, specialized, weights, pretrained, data, subnets, calibrate_bn, resolution,
+                 batch_size, validation_split, seed, max_batches, as_json):
+    """Top-1/top-5 of subnets of a trained supernet, each after BN recalibration (or of a specialized network, or a
+    fine-tuned model)."""
     from ofa_tf.data import load_dataset
     from ofa_tf.run_folder import load_supernet
     from ofa_tf.training.evaluation import evaluate
     from ofa_tf.training.evaluation import results_table
 
+    if model_path is not None:
+        given = [f"--{n}" for n, v in (("net", net_id), ("specialized", specialized), ("weights", weights),
+                                       ("pretrained", pretrained)) if v]
+        if given:
+            raise click.UsageError(f"--model takes none of {', '.join(given)} (the model comes whole).")
+        ctx = click.get_current_context()
+        split = validation_split if ctx.get_parameter_source("validation_split").name != "DEFAULT" else None
+        seed = seed if ctx.get_parameter_source("seed").name != "DEFAULT" else None
+        return _eval_model(model_path, data, resolution, batch_size, split, seed, max_batches, as_json)
     if specialized is not None:
         if net_id is not None:
             raise click.UsageError("Pass --net (a supernet) or --specialized (a specialized network), not both.")
@@ -147,7 +163,7 @@ def eval_command(net_id, specialized, weights, pretrained, data, subnets, calibr
                                  seed, max_batches, as_json)
     if net_id is None or weights is None or pretrained:
         raise click.UsageError("A supernet evaluation needs --net and --weights FILE (--pretrained is for "
-                               "--specialized).")
+                               "--specialized; --model evaluates a fine-tuned model).")
     if net_id not in _net_ids():
         raise click.BadParameter(f"unknown net {net_id!r}; known: {', '.join(_net_ids())}.", param_hint="--net")
     image_data = load_dataset(data, validation_split=validation_split, seed=seed)
@@ -183,3 +199,22 @@ def _eval_specialized(net_id, weights, pretrained, data, resolution, batch_size,
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(f"{net_id} @{size}: top-1 {100 * top1:.2f}%, top-5 {100 * top5:.2f}% ({n} images of {data})")
+
+
+def _eval_model(model_path, data, resolution, batch_size, validation_split, seed, max_batches, as_json):
+    from ofa_tf.finetune_folder import read_record
+    from ofa_tf.training.evaluation import evaluate_model
+
+    record = read_record(model_path)
+    result = evaluate_model(model_path, data, resolution, batch_size=batch_size, validation_split=validation_split,
+                            seed=seed, max_batches=max_batches)
+    if as_json:
+        click.echo(json.dumps({"model": str(model_path), **result.to_dict()}, indent=2))
+        return
+    origin = ""
+    if record is not None:
+        from ofa_tf.finetune_folder import describe
+
+        origin = f" ({describe(record)})"
+    click.echo(f"{model_path}{origin} @{result.resolution}: top-1 {100 * result.top1:.2f}%, top-5 "
+               f"{100 * result.top5:.2f}% ({result.n_images} validation images of {data})")

@@ -50,6 +50,9 @@ class TrainConfig:
         image_sizes: training resolutions, one drawn per batch (default: the supernet's).
         teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).
         init_weights: starting weights of the student (default: the previous phase's in `out`, or the teacher).
+        new_classifier: with `init_weights`, load every weight but the classifier and start a new one for the
+            data's classes (`ofa_tf.zoo.load_body`: a trained supernet brought to your own classes); without it,
+            weights of another class count are refused.
         strategy: "default", "mirrored", "multiworker", "tpu" or a `tf.distribute.Strategy`; `tpu` = TPU
             name/address for the resolver.
         resume: continue from the latest checkpoint in `out`, with the options recorded in its `config_<run>.json`
@@ -86,6 +89,7 @@ class TrainConfig:
     image_sizes: tuple[int, ...] | None = None
     teacher: str | None = None
     init_weights: str | None = None
+    new_classifier: bool = False
     strategy: str | tf.distribute.Strategy = "default"
     tpu: str | None = None
     resume: bool = False
@@ -140,6 +144,9 @@ class TrainConfig:
         if self.recipe not in RECIPES:
             raise ValueError(f"Unknown recipe {self.recipe!r}; expected one of {list(RECIPES)}.")
         check_task(self.task, self.phase)
+        if self.new_classifier and self.init_weights is None:
+            raise ValueError("new_classifier=True replaces the classifier of the starting weights: pass init_weights "
+                             "(--init-weights W), the trained supernet whose body to keep.")
         if self.recipe != "reference":  # its rows have the same names for every family
             select_phases(drop_phases(recipe_phases(self.recipe), self.phase_epochs), self.task, self.phase)
         if self.subnet is not None:

@@ -150,6 +150,66 @@ def model_accuracy(model, dataset, max_batches: int | None = None) -> tuple[floa
     return top1 / n, top5 / n, n
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelAccuracy:
+    """Accuracy of a stock Keras classifier on a data source's validation images (fractions in [0, 1])."""
+
+    top1: float
+    top5: float
+    n_images: int
+    resolution: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def evaluate_model(
+    model,
+    data,
+    resolution: int | None = None,
+    *,
+    batch_size: int = 100,
+    policy: str | None = None,
+    validation_split: float | int | None = None,
+    seed: int | None = None,
+    max_batches: int | None = None,
+) -> ModelAccuracy:
+    """Top-1/top-5 of a stock Keras model (a fine-tuned or materialized subnet) on `data`'s validation images, with
+    the preprocessing of `evaluate` (the data policy's eval transform at `resolution`).
+
+    Args:
+        model: a `keras.Model` of one image input, or a `.keras` file / fine-tuning run folder (`ofa_tf.finetune`):
+            its record is checked against the data (classes by name and order).
+        data: an `ofa_tf.data.ImageData` or a source for `load_dataset` (folder, TFDS name, "digits").
+        resolution: input size (default: the model's fixed input size, else its record's).
+        batch_size, policy, max_batches: evaluation batches, transform policy (default the source's), cap.
+        validation_split, seed: how a source given by name is split (default: the fine-tuning run's, so a
+            fine-tuned model is evaluated on the images it held out; else 0.1 and 0).
+    """
+    from ofa_tf.finetune_folder import check_classes
+    from ofa_tf.finetune_folder import load_finetuned
+
+    record = None
+    if isinstance(model, (str, Path)):
+        model, record = load_finetuned(model)
+    if isinstance(data, (str, Path)):
+        from ofa_tf.data import load_dataset
+
+        stored = (record or {}).get("data", {})
+        split = validation_split if validation_split is not None else stored.get("validation_split", 0.1)
+        seed = seed if seed is not None else stored.get("split_seed", 0)
+        data = load_dataset(str(data), validation_split=split, seed=seed)
+    check_classes(record, data.class_names, int(model.outputs[0].shape[-1]))
+    shape = tuple(model.inputs[0].shape)
+    size = resolution or (shape[1] if shape[1] == shape[2] else None) or (record or {}).get("resolution")
+    if size is None:
+        raise ValueError(f"The model's input size is not fixed ({shape}): pass resolution= (--resolution).")
+    if shape[1] is not None and int(size) != shape[1]:
+        raise ValueError(f"The model takes {shape[1]}x{shape[2]} images; received resolution={size}.")
+    top1, top5, n = model_accuracy(model, data.validation(batch_size, int(size), policy=policy), max_batches)
+    return ModelAccuracy(top1, top5, n, int(size))
+
+
 def evaluate(
     supernet,
     data,

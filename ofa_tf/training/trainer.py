@@ -46,6 +46,7 @@ from ofa_tf.training.tensorboard import write_scalar
 from ofa_tf.resnet.space import ResNetSearchSpace
 from ofa_tf.resnet.supernet import ResNetPreset
 from ofa_tf.zoo import PRESETS
+from ofa_tf.zoo import load_body
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
 
@@ -68,33 +69,53 @@ class TrainingDivergedError(ValueError):
     """The loss (or the weights) stopped being finite: the run stops, keeping its last finite checkpoint."""
 
 
-def _load_data(data, config: TrainConfig):
+def training_data(data, validation_split: float | int, seed: int, train_images: int | None):
+    """`data` as an `ImageData` (a source name is loaded and split by `validation_split` and `seed`), training on a
+    seeded subset of `train_images` images when given (the same subset for the same seed and data)."""
     if isinstance(data, (str, Path)):
         from ofa_tf.data import load_dataset
 
-        data = load_dataset(str(data), validation_split=config.validation_split, seed=config.seed)
-    if config.train_images is not None:
-        if config.train_images > data.num_train:
-            raise ValueError(
-                f"train_images={config.train_images} exceeds the {data.num_train} training images available."
-            )
-        picked = np.random.default_rng([config.seed, 17]).choice(data.train_indices, config.train_images, False)
+        data = load_dataset(str(data), validation_split=validation_split, seed=seed)
+    if train_images is not None:
+        if train_images > data.num_train:
+            raise ValueError(f"train_images={train_images} exceeds the {data.num_train} training images available.")
+        picked = np.random.default_rng([seed, 17]).choice(data.train_indices, train_images, False)
         data = dataclasses.replace(data, train_indices=np.sort(picked))
     return data
 
 
-def _clone_supernet(net, n_classes: int, dropout_rate: float) -> keras.Model:
+def _load_data(data, config: TrainConfig):
+    return training_data(data, config.validation_split, config.seed, config.train_images)
+
+
+def _clone_supernet(net, n_classes: int, dropout_rate: float, new_classifier: bool = False) -> keras.Model:
     if isinstance(net, str):
         return ofa_net(net, n_classes=n_classes, dropout_rate=dropout_rate)
     if not (isinstance(net, keras.Model) and hasattr(net, "search_space")):
         raise TypeError(f"`net` must be a net id or an OFA supernet (OFAMobileNetV3, OFAProxylessNASNets, "
                         f"OFAResNets); received {type(net).__name__}.")
     if net.n_classes != n_classes:
+        if new_classifier:  # the architecture for the data's classes; `init_weights` brings the body
+            return type(net).from_config({**net.get_config(), "n_classes": n_classes})
         raise ValueError(f"The supernet has {net.n_classes} outputs but the data has {n_classes} classes.")
     clone = type(net).from_config(net.get_config())
     clone.set_weights(net.get_weights())
     return clone
 
+
+
+def _describe_weights(path, new_classifier: bool) -> dict | None:
+    """Where a run's starting weights came from (its config's `initial_weights`): the file, and what it belongs to
+    (the `.weights.h5` identity: net id, classes, ...); with `new_classifier`, only the body was kept."""
+    if path is None:
+        return None
+    from ofa_tf.weights_file import read_identity
+
+    path = Path(path)
+    identity = read_identity(path) if path.name.endswith(".weights.h5") and path.is_file() else None
+    return {"path": str(path.resolve()), "new_classifier": new_classifier,
+            "net": None if identity is None else identity.get("net_id") or identity.get("class"),
+            "n_classes": None if identity is None else identity.get("n_classes")}
 
 
 def _schedule_space(net):
@@ -123,7 +144,7 @@ class Trainer:
         self.data_source = data
         self.data = _load_data(data, config)
         with model_scope(self.strategy):
-            self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate)
+            self.supernet = _clone_supernet(net, self.data.num_classes, config.dropout_rate, config.new_classifier)
         self.space = self.supernet.search_space
         if config.subnet is not None:
             self.space.validate(config.subnet)
@@ -265,6 +286,7 @@ class Trainer:
             "options": {k: (list(v) if isinstance(v, tuple) else v)
                         for k, v in dataclasses.asdict(c).items() if k != "strategy"},
             "strategy": c.strategy if isinstance(c.strategy, str) else type(c.strategy).__name__,
+            "initial_weights": _describe_weights(c.init_weights, c.new_classifier),
             "phases": [
                 {**p.to_dict(), "init_lr": self.learning_rate(p).init_lr, "warmup_lr": self.learning_rate(p).warmup_lr,
                  "total_steps": self.learning_rate(p).total_steps, "warmup_steps": self.learning_rate(p).warmup_steps}
@@ -372,6 +394,9 @@ class Trainer:
             )
         if not source.is_file():
             raise FileNotFoundError(f"Initial weights not found: {source}")
+        if c.new_classifier and c.init_weights is not None:
+            load_body(self.supernet, source)  # logs what it kept and what it started anew
+            return
         load_weights(self.supernet, source)
         logger.info("Initial weights: %s.", source)
 

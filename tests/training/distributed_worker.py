@@ -20,28 +20,12 @@ strategy = STRATEGY
 if STRATEGY == "multiworker":  # collective ops must be configured before any other op runs
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
-import dataclasses  # noqa: E402
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ps_helpers import RepeatedHalves  # noqa: E402
 from ps_helpers import tiny_supernet  # noqa: E402
 
 from ofa_tf.data import load_dataset  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
-
-
-@dataclasses.dataclass
-class RepeatedHalves:
-    """`ImageData` whose training batches are [A; A] for A a half batch of the digits data."""
-
-    base: object
-
-    def __getattr__(self, name):
-        return getattr(self.base, name)
-
-    def train(self, batch_size, resolutions, **kwargs):
-        half = self.base.train(batch_size // 2, resolutions, **kwargs)
-        return half.map(lambda x, y: (tf.concat([x, x], 0), tf.concat([y, y], 0)))
-
 
 data = RepeatedHalves(load_dataset("digits", validation_split=0.2, seed=0))
 net = tiny_supernet(ks_list=(3,), dropout_rate=0.0, seed=5)

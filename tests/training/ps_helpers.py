@@ -1,4 +1,6 @@
-"""Shared helpers of the training tests (a tiny supernet, randomized BN)."""
+"""Shared helpers of the training tests (a tiny supernet, randomized BN, data for replica checks)."""
+import dataclasses
+
 import numpy as np
 
 
@@ -39,3 +41,20 @@ def tiny_proxyless(n_classes=10, dropout_rate=0.1, seed=0):
         n_classes=n_classes, width_mult=0.5, ks_list=(3, 5), expand_list=(2, 3), depth_list=(1, 2),
         dropout_rate=dropout_rate, first_stride=2, stage_strides=(1, 2, 2, 1, 2, 1), resolutions=(16, 20, 24),
     )
+
+
+@dataclasses.dataclass
+class RepeatedHalves:
+    """`ImageData` whose training batches are [A; A] for A a half batch of `base`: each of 2 replicas sees the
+    whole batch's images, so batch-norm statistics match a single-device run and the summed gradients must too."""
+
+    base: object
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+    def train(self, batch_size, resolutions, **kwargs):
+        import tensorflow as tf
+
+        half = self.base.train(batch_size // 2, resolutions, **kwargs)
+        return half.map(lambda x, y: (tf.concat([x, x], 0), tf.concat([y, y], 0)))

@@ -1,0 +1,376 @@
+"""Fine-tuning extracted subnets and moving a supernet to new classes, on CIFAR-10 (docs/finetune.md).
+
+Each part is one invocation that saves `<out>/seed<S>/<part>.json`, so a long benchmark runs in pieces (one at a
+time under a CPU lock on a shared machine) and `table` assembles every seed's parts:
+
+    python benchmarks/cifar10_finetune.py supernet --seed 0        # the sandwich supernet of cifar10_ps.py
+    python benchmarks/cifar10_finetune.py finetune --seed 0 --subnet min   # max, min, random_0, random_1
+    python benchmarks/cifar10_finetune.py alone --seed 0 --subnet min      # the same network trained alone
+    python benchmarks/cifar10_finetune.py source --seed 0          # transfer: supernet on the first 5 classes
+    python benchmarks/cifar10_finetune.py transfer --seed 0        # ... moved to the other 5, new classifier
+    python benchmarks/cifar10_finetune.py scratch --seed 0 --epochs 4      # and 14: the other 5 from scratch
+    python benchmarks/cifar10_finetune.py table                    # docs/results/cifar10_finetune.{md,json}
+
+1. Fine-tuning: the sandwich supernet of `cifar10_ps.py` at its best setting (14 epochs on the whole space from
+   random weights, lr 0.03, label_ratio 1, 6,000 training images) once; then its max, min and two random subnets
+   each extracted and fine-tuned for `--finetune-epochs` (4) with `ofa_tf.finetune` (distilled from the max
+   subnet), against the same architectures trained alone for 14 epochs (`train(..., subnet=...)`, as
+   `cifar10_ps.py`). Top-1 on the 10,000 held-out validation images of `cifar10_ps.py`.
+2. Transfer: CIFAR-10 split into two 5-class tasks (folders of symlinks to the class folders). A sandwich
+   supernet trained on the first (14 epochs, 3,000 images) moves to the second with a new classifier
+   (`train(..., init_weights=..., new_classifier=True)`, the sandwich row for 4 epochs), against sandwich
+   supernets trained on the second from scratch for 4 and 14 epochs; the 12 subnets of the cifar10_ps table, each
+   BN-recalibrated, on 5,000 held-out images of the second task.
+Every training run takes its data order, augmentation, image subset and subnet sampling from `--seed`; the
+validation images (split seed 0) and the table's subnets are the same for every seed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import click  # noqa: E402
+from cifar10_ps import ALONE  # noqa: E402
+from cifar10_ps import build_net  # noqa: E402
+from cifar10_ps import default_data_dir  # noqa: E402
+from cifar10_ps import describe  # noqa: E402
+from cifar10_ps import load_cifar  # noqa: E402
+from cifar10_ps import sandwich_options  # noqa: E402
+from cifar10_ps import table_subnets  # noqa: E402
+
+from ofa_tf.run_folder import weights_path  # noqa: E402
+
+TASKS = {"a": ("airplane", "automobile", "bird", "cat", "deer"), "b": ("dog", "frog", "horse", "ship", "truck")}
+EPOCHS = 14  # the supernet's and the networks trained alone (cifar10_ps.py)
+LR, LABEL_RATIO = 0.03, 1.0  # cifar10_ps.py's best sandwich setting (README "Measured figures")
+COMMON = dict(batch_size=64, image_sizes=(24, 28, 32), validate=False, verbose=2)
+CALIBRATE_BN = 1000
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def _part_file(out: Path, seed: int, part: str) -> Path:
+    return out / f"seed{seed}" / f"{part}.json"
+
+
+def _save(out: Path, seed: int, part: str, record: dict) -> None:
+    path = _part_file(out, seed, part)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {**record, "part": part, "seed": seed, "load_after": os.getloadavg()}
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    click.echo(f"Wrote {path}")
+
+
+def _timed(function, *args, **kwargs):
+    start = time.time()
+    result = function(*args, **kwargs)
+    return result, time.time() - start
+
+
+def _evaluate_table(net, data) -> list[float]:
+    from ofa_tf.training import evaluate
+
+    configs = [c for _, c in table_subnets(data.num_classes)]
+    return [r.top1 for r in evaluate(net, data, configs, calibrate_bn=CALIBRATE_BN)]
+
+
+def _task_data(out: Path, task: str, validation_images: int, data_dir: str):
+    """The 5-class task's folder (symlinks to the CIFAR-10 class folders) with its own held-out images."""
+    folder = out / "tasks" / task
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TASKS[task]:
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(Path(data_dir).resolve() / name, target_is_directory=True)
+    return load_cifar(str(folder), validation_images)
+
+
+@click.group()
+@click.option("--out", default="/tmp/cifar10_finetune", show_default=True, type=click.Path(file_okay=False))
+@click.option("--data", "data_dir", default=default_data_dir(), show_default=True,
+              help="CIFAR-10 training folder root/<class>/<image>.")
+@click.option("--validation-images", default=10000, show_default=True,
+              help="Held out of the 10 classes (part 1); half as many of each 5-class task (part 2).")
+@click.pass_context
+def main(ctx, out, data_dir, validation_images):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = dict(out=Path(out), data_dir=data_dir, validation_images=validation_images,
+                   load_before=os.getloadavg())
+
+
+def _seed_option(function):
+    return click.option("--seed", type=int, required=True, help="Training seed of this run.")(function)
+
+
+@main.command()
+@_seed_option
+@click.option("--train-images", default=6000, show_default=True)
+@click.pass_obj
+def supernet(obj, seed, train_images):
+    """Part 1: the sandwich supernet (cifar10_ps.py's best setting), and its 12 subnets as extracted."""
+    from ofa_tf.training import train
+
+    data = load_cifar(obj["data_dir"], obj["validation_images"])
+    folder = obj["out"] / f"seed{seed}" / "supernet"
+    result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
+                             **COMMON, **sandwich_options(EPOCHS, LR, LABEL_RATIO))
+    top1 = _evaluate_table(result.supernet, data)
+    _save(obj["out"], seed, "supernet", dict(seconds=seconds, top1=top1, train_images=train_images,
+                                             weights=str(weights_path(folder)), load_before=obj["load_before"]))
+
+
+def _finetune_part(name: str, teacher: str) -> str:
+    return f"finetune_{name}" + ("" if teacher == "max" else "_labels")
+
+
+def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
+    """`data` whose validation images are `n_images` of the training pool the seed's run does not train on (the
+    tuning split: settings are chosen on it, never on the validation images the tables report)."""
+    import dataclasses
+
+    import numpy as np
+
+    from ofa_tf.training.trainer import training_data
+
+    used = training_data(data, data.num_validation, seed, train_images).train_indices  # the run's training subset
+    pool = np.setdiff1d(data.train_indices, used)
+    picked = np.random.default_rng([seed, 23]).choice(pool, n_images, replace=False)
+    return dataclasses.replace(data, validation_indices=np.sort(picked))
+
+
+@main.command()
+@_seed_option
+@click.option("--subnet", "name", type=click.Choice(ALONE), required=True)
+@click.option("--finetune-epochs", default=4, show_default=True)
+@click.option("--lr", default=LR, show_default=True, help="Fine-tuning learning rate (cosine to 0).")
+@click.option("--teacher", type=click.Choice(["max", "none"]), default="max", show_default=True,
+              help="max: distilled from the max subnet (finetune's default); none: the labels only.")
+@click.option("--train-images", default=6000, show_default=True)
+@click.pass_obj
+def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
+    """Part 1: one subnet of the supernet fine-tuned."""
+    import ofa_tf
+
+    data = load_cifar(obj["data_dir"], obj["validation_images"])
+    config = dict(table_subnets(data.num_classes))[name]
+    net = build_net(data.num_classes)
+    ofa_tf.load_weights(net, weights_path(obj["out"] / f"seed{seed}" / "supernet"))
+    part = _finetune_part(name, teacher)
+    folder = obj["out"] / f"seed{seed}" / part
+    result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
+                             teacher=None if teacher == "none" else teacher, batch_size=COMMON["batch_size"],
+                             train_images=train_images, seed=seed, calibrate_bn=CALIBRATE_BN, validate=False,
+                             verbose=2, data_name=obj["data_dir"], validation_split=obj["validation_images"],
+                             split_seed=0)
+    accuracy = ofa_tf.evaluate_model(result.model, data)
+    tuning = ofa_tf.evaluate_model(result.model, tuning_data(data, seed, train_images))
+    _save(obj["out"], seed, part, dict(
+        seconds=seconds, top1=accuracy.top1, top5=accuracy.top5, tuning_top1=tuning.top1, epochs=finetune_epochs,
+        lr=lr, teacher=teacher, config=config.to_dict(), load_before=obj["load_before"]))
+
+
+@main.command()
+@_seed_option
+@click.option("--train-images", default=6000, show_default=True)
+@click.pass_obj
+def tuning(obj, seed, train_images):
+    """Part 1: every fine-tuned model of the seed on the tuning split (for runs saved before it was recorded)."""
+    import ofa_tf
+
+    data = load_cifar(obj["data_dir"], obj["validation_images"])
+    tune = tuning_data(data, seed, train_images)
+    top1 = {}
+    for name in ALONE:
+        for teacher in ("max", "none"):
+            model = obj["out"] / f"seed{seed}" / _finetune_part(name, teacher) / "finetuned.keras"
+            if model.is_file():
+                top1[_finetune_part(name, teacher)] = ofa_tf.evaluate_model(ofa_tf.load_finetuned(model)[0],
+                                                                             tune).top1
+    _save(obj["out"], seed, "tuning", dict(top1=top1, n_images=len(tune.validation_indices)))
+
+
+@main.command()
+@_seed_option
+@click.option("--subnet", "name", type=click.Choice(ALONE), required=True)
+@click.option("--train-images", default=6000, show_default=True)
+@click.pass_obj
+def alone(obj, seed, name, train_images):
+    """Part 1: one subnet's architecture trained alone from scratch for 14 epochs (cifar10_ps.py's baseline)."""
+    from ofa_tf.training import evaluate
+    from ofa_tf.training import train
+
+    data = load_cifar(obj["data_dir"], obj["validation_images"])
+    config = dict(table_subnets(data.num_classes))[name]
+    folder = obj["out"] / f"seed{seed}" / f"alone_{name}"
+    result, seconds = _timed(train, build_net(data.num_classes), data, folder, task="full", epochs=EPOCHS, lr=LR,
+                             subnet=config.with_resolution(None), train_images=train_images, seed=seed, **COMMON)
+    (accuracy,) = evaluate(result.supernet, data, [config], calibrate_bn=CALIBRATE_BN)
+    _save(obj["out"], seed, f"alone_{name}", dict(seconds=seconds, top1=accuracy.top1, top5=accuracy.top5,
+                                                  config=config.to_dict(), load_before=obj["load_before"]))
+
+
+@main.command()
+@_seed_option
+@click.option("--train-images", default=3000, show_default=True)
+@click.pass_obj
+def source(obj, seed, train_images):
+    """Part 2: the sandwich supernet on the first 5 classes."""
+    from ofa_tf.training import train
+
+    data = _task_data(obj["out"], "a", obj["validation_images"] // 2, obj["data_dir"])
+    folder = obj["out"] / f"seed{seed}" / "source"
+    result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
+                             **COMMON, **sandwich_options(EPOCHS, LR, LABEL_RATIO))
+    top1 = _evaluate_table(result.supernet, data)
+    _save(obj["out"], seed, "source", dict(seconds=seconds, top1=top1, classes=data.class_names,
+                                           train_images=train_images, load_before=obj["load_before"]))
+
+
+@main.command()
+@_seed_option
+@click.option("--epochs", default=4, show_default=True)
+@click.option("--train-images", default=3000, show_default=True)
+@click.pass_obj
+def transfer(obj, seed, epochs, train_images):
+    """Part 2: the first task's supernet moved to the other 5 classes (new classifier), sandwich for `epochs`."""
+    from ofa_tf.training import train
+
+    data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
+    body = weights_path(obj["out"] / f"seed{seed}" / "source")
+    folder = obj["out"] / f"seed{seed}" / f"transfer_{epochs}"
+    result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
+                             init_weights=str(body), new_classifier=True, **COMMON,
+                             **sandwich_options(epochs, LR, LABEL_RATIO))
+    top1 = _evaluate_table(result.supernet, data)
+    _save(obj["out"], seed, f"transfer_{epochs}", dict(seconds=seconds, top1=top1, epochs=epochs,
+                                                       classes=data.class_names, train_images=train_images,
+                                                       load_before=obj["load_before"]))
+
+
+@main.command()
+@_seed_option
+@click.option("--epochs", required=True, type=int)
+@click.option("--train-images", default=3000, show_default=True)
+@click.pass_obj
+def scratch(obj, seed, epochs, train_images):
+    """Part 2: a sandwich supernet trained on the other 5 classes from random weights for `epochs`."""
+    from ofa_tf.training import train
+
+    data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
+    folder = obj["out"] / f"seed{seed}" / f"scratch_{epochs}"
+    result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
+                             **COMMON, **sandwich_options(epochs, LR, LABEL_RATIO))
+    top1 = _evaluate_table(result.supernet, data)
+    _save(obj["out"], seed, f"scratch_{epochs}", dict(seconds=seconds, top1=top1, epochs=epochs,
+                                                      classes=data.class_names, train_images=train_images,
+                                                      load_before=obj["load_before"]))
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def _diff(a, b) -> str:
+    return "" if a is None or b is None else f"{100 * (a - b):+.1f}"
+
+
+def _minutes(seconds) -> str:
+    return "" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _get(record, key="top1"):
+    return None if record is None else record.get(key)
+
+
+def _sum(records) -> float | None:
+    return None if not records or None in records else sum(r["seconds"] for r in records)
+
+
+def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
+    raw = parts.get("supernet")
+    lines = [f"### Fine-tuning, seed {seed}", "",
+             "| subnet | architecture | supernet, extracted | fine-tuned (max subnet teaches) | fine-tuned (labels "
+             "only) | trained alone | teacher − alone | labels − alone |", "|---|---|---|---|---|---|---|---|"]
+    for index, (name, config) in enumerate(subnets[: len(ALONE)]):
+        taught, labels, alone_run = (_get(parts.get(k)) for k in (f"finetune_{name}", f"finetune_{name}_labels",
+                                                                   f"alone_{name}"))
+        lines.append(f"| {name} | {describe(config)} | {_cell(raw['top1'][index] if raw else None)} | "
+                     f"{_cell(taught)} | {_cell(labels)} | {_cell(alone_run)} | {_diff(taught, alone_run)} | "
+                     f"{_diff(labels, alone_run)} |")
+    tuning = parts.get("tuning", {}).get("top1", {})
+    tuned = {name: (tuning.get(f"finetune_{name}") or _get(parts.get(f"finetune_{name}"), "tuning_top1"),
+                    _get(parts.get(f"finetune_{name}_labels"), "tuning_top1")) for name in ALONE}
+    lines += ["", "Tuning split (5,000 training images no run of this seed trains on; settings are chosen here): "
+              "teacher / labels only " + ", ".join(f"{n} {_cell(a)} / {_cell(b)}" for n, (a, b) in tuned.items())
+              + ".", ""]
+    costs = {kind: [parts.get(f"{kind}_{n}") for n in ALONE] for kind in ("finetune", "alone")}
+    labels_runs = [parts.get(f"finetune_{n}_labels") for n in ALONE]
+    lines.append("Wall time (min), " + ", ".join(
+        f"{n}: fine-tune {_minutes(_get(t, 'seconds'))} / labels only {_minutes(_get(lab, 'seconds'))} / alone "
+        f"{_minutes(_get(a, 'seconds'))}" for n, t, lab, a in zip(ALONE, costs["finetune"], labels_runs,
+                                                                    costs["alone"])) + ".")
+    supernet_s = _get(raw, "seconds")
+    total = None if supernet_s is None or _sum(costs["finetune"]) is None else supernet_s + _sum(costs["finetune"])
+    total_labels = None if supernet_s is None or _sum(labels_runs) is None else supernet_s + _sum(labels_runs)
+    lines += [f"Supernet once {_minutes(supernet_s)} min; supernet + the four fine-tunes {_minutes(total)} min "
+              f"(labels only: {_minutes(total_labels)}); the four fine-tunes alone {_minutes(_sum(costs['finetune']))}"
+              f" / {_minutes(_sum(labels_runs))} min; the four networks trained alone {_minutes(_sum(costs['alone']))}"
+              " min.", ""]
+    return lines
+
+
+def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
+    columns = [parts.get(k) for k in ("transfer_4", "scratch_4", "scratch_14")]
+    lines = [f"### Transfer to dog, frog, horse, ship, truck, seed {seed}", "",
+             "| subnet | architecture | transferred, 4 epochs | scratch, 4 epochs | scratch, 14 epochs |",
+             "|---|---|---|---|---|"]
+    for index, (name, config) in enumerate(subnets):
+        cells = [_cell(c["top1"][index] if c else None) for c in columns]
+        lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
+    means = [None if c is None else sum(c["top1"]) / len(c["top1"]) for c in columns]
+    lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means)} |")
+    source_run = parts.get("source")
+    lines += ["", f"Transferred minus scratch (mean of {len(subnets)}): {_diff(means[0], means[1])} points at 4 epochs, "
+              f"{_diff(means[0], means[2])} against 14 epochs. Source supernet (airplane, automobile, bird, cat, deer; "
+              f"its own 5,000 held-out images: mean of 12 "
+              f"{_cell(sum(source_run['top1']) / len(source_run['top1']) if source_run else None)}).",
+              f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, transfer "
+              f"{_minutes(_get(columns[0], 'seconds'))}, scratch 4 epochs {_minutes(_get(columns[1], 'seconds'))}, "
+              f"scratch 14 epochs {_minutes(_get(columns[2], 'seconds'))}.", ""]
+    return lines
+
+
+@main.command()
+@click.option("--seeds", default="0,1", show_default=True, help="Runs to tabulate.")
+@click.option("--results", default=str(RESULTS), show_default=True, type=click.Path(file_okay=False))
+@click.pass_obj
+def table(obj, seeds, results):
+    """Both parts' tables for every seed, from the saved parts: docs/results/cifar10_finetune.{md,json}."""
+    out, seeds = obj["out"], [int(s) for s in seeds.split(",")]
+    subnets = table_subnets(10)
+    lines, runs = [], {}
+    for seed in seeds:
+        runs[seed] = {p.stem: json.loads(p.read_text()) for p in sorted((out / f"seed{seed}").glob("*.json"))}
+    for seed in seeds:
+        lines += _finetune_lines(runs[seed], seed, subnets)
+    for seed in seeds:
+        lines += _transfer_lines(runs[seed], seed, subnets)
+    loads = {f"seed {seed} {part}": (r.get("load_before"), r.get("load_after")) for seed in seeds
+             for part, r in runs[seed].items() if "seconds" in r}
+    lines += ["Load average (1 min) before -> after each part: " + "; ".join(
+        f"{k} {b[0]:.1f} -> {a[0]:.1f}" for k, (b, a) in loads.items() if b and a) + ".", ""]
+    results = Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "cifar10_finetune.md").write_text("\n".join(lines))
+    (results / "cifar10_finetune.json").write_text(json.dumps(
+        {"subnets": [{"name": n, **c.to_dict()} for n, c in subnets], "runs": runs}, indent=2) + "\n")
+    click.echo("\n".join(lines))
+    click.echo(f"Wrote {results / 'cifar10_finetune.md'} and {results / 'cifar10_finetune.json'}")
+
+
+if __name__ == "__main__":
+    main()
