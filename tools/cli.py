@@ -144,6 +144,8 @@ def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_p
     if quantize in ("int8", "qat") and data is None:
         raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
     check_writable(out)
+    check_outputs_not_inputs([("--out", out)], [("--model", model_path), ("--labels", labels_path),
+                                                 ("--data", existing_folder(data))])
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]

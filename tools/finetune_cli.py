@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from android_bench.cli_support import check_outputs_not_inputs
 from android_bench.cli_support import check_writable
+from android_bench.cli_support import existing_folder
 from android_bench.cli_support import one_line_errors
 from ofa_tf.training.distribute import STRATEGIES
 
@@ -28,6 +30,11 @@ def read_subnet_file(path: Path) -> dict:
         raise click.BadParameter(f"{path} holds a JSON {type(config).__name__}, not a subnet config object "
                                  "({\"ks\": [...], \"e\": [...], \"d\": [...], \"r\": 224}).", param_hint="--config")
     return config
+
+
+def teacher_file(teacher: str | None) -> str | None:
+    """The file `--teacher` reads, if it names one (not `max` / `none`)."""
+    return None if teacher in (None, "max", "none") else teacher
 
 
 @click.command("finetune")
@@ -72,6 +79,7 @@ def read_subnet_file(path: Path) -> dict:
                               "the same command with --resume to continue from it.")
 def finetune_command(net_id, weights, config_path, resolution, data, out, fit_verbose, **options):
     """Fine-tune one subnet of a trained supernet (distilled from its max subnet) into OUT/finetuned.keras."""
+    from ofa_tf.run_folder import files_read
     from ofa_tf.run_folder import load_supernet
     from ofa_tf.training.finetuning import finetune
 
@@ -81,6 +89,9 @@ def finetune_command(net_id, weights, config_path, resolution, data, out, fit_ve
     if resolution is not None:
         config = {**config, "r": resolution}
     check_writable(out, folder=True)
+    check_outputs_not_inputs([("--out", out)], [*(("--weights", path) for path in files_read(weights, net_id)),
+                                                ("--config", config_path), ("--data", existing_folder(data)),
+                                                ("--teacher", teacher_file(options.get("teacher")))])
     try:
         supernet = load_supernet(net_id, weights, dropout_rate=0.0)
     except ValueError as err:

@@ -151,3 +151,17 @@ def test_lut_over_its_binary_or_its_store(tmp_path):
     assert "is also the command's input (--binary" in refused(tmp_path, [*args, "--out", binary], cli=bench)
     line = refused(tmp_path, [*args, "--out", tmp_path / "r.db"], cli=bench)
     assert "is also the output of --out" in line
+
+
+def test_finetune_into_its_image_folder(work):
+    data = image_folder(work / "images", ["a", "b"])
+    line = refused(work, ["finetune", "--net", TINY, "--weights", work / "w.weights.h5", "--config",
+                          work / "subnet.json", "--data", data, "--epochs", "1", "--out", data / "ft"])
+    assert f"lies inside {data}, the command's input (--data)" in line
+
+
+def test_export_model_over_the_model(work):
+    model = work / "finetuned.keras"
+    model.write_bytes(b"a fine-tuned model")  # refused before it is read
+    line = refused(work, ["export", "--model", model, "--out", model])
+    assert f"is also the command's input (--model {model})" in line
