@@ -94,9 +94,10 @@ def call_quietly(verbose: bool, pickled_call: bytes) -> None:
     function(*args)
 
 
-def setup_logging(verbose: bool, packages: tuple[str, ...] = ("ofa_tf", "tools", "android_bench")) -> None:
-    """Our packages log their progress as plain lines on stderr; TensorFlow's, absl's and Python warnings only
-    with `verbose`."""
+def setup_logging(verbose: bool, packages: tuple[str, ...] = ("android_bench",)) -> None:
+    """The command's `packages` (their loggers are named after the package as imported: `tools` from a checkout is
+    `ofa_tf_tools` when installed) log their progress as plain lines on stderr; TensorFlow's, absl's and Python
+    warnings only with `verbose`."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     for name in packages:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -220,11 +221,13 @@ class QuietGroup(click.Group):
 
     The flag is read before a subcommand's module is imported (which may import TensorFlow), as the native log
     threshold must be set before that; `import_tf=True` imports TensorFlow there, its start-up lines hidden.
+    `log_packages` are the packages whose INFO lines the command shows (`setup_logging`).
     """
 
-    def __init__(self, *args, import_tf: bool = False, **kwargs):
+    def __init__(self, *args, import_tf: bool = False, log_packages: tuple[str, ...] = ("android_bench",), **kwargs):
         super().__init__(*args, **kwargs)
         self.import_tf = import_tf
+        self.log_packages = tuple(log_packages)
         self.params.append(click.Option(["-v", "--verbose"], is_flag=True,
                                         help="Also show TensorFlow's logs and warnings and every debug line."))
 
@@ -240,5 +243,5 @@ class QuietGroup(click.Group):
         if self.import_tf and args and not ctx.resilient_parsing:  # also for `CMD --help`: its module imports TF
             import_tensorflow(verbose)
         result = super().resolve_command(ctx, args)
-        setup_logging(verbose)
+        setup_logging(verbose, self.log_packages)
         return result

@@ -114,6 +114,7 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
 
 
 main.add_command(lut)
+main.log_packages += ("ofa_tf", __package__)  # `lut` reports through this package's and the library's loggers
 
 if __name__ == "__main__":
     main()

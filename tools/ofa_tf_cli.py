@@ -31,7 +31,7 @@ class _LazyGroup(QuietGroup):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, import_tf=True)
+@click.group(cls=_LazyGroup, import_tf=True, log_packages=("ofa_tf", __package__, "android_bench"))
 @click.version_option(package_name="ofa_tf")
 def main(verbose):
     """Once-for-All networks for TensorFlow/Keras: train, evaluate, search, export."""

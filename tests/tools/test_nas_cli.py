@@ -1,5 +1,9 @@
 """`ofa-tf search` / `specialize` / `predictor` / `demo` through the `ofa-tf` click group."""
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,3 +277,18 @@ def test_predictor_with_stage_features(tmp_path):
     assert predictor.encoder.n_dim == 3 + 3 * 5  # resolutions 8, 12, 16 and three figures per stage
     result = _run(["predictor", "--net", tiny, "--weights", weights, "--features", "layer", "--out", out])
     assert result.exit_code != 0 and "'layer' is not one of 'block', 'stage'" in result.output
+
+
+@pytest.mark.slow
+def test_the_installed_command_shows_its_tools_progress_lines(weights, predictor_dir, lut_file, tmp_path):
+    """Installed, the tools modules log as `ofa_tf_tools.*`, not `tools.*`: their INFO lines (here `specialize`'s
+    "Searching for ...") reach the user of the console script as they do under `python -m tools.ofa_tf_cli`."""
+    script = shutil.which("ofa-tf", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip(f"no ofa-tf console script next to {sys.executable} (pip install -e . installs it)")
+    result = subprocess.run([script, "specialize", "--supernet", str(weights), "--net", NET_ID, "--predictor",
+                             str(predictor_dir), "--devices", "phone:12ms", "--lut", f"phone={lut_file}", "--no-host",
+                             "--generations", "5", "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Searching for phone (latency<=12ms, LUT" in result.stderr
