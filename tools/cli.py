@@ -75,6 +75,10 @@ def export_command(net_id, specialized, model_path, weights, pretrained, config_
         return _export_specialized(specialized, weights, pretrained, quantize, data, out, batch_size, io_type,
                                    labels_path, representative_images, qat_steps, qat_batch_size, qat_lr,
                                    validation_split, seed)
+    if weights is not None and (weights / "net.config").is_file():
+        raise click.UsageError(f"--weights {weights} is a specialized network's folder (net.config, run.config, "
+                               f"init): export it with --specialized ID --weights {weights} (ID: its "
+                               "id in `ofa-tf zoo`).")
     missing = [f"--{n}" for n, v in (("weights", weights), ("config", config_path)) if v is None]
     if net_id is None and not (weights is not None and weights.is_dir()):  # a run folder names its net
         missing.insert(0, "--net")

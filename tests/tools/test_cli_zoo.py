@@ -50,7 +50,7 @@ def test_export_specialized_errors(tiny_specialized, tmp_path):
         (["--specialized", "x", "--net", "ofa_mbv3_d234_e346_k357_w1.0", "--weights", str(tiny_specialized),
           "--out", out], "--specialized takes none of --net"),
         (["--specialized", "note9_lat@1ms", "--pretrained", "--out", out], "Unknown specialized net id"),
-        (["--weights", str(tiny_specialized), "--out", out], "Missing --net, --config"),
+        (["--weights", str(tiny_specialized), "--out", out], "is a specialized network's folder (net.config, run.config, init): export it with --specialized"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(export_command, args)

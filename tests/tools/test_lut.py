@@ -518,4 +518,4 @@ def test_cli_prints_the_check_and_every_round(tiny, models_dir, fake_adb, androi
     assert lines[1].startswith("  round 1: measure, 14 models, ") and lines[1].endswith(
         " s, cores at 2314/2314/2314/2314 MHz before, 2314/2314/2314/2314 after")
     assert lines[2].startswith("  round 2: check, 9 models, ")
-    assert lines[3].startswith("calibration: x") and lines[4].startswith("13 entries for ofa_mobile_net_v3 on SM-N950F")
+    assert lines[3].startswith("calibration: x") and lines[4].startswith(f"13 entries for {table.header['net_id']} on SM-N950F")
