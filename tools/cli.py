@@ -106,14 +106,7 @@ def export_command(net_id, specialized, model_path, weights, pretrained, config_
         config = json.loads(config_path.read_text())
     except ValueError as err:  # json.JSONDecodeError
         raise click.BadParameter(f"{config_path}: {err}", param_hint="--config") from err
-    labels = None
-    if labels_path is not None:
-        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
-    qat = None
-    if quantize == "qat":
-        from .qat import QATOptions
-
-        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
     try:
         # the training dropout (0.1) stays in the subnet, so that --quantize qat fine-tunes with it
         supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
@@ -140,6 +133,19 @@ def export_command(net_id, specialized, model_path, weights, pretrained, config_
     click.echo(f"ops: {ops}")
 
 
+def _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed):
+    """The export commands' `--labels` file (one label a line) and, with `--quantize qat`, its training options."""
+    labels = None
+    if labels_path is not None:
+        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
+    qat = None
+    if quantize == "qat":
+        from .qat import QATOptions
+
+        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    return labels, qat
+
+
 def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
                   qat_steps, qat_batch_size, qat_lr, validation_split, seed):
     from .export import export_finetuned
@@ -150,14 +156,7 @@ def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_p
     check_writable(out)
     check_outputs_not_inputs([("--out", out)], [("--model", model_path), ("--labels", labels_path),
                                                  ("--data", existing_folder(data))])
-    labels = None
-    if labels_path is not None:
-        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
-    qat = None
-    if quantize == "qat":
-        from .qat import QATOptions
-
-        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
     try:
         result = export_finetuned(
             model_path, out, quantize=quantize, data=data, batch_size=batch_size, io_type=io_type,
@@ -189,14 +188,7 @@ def _export_specialized(net_id, weights, pretrained, quantize, data, out, batch_
     read = [] if weights is None else [weights / name for name in FILES] if weights.is_dir() else [weights]
     check_outputs_not_inputs([("--out", out)], [*(("--weights", path) for path in read), ("--labels", labels_path),
                                                 ("--data", existing_folder(data))])
-    labels = None
-    if labels_path is not None:
-        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
-    qat = None
-    if quantize == "qat":
-        from .qat import QATOptions
-
-        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
+    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
     try:
         result = export_specialized(
             net_id, out, weights=weights, pretrained=pretrained, quantize=quantize, data=data, batch_size=batch_size,
