@@ -152,6 +152,14 @@ def export_subnet(
     return dataclasses.replace(result, calibrated_images=calibrated, seconds=seconds)
 
 
+def _require_data(quantize: str, data) -> None:
+    """Quantization modes that calibrate or train on images need `data`."""
+    if data is None and quantize in _NEEDS_DATA:
+        raise ValueError(
+            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
+        )
+
+
 def export_specialized(
     net_id: str,
     out: str | Path,
@@ -181,10 +189,7 @@ def export_specialized(
     QuantizeOptions(check_mode(quantize), io_type)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Invalid batch_size={batch_size!r}: expected a positive integer.")
-    if data is None and quantize in _NEEDS_DATA:
-        raise ValueError(
-            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
-        )
+    _require_data(quantize, data)
     folder = specialized_folder(net_id, pretrained=pretrained, weights=weights)
     net_config, image_size, state_dict = read_folder(folder)
     tick = time.perf_counter()
@@ -225,10 +230,7 @@ def export_finetuned(
 
     start = time.perf_counter()
     QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
-    if data is None and quantize in _NEEDS_DATA:
-        raise ValueError(
-            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
-        )
+    _require_data(quantize, data)
     tick = time.perf_counter()
     keras_model, record = load_finetuned(model)
     load_seconds = time.perf_counter() - tick
@@ -305,10 +307,7 @@ def export_keras_model(
     resolution = int(shape[1])
     batch_size = batch_size or shape[0] or 1
     n_classes = int(model.outputs[0].shape[-1])
-    if data is None and quantize in _NEEDS_DATA:
-        raise ValueError(
-            f"Quantization mode {quantize!r} needs data: pass a TFDS name, an image folder or 'digits' (--data)."
-        )
+    _require_data(quantize, data)
     out = Path(out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"Output folder does not exist: {out.parent}")
