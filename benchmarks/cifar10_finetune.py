@@ -47,7 +47,7 @@ from ofa_tf.run_folder import weights_path  # noqa: E402
 
 TASKS = {"a": ("airplane", "automobile", "bird", "cat", "deer"), "b": ("dog", "frog", "horse", "ship", "truck")}
 EPOCHS = 14  # the supernet's and the networks trained alone (cifar10_ps.py)
-LR, LABEL_RATIO = 0.03, 1.0  # cifar10_ps.py's best sandwich setting (README "Measured figures")
+LR, LABEL_RATIO = 0.03, 1.0  # cifar10_ps.py's best sandwich setting (docs/training.md, "Recipes on CIFAR-10")
 COMMON = dict(batch_size=64, image_sizes=(24, 28, 32), validate=False, verbose=2)
 CALIBRATE_BN = 1000
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"

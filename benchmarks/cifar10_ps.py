@@ -7,7 +7,7 @@ stem, to fit a CPU-hour) on a seeded subset of the CIFAR-10 training folder (val
 it) with the recipes of `ofa_tf.training.phases` at the same total epochs:
 - reference: full → kernel → depth 1, 2 → expand 1, 2 (`--phase-epochs`);
 - sandwich: every epoch on the whole space from random weights (max + min + random subnets, in-place
-  distillation; `phase_epochs={"full": 0}` drops the recipe's full row: README "Measured figures" says why);
+  distillation; `phase_epochs={"full": 0}` drops the recipe's full row: docs/training.md says why);
 - sandwich_phased: the reference's phases and epochs, every phase a sandwich phase.
 The sandwich recipes and the baselines train at `--lr` (tuned for this budget; the reference recipe keeps its
 rows' rates, `progressive_shrinking()`). Baselines, each for the same total epochs: the sandwich_phased run's
@@ -87,11 +87,11 @@ def sandwich_options(total_epochs: int, lr: float, label_ratio: float) -> dict:
 @click.option("--phase-epochs", default=json.dumps(PHASE_EPOCHS), show_default=True,
               help="JSON dict of the reference recipe; the sandwich recipe runs their sum on the whole space.")
 @click.option("--lr", default=0.03, show_default=True,
-              help="Learning rate of the sandwich recipes and the baselines (README: 0.03 beat 0.08125 and 0.015 for "
-                   "the max subnet trained alone); the reference recipe keeps its rows' rates.")
+              help="Learning rate of the sandwich recipes and the baselines (docs/training.md: 0.03 beat 0.08125 "
+                   "and 0.015 for the max subnet trained alone); the reference recipe keeps its rows' rates.")
 @click.option("--label-ratio", default=1.0, show_default=True,
-              help="The labels' share of the taught subnets' loss in the sandwich recipes (README: 1, the labels only, "
-                   "beat 0.5 and 0, in-place distillation only, on this budget).")
+              help="The labels' share of the taught subnets' loss in the sandwich recipes (docs/training.md: 1, the "
+                   "labels only, beat 0.5 and 0, in-place distillation only, on this budget).")
 @click.option("--calibrate-bn", default=1000, show_default=True)
 @click.option("--random-subnets", default=10, show_default=True)
 @click.option("--steps-per-epoch", default=None, type=int, help="Cap (smoke tests).")

@@ -10,7 +10,7 @@ from ofa_tf.subnet_config import SubnetConfig
 pytest.importorskip("torch", reason="reading the reference .pth needs the torch extra")
 
 NET_ID = "ofa_mbv3_d234_e346_k357_w1.0"
-TOL = 1e-4  # relative to the largest |logit| (README: measured 1.05e-6 with oneDNN, 7.2e-7 without)
+TOL = 1e-4  # relative to the largest |logit| (docs/families.md, Parity: measured 1.05e-6 with oneDNN, 7.2e-7 without)
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ class DemoSettings:
         pretrained: use the official ImageNet weights of `net_id` (skips training; needs internet once).
         recipe: training recipe of `ofa_tf.train` ("sandwich" or "reference").
         label_ratio: the labels' share of the min and random subnets' loss in the sandwich recipe (None: the
-            recipe's, 0). At 0.5 the weakest of 40 subnets was 94.7-95.3% in three runs, at 0 87.7-94.4% in five.
+            recipe's, 0). 0.5 lifts the weakest subnets (measured in docs/demo.md, "Settings and why").
         full_epochs: epochs of the full-network phase.
         epochs: epochs of every other phase (the sandwich recipe has one: the whole space).
         batch_size: training batch size.
@@ -68,11 +68,10 @@ class DemoSettings:
         image_sizes: training resolutions (None = the supernet's).
         n_subnets: subnets evaluated (BN recalibrated) for the predictor's dataset.
         calibration_images: BN-recalibration images per subnet.
-        predictor_epochs: predictor training epochs (one step each on the 32 subnets of a fold: with 30 the 5-fold
-            RMSE was lower than with 300 on all six of the demo's accuracy datasets measured; stopping early is
-            the regularizer a few dozen samples need).
+        predictor_epochs: predictor training epochs (one step each on the 32 subnets of a fold): few, because
+            stopping early is the regularizer a few dozen samples need (docs/demo.md, "Settings and why").
         predictor_features: the predictor's inputs (`ofa_tf.nas.arch_encoder`): "stage" suits the few dozen
-            evaluated subnets (with "block", the reference's one-hot per block, it did not beat the mean here).
+            evaluated subnets ("block", the reference's one-hot per block, did not; docs/demo.md).
         cv_folds: folds of the predictor's cross-validation over all evaluated subnets.
         budget_quantiles: where the two budgets sit on the unconstrained Pareto front of predicted top-1 against
             their metric (`tools.demo_budgets`), the first for the MACs budget, the second for the host-latency budget:

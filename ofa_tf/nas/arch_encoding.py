@@ -175,8 +175,8 @@ class StageEncoder:
     The one-hot block layout of `ArchEncoder` (124 features for the default space) needs thousands of subnets (the
     reference fits 16,000); fitted to a few dozen it learns the evaluation noise of single blocks. These
     3 * n_stages + n_resolutions features (18 for the tiny preset) keep what separates subnets at that size:
-    resolution, depth and width. On `ofa-tf demo`'s accuracy datasets (40 subnets, 5-fold cross-validation) the
-    predictor's RMSE was about half the mean predictor's with them and no better than it with `ArchEncoder`'s.
+    resolution, depth and width. On `ofa-tf demo`'s accuracy datasets they beat the mean predictor and
+    `ArchEncoder`'s did not (measured in docs/demo.md, "Settings and why").
 
     Args:
         space: the search space (ks/e choices, stages and depths).

@@ -45,7 +45,7 @@ class TrainConfig:
         epoch_scale: multiply every phase's epochs by this (e.g. 0.01 for small data); exclusive with `epochs`.
         phase_epochs: total epochs per phase name ({"full": 6, "depth_1": 1, ...}); wins over the two above. 0
             drops the row from the recipe: `recipe="sandwich"` with {"full": 0} trains the whole space from random
-            weights (BigNAS's form; README "Measured figures").
+            weights (BigNAS's form; docs/training.md, "Recipes on CIFAR-10").
         batch_size: global batch size (split over replicas).
         image_sizes: training resolutions, one drawn per batch (default: the supernet's).
         teacher: weights of the full network (`.weights.h5`, `.pth`, or an earlier run's output folder).

@@ -177,7 +177,7 @@ def sandwich_phased(space: SearchSpace | None = None) -> list[Phase]:
     """The sandwich rule inside the reference's phases: full → kernel → depth 1, 2 → expand 1, 2 as in
     `progressive_shrinking`, every row a sandwich row (max + min + two random subnets, in-place distillation, no
     external teacher) at the full phase's learning rate. Kept to measure against `sandwich`, which runs the whole
-    space at once (`benchmarks/cifar10_ps.py`; README "Measured figures"). Its `full` row is `sandwich`'s."""
+    space at once (`benchmarks/cifar10_ps.py`; docs/training.md). Its `full` row is `sandwich`'s."""
     full, elastic = sandwich(space)
     return [full] + [dataclasses.replace(p, base_lr=full.base_lr, n_subnets=elastic.n_subnets, kd_ratio=0.0,
                                          sandwich=True)
