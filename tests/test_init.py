@@ -64,6 +64,16 @@ def test_no_public_name_is_also_a_submodule():
     assert callable(ofa_tf.profile) and isinstance(ofa_tf.training.evaluate, types.FunctionType)
 
 
+def test_latency_names_are_imported_on_first_use():
+    """`ofa_tf.latency` re-exports the public names of its four modules (keys, entries, table, predict) and imports
+    none of them, nor TensorFlow, until a name is used."""
+    code = ("import sys, ofa_tf.latency as latency; print('tensorflow' in sys.modules, len(latency.__all__)); "
+            "print(latency.LatencyTable.__module__, latency.TableLayer.__module__, latency.Calibration.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False 17", "ofa_tf.latency.table ofa_tf.latency.entries ofa_tf.latency.predict"]
+
+
 def _user_env(**settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "PYTHONWARNINGS"))}
     return {**env, **settings}

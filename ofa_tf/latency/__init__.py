@@ -25,25 +25,13 @@ different means, and merging them would keep only one.
 """
 from ofa_tf._lazy import lazy_exports
 
-_EXPORTS = {
-    "GRANULARITIES": ".keys",
-    "OVERHEAD_KEY": ".keys",
-    "latency_table_keys": ".keys",
-    "detect_granularity": ".keys",
-    "TableLayer": ".entries",
-    "check_resolutions": ".entries",
-    "table_layers": ".entries",
-    "TABLE_FORMAT": ".table",
-    "PARTIAL": ".table",
-    "STATISTICS": ".table",
-    "LatencyTable": ".table",
-    "entry_from_timings": ".table",
-    "CALIBRATION_METHODS": ".predict",
-    "network_shape": ".predict",
-    "LatencyTableModel": ".predict",
-    "Calibration": ".predict",
-    "LatencyPredictor": ".predict",
+_NAMES = {  # submodule -> the public names it defines
+    ".keys": ("GRANULARITIES", "OVERHEAD_KEY", "latency_table_keys", "detect_granularity"),
+    ".entries": ("TableLayer", "check_resolutions", "table_layers"),
+    ".table": ("TABLE_FORMAT", "PARTIAL", "STATISTICS", "LatencyTable", "entry_from_timings"),
+    ".predict": ("CALIBRATION_METHODS", "network_shape", "LatencyTableModel", "Calibration", "LatencyPredictor"),
 }
+_EXPORTS = {name: module for module, names in _NAMES.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
 
