@@ -294,17 +294,7 @@ class LatencyPredictor(EfficiencyModel):
             self.table = None
             self.overhead_ms = overhead_ms
             self.calibration = calibration or None
-            by_resolution, owner = {}, {}
-            for i, (t, (part, _)) in enumerate(zip(tables, parts)):
-                if not t.resolutions:
-                    raise ValueError(f"Latency table {_name(t, i)} does not say which resolution it was measured at "
-                                     "(no header 'resolutions', no stem entry): with several tables each is used at "
-                                     "its own resolutions.")
-                for r in t.resolutions:
-                    if r in by_resolution:
-                        raise ValueError(f"Latency tables {owner[r]} and {_name(t, i)} both cover r={r}: a subnet at r "
-                                         "uses the one table measured at r; pass one table per resolution.")
-                    by_resolution[r], owner[r] = part, _name(t, i)
+            by_resolution = _by_resolution(tables, [part for part, _ in parts])
             self.resolutions = tuple(sorted(by_resolution))
 
             def table_at(r):
@@ -379,3 +369,20 @@ class LatencyPredictor(EfficiencyModel):
 
 def _name(table: LatencyTable, index: int) -> str:
     return table.source or f"#{index}"
+
+
+def _by_resolution(tables: Sequence[LatencyTable], parts: Sequence[_TableAt]) -> dict[int, _TableAt]:
+    """r -> the part of the one table measured at r; raises naming a table that does not say its resolutions, or
+    two tables that cover one."""
+    by_resolution, owner = {}, {}
+    for i, (t, part) in enumerate(zip(tables, parts)):
+        if not t.resolutions:
+            raise ValueError(f"Latency table {_name(t, i)} does not say which resolution it was measured at "
+                             "(no header 'resolutions', no stem entry): with several tables each is used at "
+                             "its own resolutions.")
+        for r in t.resolutions:
+            if r in by_resolution:
+                raise ValueError(f"Latency tables {owner[r]} and {_name(t, i)} both cover r={r}: a subnet at r "
+                                 "uses the one table measured at r; pass one table per resolution.")
+            by_resolution[r], owner[r] = part, _name(t, i)
+    return by_resolution
