@@ -221,15 +221,14 @@ class LatencyTableOptions:
 
     def __post_init__(self):
         from ofa_tf.latency import CALIBRATION_METHODS
-        from ofa_tf.latency import GRANULARITIES
         from ofa_tf.latency import STATISTICS
+        from ofa_tf.latency.keys import check_granularity
 
         if self.resolutions is not None:
             object.__setattr__(self, "resolutions", tuple(self.resolutions))
         if self.repeat is None:
             object.__setattr__(self, "repeat", RepeatPolicy())
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(f"Unknown granularity {self.granularity!r}: expected one of {', '.join(GRANULARITIES)}.")
+        check_granularity(self.granularity)
         if self.statistic not in STATISTICS:
             raise ValueError(f"Unknown statistic {self.statistic!r}: expected one of {', '.join(STATISTICS)}.")
         if self.rounds < 1 or self.calibrate < 0:
