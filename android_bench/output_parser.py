@@ -54,9 +54,11 @@ class RunStats:
     p95: float | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class BenchmarkOutput:
-    """Figures found in one ``benchmark_model`` run; ``None`` where the output has none."""
+@dataclasses.dataclass
+class BenchmarkFigures:
+    """The figures of one ``benchmark_model`` run (timings in microseconds, memory in MB, the op-type profile in ms);
+    ``None`` where the output has none. The one list of them: `BenchmarkOutput` adds what else the run printed, the
+    stored `android_bench.result.Result` what was measured where."""
 
     init_us: float | None = None
     first_us: float | None = None
@@ -73,8 +75,19 @@ class BenchmarkOutput:
     peak_memory_mb: float | None = None
     memory_init_mb: float | None = None
     memory_overall_mb: float | None = None
-    model_size_mb: float | None = None
     op_profile_ms: dict[str, float] | None = None
+
+    def figures(self) -> dict:
+        """The `BenchmarkFigures` fields of this object by name."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(BenchmarkFigures)}
+
+
+@dataclasses.dataclass
+class BenchmarkOutput(BenchmarkFigures):
+    """Figures found in one ``benchmark_model`` run, the model file's size it printed (not stored: a `Result` names
+    the file by its sha256) and the errors it printed."""
+
+    model_size_mb: float | None = None
     errors: tuple[str, ...] = ()
 
     @property

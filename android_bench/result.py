@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+from android_bench.output_parser import BenchmarkFigures
 from android_bench.output_parser import BenchmarkOutput
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
-TIMING_FIELDS = (
-    "init_us", "first_us", "warmup_avg_us", "avg_us", "std_us", "min_us", "max_us", "p5_us", "p50_us", "p95_us",
-)
-MEMORY_FIELDS = ("peak_memory_mb", "memory_init_mb", "memory_overall_mb")
 
 
 @dataclasses.dataclass
-class Result:
-    """A stored measurement; timings in microseconds, ``None`` where the tool gave no such figure."""
+class _Measurement:
+    """What was measured where: the fields a `Result` stores before its figures."""
 
     session_id: str
     target: str
@@ -29,22 +26,14 @@ class Result:
     tool_version: str
     status: str
     error: str | None = None
-    init_us: float | None = None
-    first_us: float | None = None
-    warmup_avg_us: float | None = None
-    avg_us: float | None = None
-    std_us: float | None = None
-    min_us: float | None = None
-    max_us: float | None = None
-    p5_us: float | None = None
-    p50_us: float | None = None
-    p95_us: float | None = None
-    count: int | None = None
-    warmup_count: int | None = None
-    peak_memory_mb: float | None = None
-    memory_init_mb: float | None = None
-    memory_overall_mb: float | None = None
-    op_profile_ms: dict[str, float] | None = None
+
+
+@dataclasses.dataclass
+class Result(BenchmarkFigures, _Measurement):
+    """A stored measurement: the measurement's fields, then its `BenchmarkFigures` (timings in microseconds,
+    ``None`` where the tool gave no such figure), then when it was stored. (A dataclass takes its bases' fields from
+    the last base to the first: this order is the store's columns'.)"""
+
     created_at: str = ""
     raw_output: str = dataclasses.field(default="", repr=False)
     id: int | None = None
@@ -55,8 +44,8 @@ class Result:
 
     def with_output(self, output: BenchmarkOutput) -> Result:
         """Copy the parsed figures into this result."""
-        for name in TIMING_FIELDS + MEMORY_FIELDS + ("count", "warmup_count", "op_profile_ms"):
-            setattr(self, name, getattr(output, name))
+        for name, value in output.figures().items():
+            setattr(self, name, value)
         return self
 
     def to_dict(self, include_raw: bool = False) -> dict:

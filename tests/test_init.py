@@ -50,7 +50,7 @@ def test_no_public_name_is_also_a_submodule():
     import pkgutil
     import types
 
-    for name in ("ofa_tf", "ofa_tf.training", "ofa_tf.nas", "ofa_tf.data", "ofa_tf.layers", "tools"):
+    for name in ("ofa_tf", "ofa_tf.training", "ofa_tf.nas", "ofa_tf.data", "ofa_tf.layers", "ofa_tf.latency", "tools"):
         package = importlib.import_module(name)
         submodules = {m.name for m in pkgutil.iter_modules(package.__path__)}
         public = set(getattr(package, "__all__", ())) | {
@@ -62,6 +62,17 @@ def test_no_public_name_is_also_a_submodule():
     import ofa_tf.training.evaluation  # noqa: F401
 
     assert callable(ofa_tf.profile) and isinstance(ofa_tf.training.evaluate, types.FunctionType)
+
+
+def test_latency_names_are_imported_on_first_use():
+    """`ofa_tf.latency` re-exports the public names of its four modules (keys, entries, table, predict) and imports
+    none of them, nor TensorFlow, until a name is used."""
+    code = ("import sys, ofa_tf.latency as latency; print('tensorflow' in sys.modules, len(latency.__all__)); "
+            "print(latency.LatencyTable.__module__, latency.TableLayer.__module__, latency.Calibration.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    modules = "ofa_tf.latency.table ofa_tf.latency.entries ofa_tf.latency.predict"
+    assert result.stdout.splitlines() == ["False 17", modules]
 
 
 def _user_env(**settings):

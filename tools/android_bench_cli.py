@@ -22,6 +22,7 @@ from android_bench.rounds import RepeatPolicy
 from android_bench.session import SessionInterruptedError
 
 from .lut import IncompleteTableError
+from .lut import LatencyTableOptions
 from .lut import TableMismatchError
 from .lut import UnstableTableError
 from .lut import build_latency_table
@@ -88,12 +89,10 @@ def lut(net_id, serial, binary, resolutions, n_classes, threads, delegate, warmu
         click.echo(f"[{step.done}/{step.total}] {step.key}{where}: {status}", err=True)
 
     try:
-        table = build_latency_table(net_id, out, serial, binary=binary, resolutions=resolutions, options=options,
-                                    n_classes=n_classes, granularity=granularity, statistic=statistic,
-                                    rounds=rounds, calibrate=calibrate, calibration_method=calibration_method,
-                                    work_dir=work_dir, db=db,
-                                    repeat=RepeatPolicy(tolerance=tolerance / 100, max_repeats=max_repeats),
-                                    on_progress=progress)
+        table_options = LatencyTableOptions(resolutions, granularity, statistic, rounds, calibrate, calibration_method,
+                                            repeat=RepeatPolicy(tolerance=tolerance / 100, max_repeats=max_repeats))
+        table = build_latency_table(net_id, out, serial, table_options=table_options, options=options, binary=binary,
+                                    n_classes=n_classes, work_dir=work_dir, db=db, on_progress=progress)
     except SessionInterruptedError as exc:
         click.echo(f"Error: the device disconnected while building the table ({exc.__cause__ or exc}). Measured "
                    f"entries are kept in {partial_path(out)}; reconnect and rerun the same command to measure the "

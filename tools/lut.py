@@ -194,27 +194,56 @@ def partial_path(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}.partial{out.suffix}")
 
 
-def build_latency_table(
-    net,
-    out: str | Path,
-    target: str | Target = "host",
-    *,
-    binary: str | Path | None = None,
-    resolutions: Iterable[int] | None = None,
-    options: BenchmarkOptions | None = None,
-    n_classes: int = 1000,
-    granularity: str = "block",
-    statistic: str = "min",
-    rounds: int = 1,
-    calibrate: int = 0,
-    calibration_method: str = "linear",
-    seed: int = 0,
-    repeat: RepeatPolicy | None = None,
-    work_dir: str | Path | None = None,
-    db: str | Path | ResultStore | None = DEFAULT_DB,
-    adb: Adb | None = None,
-    on_progress: Callable[[LutProgress], None] | None = None,
-):
+@dataclasses.dataclass(frozen=True)
+class LatencyTableOptions:
+    """What a latency table holds and how its timings are checked (`build_latency_table`, `android-bench lut`).
+
+    Args:
+        resolutions: input sizes (default: all of the search space).
+        granularity: 'block' (stem, whole MBConv blocks, head) or 'layer' (the reference's keys).
+        statistic: the entry field the table's predictor sums by default ('min', 'median' or 'mean').
+        rounds: rounds over all entries (and calibration subnets); their figures are merged.
+        calibrate: whole random subnets measured to fit the table's calibration (0: none; up to 5 is plenty).
+        calibration_method: 'linear' (scale and offset; 'scale' with a single calibration subnet) or 'scale'
+            (see `ofa_tf.latency.Calibration`; docs/latency_tables.md compares them).
+        seed: seed of the calibration subnets, the checked sample and the rounds' orders.
+        repeat: agreement tolerance, repeats and throttling threshold (`android_bench.rounds.RepeatPolicy`).
+    """
+
+    resolutions: tuple[int, ...] | None = None
+    granularity: str = "block"
+    statistic: str = "min"
+    rounds: int = 1
+    calibrate: int = 0
+    calibration_method: str = "linear"
+    seed: int = 0
+    repeat: RepeatPolicy = dataclasses.field(default_factory=RepeatPolicy)
+
+    def __post_init__(self):
+        from ofa_tf.latency import CALIBRATION_METHODS
+        from ofa_tf.latency import STATISTICS
+        from ofa_tf.latency.keys import check_granularity
+
+        if self.resolutions is not None:
+            object.__setattr__(self, "resolutions", tuple(self.resolutions))
+        if self.repeat is None:
+            object.__setattr__(self, "repeat", RepeatPolicy())
+        check_granularity(self.granularity)
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"Unknown statistic {self.statistic!r}: expected one of {', '.join(STATISTICS)}.")
+        if self.rounds < 1 or self.calibrate < 0:
+            raise ValueError(f"Invalid rounds={self.rounds} or calibrate={self.calibrate}: expected rounds >= 1 and "
+                             "calibrate >= 0.")
+        if self.calibration_method not in CALIBRATION_METHODS:
+            raise ValueError(f"Unknown calibration method {self.calibration_method!r}: expected one of "
+                             f"{', '.join(CALIBRATION_METHODS)}.")
+
+
+def build_latency_table(net, out: str | Path, target: str | Target = "host", *,
+                        table_options: LatencyTableOptions | None = None, options: BenchmarkOptions | None = None,
+                        binary: str | Path | None = None, n_classes: int = 1000, work_dir: str | Path | None = None,
+                        db: str | Path | ResultStore | None = DEFAULT_DB, adb: Adb | None = None,
+                        on_progress: Callable[[LutProgress], None] | None = None, **overrides):
     """Measures every distinct entry of `net`'s search space at `resolutions` into the table file `out`.
 
     Every entry is timed in `rounds` rounds (a shuffled order each, the calibration subnets among the entries);
@@ -229,21 +258,15 @@ def build_latency_table(
         out: table file (`.yaml`, `.yml` or `.json`); if it exists, its entries are kept and only missing ones
             are measured (its header must name the same net, device, tool, flags and granularity).
         target: 'host', an adb serial, or a ready target (`android_bench.make_target`).
-        binary: `benchmark_model` (required for phones; optional for the host).
-        resolutions: input sizes (default: all of the search space).
+        table_options: what the table holds and how its timings are checked (`LatencyTableOptions`).
         options: benchmark settings (threads, delegate, warm-up and timed runs, taskset).
-        granularity: 'block' (stem, whole MBConv blocks, head) or 'layer' (the reference's keys).
-        statistic: the entry field the table's predictor sums by default ('min', 'median' or 'mean').
-        rounds: rounds over all entries (and calibration subnets); their figures are merged.
-        calibrate: whole random subnets measured to fit the table's calibration (0: none; up to 5 is plenty).
-        calibration_method: 'linear' (scale and offset; 'scale' with a single calibration subnet) or 'scale'
-            (see `ofa_tf.latency.Calibration`; docs/latency_tables.md compares them).
-        seed: seed of the calibration subnets, the checked sample and the rounds' orders.
-        repeat: agreement tolerance, repeats and throttling threshold (`android_bench.rounds.RepeatPolicy`).
+        binary: `benchmark_model` (required for phones; optional for the host).
         work_dir: where the per-entry `.tflite` files are kept (default: `<out stem>_models/` next to `out`);
             reused by reruns.
         db: results store for the raw measurements (None: in memory).
         on_progress: called after every measured entry (`LutProgress.phase` says which kind of round).
+        **overrides: fields of `LatencyTableOptions` (`resolutions=[128]`, `rounds=2`, ...), replacing those of
+            `table_options`.
 
     Returns:
         The `ofa_tf.latency.LatencyTable` (also written to `out`).
@@ -254,28 +277,94 @@ def build_latency_table(
         SessionInterruptedError: the phone disconnected (measured entries are kept; rerun to finish).
         TableMismatchError: `out` holds a table of another net, device, tool, flags or granularity.
     """
-    from ofa_tf.latency import PARTIAL
-    from ofa_tf.latency import STATISTICS
-    from ofa_tf.latency import LatencyTable
-    from ofa_tf.latency import check_resolutions
-    from ofa_tf.run_folder import load_supernet
-    from ofa_tf.latency import table_layers
-
-    options = options or BenchmarkOptions()
-    repeat = repeat or RepeatPolicy()
+    settings = dataclasses.replace(table_options or LatencyTableOptions(), **overrides)
     out = Path(out)
     if out.suffix not in STRUCTURED_SUFFIXES:
         raise ValueError(f"Unsupported table file {out}: use a .yaml, .yml or .json suffix.")
-    if statistic not in STATISTICS:
-        raise ValueError(f"Unknown statistic {statistic!r}: expected one of {', '.join(STATISTICS)}.")
-    if rounds < 1 or calibrate < 0:
-        raise ValueError(f"Invalid rounds={rounds} or calibrate={calibrate}: expected rounds >= 1 and calibrate >= 0.")
+    runner_of = (lambda: target) if not isinstance(target, str) else (lambda: make_target(target, binary, adb))
+    build = _prepare(net, out, runner_of, settings, options or BenchmarkOptions(), n_classes, work_dir, on_progress)
+    if build.complete:
+        return build.table  # complete, checked and calibrated
+    measuring = _write_entry_models(build, build.pending)
+    _write_subnet_models(build)
+    build.engine = RepeatedRounds(build.runner, build.benchmark, settings.repeat, settings.statistic, db=db,
+                                  seed=settings.seed, on_result=build.record)
+    sample, unstable, escalated = _measure(build, measuring)
+    return _finish(build, sample, unstable, escalated)
+
+
+@dataclasses.dataclass
+class _Build:
+    """One run of `build_latency_table`: the table it fills, the models it times and what became of them."""
+
+    supernet: object
+    settings: LatencyTableOptions
+    benchmark: BenchmarkOptions
+    runner: Target
+    out: Path
+    table: object  # the ofa_tf.latency.LatencyTable being filled (kept in `partial` until checked)
+    layers: list  # every entry of the table (ofa_tf.latency.TableLayer), in network order
+    pending: list  # the entries an earlier run did not measure
+    subnets: list  # calibration subnets still to measure
+    models_dir: Path
+    on_progress: Callable[[LutProgress], None] | None
+    done: int = 0
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # entry key (or "subnet <id>") -> error
+    paths: dict[str, str] = dataclasses.field(default_factory=dict)  # entry model path -> entry key
+    subnet_paths: dict = dataclasses.field(default_factory=dict)  # calibration model path -> config
+    earlier: dict[str, dict] = dataclasses.field(default_factory=dict)  # entries of an earlier run re-timed here
+    engine: RepeatedRounds | None = None
+    complete: bool = False
+
+    @property
+    def partial(self) -> Path:
+        return partial_path(self.out)
+
+    def progress(self, key: str, result: Result | None, purpose: str = "measure") -> None:
+        if self.on_progress is not None:
+            self.on_progress(LutProgress(key, result, self.done, len(self.layers), self.failed.get(key),
+                                         purpose.split(",")[0].split(":")[0]))
+
+    def record(self, result: Result, purpose: str) -> None:
+        """Merges a result into the table (kept in `partial` after every entry), or notes the failure."""
+        if result.model_path in self.subnet_paths:
+            if not result.ok:
+                self.failed[f"subnet {config_name(self.subnet_paths[result.model_path])}"] = result.error or "failed"
+            return
+        key = self.paths[result.model_path]
+        if result.ok:
+            first = purpose == "measure" and key not in self.table.entries
+            self.table.entries[key] = _merge_rounds(self.engine.measured(result.model_path), self.benchmark.runs,
+                                                    self.earlier.get(key))
+            self.table.header["updated"] = now_iso()
+            self.table.save(self.partial)
+            self.done += first
+        else:
+            self.failed[key] = result.error or "failed"
+        self.progress(key, result, purpose)
+
+    def raise_if_failed(self) -> None:
+        if self.failed:
+            _raise_incomplete(self.failed, self.layers, self.subnets, self.done, self.partial, self.table)
+
+
+def _prepare(net, out: Path, runner_of, settings: LatencyTableOptions, benchmark: BenchmarkOptions, n_classes: int,
+             work_dir, on_progress) -> _Build:
+    """The supernet, its entries and the table so far (`out`, or the partial file of an interrupted build, whose
+    header must match), marked partial until this run completes it."""
+    from ofa_tf.latency import PARTIAL
+    from ofa_tf.latency import LatencyTable
+    from ofa_tf.latency import check_resolutions
+    from ofa_tf.latency import table_layers
+    from ofa_tf.run_folder import load_supernet
+
     supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
-    resolutions = check_resolutions(supernet, resolutions)
-    layers = table_layers(supernet, resolutions, granularity=granularity)
-    runner = target if not isinstance(target, str) else make_target(target, binary, adb)
-    taskset = resolve_taskset(runner, options)
-    header = _header(supernet, runner, options, taskset, resolutions, granularity, statistic, rounds)
+    resolutions = check_resolutions(supernet, settings.resolutions)
+    layers = table_layers(supernet, resolutions, granularity=settings.granularity)
+    runner = runner_of()
+    taskset = resolve_taskset(runner, benchmark)
+    header = _header(supernet, runner, benchmark, taskset, resolutions, settings.granularity, settings.statistic,
+                     settings.rounds)
     partial = partial_path(out)
     source = partial if partial.exists() else out if out.exists() else None
     if source is not None:
@@ -284,107 +373,121 @@ def build_latency_table(
     else:
         table = LatencyTable(header, {})
     pending = [layer for layer in layers if layer.key not in table.entries]
-    subnets = _calibration_subnets(supernet, resolutions, calibrate, seed) \
-        if calibrate and len(table.header.get("calibration", {}).get("subnets", [])) != calibrate else []
-    done = len(layers) - len(pending)
-    if source == out and not pending and not subnets:
-        return table  # complete, checked and calibrated
-    table.header["status"] = PARTIAL
-    table.save(partial)
+    calibrated = len(table.header.get("calibration", {}).get("subnets", [])) == settings.calibrate
+    subnets = _calibration_subnets(supernet, resolutions, settings.calibrate, settings.seed) \
+        if settings.calibrate and not calibrated else []
+    build = _Build(supernet, settings, benchmark, runner, out, table, layers, pending, subnets,
+                   Path(work_dir) if work_dir else out.with_name(f"{out.stem}_models"), on_progress,
+                   done=len(layers) - len(pending), complete=source == out and not pending and not subnets)
+    if not build.complete:
+        table.header["status"] = PARTIAL
+        table.save(partial)
+    return build
 
-    models_dir = Path(work_dir) if work_dir else out.with_name(f"{out.stem}_models")
+
+def _write_models(models_dir: Path, builds: Iterable[tuple[str, Callable[[], object]]],
+                  on_error: Callable[[str, Exception], None] | None = None) -> dict[str, Path]:
+    """Writes the `.tflite` of every (file name, Keras model builder) of `builds` that `models_dir` lacks; returns
+    file name -> path of every model now there. A model that fails to build or convert is left out and passed to
+    `on_error(name, exc)`, or raises without `on_error`."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    failed: dict[str, str] = {}
-    paths: dict[str, str] = {}  # model path -> entry key
-
-    def entry_model(layer) -> str | None:
-        path = models_dir / model_filename(layer.key)
-        if not path.is_file():
-            try:
-                _write_model(path, layer.build(supernet))
-            except Exception as exc:  # the converter raises several types; all mean "no model for this entry"
-                failed[layer.key] = f"conversion failed: {exc}"
-                if on_progress is not None:
-                    on_progress(LutProgress(layer.key, None, done, len(layers), failed[layer.key]))
-                return None
-        paths[str(path.resolve())] = layer.key
-        return str(path.resolve())
-
-    measuring = [p for p in map(entry_model, pending) if p is not None]
-    subnet_paths = {}
-    for config in subnets:
-        name, build = _subnet_model(supernet, config)
+    ready = {}
+    for name, build in builds:
         path = models_dir / name
         if not path.is_file():
-            _write_model(path, build())
-        subnet_paths[str(path.resolve())] = config
+            try:
+                _write_model(path, build())
+            except Exception as exc:  # the converter raises several types; all mean "no model for this entry"
+                if on_error is None:
+                    raise
+                on_error(name, exc)
+                continue
+        ready[name] = path
+    return ready
 
-    def record(result: Result, purpose: str) -> None:
-        nonlocal done
-        if result.model_path in subnet_paths:
-            if not result.ok:
-                failed[f"subnet {config_name(subnet_paths[result.model_path])}"] = result.error or "failed"
-            return
-        key = paths[result.model_path]
-        if result.ok:
-            first = purpose == "measure" and key not in table.entries
-            table.entries[key] = _merge_rounds(engine.measured(result.model_path), options.runs, earlier.get(key))
-            table.header["updated"] = now_iso()
-            table.save(partial)
-            done += first
-        else:
-            failed[key] = result.error or "failed"
-        if on_progress is not None:
-            on_progress(LutProgress(key, result, done, len(layers), failed.get(key), purpose.split(",")[0].split(":")[0]))
 
-    engine = RepeatedRounds(runner, options, repeat, statistic, db=db, seed=seed, on_result=record)
-    earlier: dict[str, dict] = {}  # entries of an earlier run that this one re-times for the check
-    for _ in range(rounds):
-        models = [p for p in measuring if paths[p] not in failed] + list(subnet_paths)
+def _write_entry_models(build: _Build, layers: list) -> list[str]:
+    """The model paths of `layers` (written where missing; a failure is recorded and reported)."""
+    keys = {model_filename(layer.key): layer.key for layer in layers}
+
+    def failed(name: str, exc: Exception) -> None:
+        build.failed[keys[name]] = f"conversion failed: {exc}"
+        build.progress(keys[name], None)
+
+    ready = _write_models(build.models_dir, [(name, lambda layer=layer: layer.build(build.supernet))
+                                             for name, layer in zip(keys, layers)], failed)
+    found = {str(ready[name].resolve()): keys[name] for name in keys if name in ready}
+    build.paths.update(found)
+    return list(found)
+
+
+def _write_subnet_models(build: _Build) -> None:
+    builds = [_subnet_model(build.supernet, config) for config in build.subnets]
+    ready = _write_models(build.models_dir, builds)
+    build.subnet_paths.update((str(ready[name].resolve()), config) for (name, _), config in zip(builds, build.subnets))
+
+
+def _measure(build: _Build, measuring: list[str]) -> tuple[list[str], list[str], bool]:
+    """`rounds` rounds over the entries and calibration subnets, then the check (`_check`): returns the checked
+    entries, the models still disagreeing and whether every entry got a second round."""
+    settings, engine = build.settings, build.engine
+    for _ in range(settings.rounds):
+        models = [p for p in measuring if build.paths[p] not in build.failed] + list(build.subnet_paths)
         if models:
             engine.run_round(models, "measure")
-    if failed:
-        _raise_incomplete(failed, layers, subnets, done, partial, table)
-
+    build.raise_if_failed()
     # The check: every calibration subnet and a sample of entries (all of them after 2+ rounds) in 2+ rounds.
-    if rounds >= 2:
-        sample = list(measuring)
-    else:
-        sample = []
-        candidates = [layer for layer in layers if layer.key in table.entries]
-        n = min(len(candidates), max(CHECK_SAMPLE[0], int(np.ceil(CHECK_SAMPLE[1] * len(layers)))))
-        for i in sorted(np.random.default_rng(seed).choice(len(candidates), size=n, replace=False).tolist()):
-            layer = candidates[i]
-            path = entry_model(layer) if layer.key not in paths.values() else _path_of(paths, layer.key)
-            if path is None:
-                continue
-            if path not in measuring:  # measured by an earlier run: its stored figure is the first round
-                earlier[layer.key] = dict(table.entries[layer.key])
-                if earlier[layer.key].get(statistic) is not None:
-                    engine.add_prior(path, earlier[layer.key][statistic])
-            sample.append(path)
-    sample, unstable, escalated = _check(engine, sample, list(subnet_paths), measuring, escalate=rounds == 1)
-    if failed:
-        _raise_incomplete(failed, layers, subnets, done, partial, table)
-    summary = {**engine.summary(sample + list(subnet_paths)), "checked_entries": len(sample), "checked_subnets": len(subnet_paths),
-               "entries": len(layers), "escalated": escalated}
+    sample = list(measuring) if settings.rounds >= 2 else _check_sample(build, measuring)
+    checked = _check(engine, sample, list(build.subnet_paths), measuring, escalate=settings.rounds == 1)
+    build.raise_if_failed()
+    return checked
+
+
+def _check_sample(build: _Build, measuring: list[str]) -> list[str]:
+    """With one round: `CHECK_SAMPLE` of the measured entries (seeded); one measured by an earlier run has its
+    stored figure as its first round."""
+    candidates = [layer for layer in build.layers if layer.key in build.table.entries]
+    n = min(len(candidates), max(CHECK_SAMPLE[0], int(np.ceil(CHECK_SAMPLE[1] * len(build.layers)))))
+    sample = []
+    for i in sorted(np.random.default_rng(build.settings.seed).choice(len(candidates), size=n, replace=False).tolist()):
+        layer = candidates[i]
+        known = layer.key in build.paths.values()
+        paths = [_path_of(build.paths, layer.key)] if known else _write_entry_models(build, [layer])
+        if not paths:
+            continue
+        path = paths[0]
+        if path not in measuring:  # measured by an earlier run: its stored figure is the first round
+            build.earlier[layer.key] = dict(build.table.entries[layer.key])
+            if build.earlier[layer.key].get(build.settings.statistic) is not None:
+                build.engine.add_prior(path, build.earlier[layer.key][build.settings.statistic])
+        sample.append(path)
+    return sample
+
+
+def _finish(build: _Build, sample: list[str], unstable: list[str], escalated: bool):
+    """Records the check; unless unstable, merges every entry's rounds, calibrates and writes `out` (in network
+    order), removing the partial file."""
+    engine, table, paths = build.engine, build.table, build.paths
+    summary = {**engine.summary(sample + list(build.subnet_paths)), "checked_entries": len(sample),
+               "checked_subnets": len(build.subnet_paths), "entries": len(build.layers), "escalated": escalated}
     table.header["round_log"] = engine.round_log()
     if unstable:
         table.header["repeatability"] = summary
-        table.save(partial)
-        raise UnstableTableError(_unstable_message(engine, unstable, paths, subnet_paths, repeat, partial, out))
+        table.save(build.partial)
+        raise UnstableTableError(_unstable_message(engine, unstable, paths, build.subnet_paths,
+                                                   build.settings.repeat, build.partial, build.out))
     for path, key in paths.items():
         if engine.measured(path):
-            table.entries[key] = _merge_rounds(engine.measured(path), options.runs, earlier.get(key))
-    order = [layer.key for layer in layers] + [key for key in table.entries if key not in paths.values()]
+            table.entries[key] = _merge_rounds(engine.measured(path), build.benchmark.runs, build.earlier.get(key))
+    order = [layer.key for layer in build.layers] + [key for key in table.entries if key not in paths.values()]
     table.entries = {key: table.entries[key] for key in dict.fromkeys(order) if key in table.entries}  # network order
     table.header["repeatability"] = summary
-    if subnet_paths:
-        _calibrate(table, supernet, subnet_paths, engine, calibration_method)
+    if build.subnet_paths:
+        _calibrate(table, build.supernet, build.subnet_paths, engine, build.settings.calibration_method)
     table.header["updated"] = now_iso()
     del table.header["status"]
-    table.save(out)
-    partial.unlink(missing_ok=True)
+    table.save(build.out)
+    build.partial.unlink(missing_ok=True)
     return table
 
 
@@ -481,20 +584,13 @@ def convert_entry_models(net, work_dir: str | Path, resolutions: Iterable[int] |
     supernet = load_supernet(net, n_classes=n_classes) if isinstance(net, str) else net
     resolutions = check_resolutions(supernet, resolutions)
     models_dir = Path(work_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
     builds = [(model_filename(layer.key), lambda layer=layer: layer.build(supernet))
               for layer in table_layers(supernet, resolutions, granularity=granularity)]
     builds += [_subnet_model(supernet, c) for c in _calibration_subnets(supernet, resolutions, calibrate, seed)]
-    written = 0
-    for name, build in builds:
-        if not (models_dir / name).is_file():
-            try:
-                _write_model(models_dir / name, build())
-            except Exception as exc:  # the converter raises several types; build_latency_table reports them
-                logger.debug("No model for %s: %s", name, exc)
-                continue
-            written += 1
-    return written
+    missing = {name for name, _ in builds if not (models_dir / name).is_file()}
+    # build_latency_table retries and reports the entries that fail here
+    ready = _write_models(models_dir, builds, lambda name, exc: logger.debug("No model for %s: %s", name, exc))
+    return len(missing & set(ready))
 
 
 def config_name(config) -> str:

@@ -32,6 +32,7 @@ from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.supernet import OFAMobileNetV3
 from ofa_tf.zoo import ofa_net
 from tools.android_bench_cli import main
+from tools.lut import LatencyTableOptions
 from tools.lut import TableMismatchError
 from tools.lut import UnstableTableError
 from tools.lut import build_latency_table
@@ -141,6 +142,28 @@ def test_interrupted_host_build_keeps_entries_and_rerun_measures_only_the_rest(t
     with pytest.raises(TableMismatchError, match="flags=.*--num_runs=20.*--num_runs=7"):
         build_latency_table(tiny, out, host, options=BenchmarkOptions(warmup=3, runs=7), work_dir=models_dir,
                             db=None)
+
+
+def test_table_options_and_keyword_overrides(tiny, models_dir, host, tmp_path):
+    """`table_options` (a `LatencyTableOptions`) and the keywords that replace its fields reach the table's header;
+    a bad field is refused naming it and what is allowed, before any model is converted or file written."""
+    settings = LatencyTableOptions(statistic="median", rounds=2, repeat=LOOSE)
+    table = build_latency_table(tiny, tmp_path / "t.yaml", host, table_options=settings, options=FAST,
+                                work_dir=models_dir, db=None, statistic="mean")
+    assert (table.header["statistic"], table.header["rounds"], table.header["granularity"]) == ("mean", 2, "block")
+    assert LatencyTable.load(tmp_path / "t.yaml").header["statistic"] == "mean"
+    assert LatencyTableOptions(resolutions=[32]).resolutions == (32,)
+    work = tmp_path / "models"
+    with pytest.raises(ValueError, match=r"^Unknown calibration method 'cubic': expected one of scale, linear\.$"):
+        build_latency_table(tiny, tmp_path / "u.yaml", host, table_options=settings, calibration_method="cubic",
+                            work_dir=work, db=None)
+    with pytest.raises(ValueError, match=r"^Invalid rounds=0 or calibrate=0: expected rounds >= 1 and calibrate >= 0"):
+        build_latency_table(tiny, tmp_path / "u.yaml", host, rounds=0, work_dir=work, db=None)
+    with pytest.raises(ValueError, match=r"^Unknown granularity 'op': expected one of block, layer\.$"):
+        LatencyTableOptions(granularity="op")
+    with pytest.raises(TypeError, match="tolerance"):
+        build_latency_table(tiny, tmp_path / "u.yaml", host, tolerance=0.1, work_dir=work, db=None)
+    assert not work.exists() and not list(tmp_path.glob("u*"))
 
 
 BIG_CORES = [4, 5, 6, 7]  # the Note8's taskset f0
