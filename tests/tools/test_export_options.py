@@ -60,3 +60,17 @@ def test_keywords_override_the_options_and_are_checked_again(tmp_path):
         export_subnet(None, {}, tmp_path / "m.tflite", options, quantize="int8", io_type="int16")
     with pytest.raises(TypeError, match="unexpected keyword argument 'quantise'"):
         export_specialized("tiny", tmp_path / "m.tflite", options=options, quantise="int8")
+
+
+def test_the_export_command_keeps_every_option_and_default():
+    from tools.cli import export_command
+
+    assert [p.name for p in export_command.params if p.required] == ["out"]
+    defaults = {p.name: p.default for p in export_command.params if not p.required}
+    assert defaults == {
+        "net_id": None, "specialized": None, "model_path": None, "weights": None, "pretrained": False,
+        "config_path": None, "n_classes": None, "resolution": None, "quantize": "none", "data": None,
+        "calibrate_bn": 0, "batch_size": 1, "io_type": "int8", "labels_path": None,
+        "representative_images": 100, "qat_steps": 100, "qat_batch_size": 32, "qat_lr": 1e-5,
+        "validation_split": 0.1, "seed": 0,
+    }
