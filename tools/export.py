@@ -168,17 +168,8 @@ def export_subnet(supernet, config: SubnetConfig | dict, out: str | Path, option
     if options.labels is not None and len(options.labels) != supernet.n_classes:
         raise ValueError(f"Received {len(options.labels)} labels for a model with {supernet.n_classes} outputs.")
     _check_qat_classes(options, supernet.n_classes)
-    seconds = {}
     supernet.set_active_config(config)
-    calibrated = 0
-    if options.calibrate_bn:
-        from ofa_tf.calibrate import calibrate_bn as recalibrate
-
-        tick = time.perf_counter()
-        n = options.calibrate_bn
-        calibrated = recalibrate(supernet, options.data.calibration(resolution, n_images=n, batch_size=min(n, 200)),
-                                 config)
-        seconds["calibrate_bn"] = time.perf_counter() - tick
+    calibrated, seconds = _recalibrate(supernet, config, options)
     tick = time.perf_counter()
     batch_size = options.batch_size or 1
     model = supernet.get_active_subnet(resolution=resolution, batch_size=batch_size)
@@ -189,6 +180,19 @@ def export_subnet(supernet, config: SubnetConfig | dict, out: str | Path, option
     )
     seconds.update(result.seconds, total=time.perf_counter() - start)
     return dataclasses.replace(result, calibrated_images=calibrated, seconds=seconds)
+
+
+def _recalibrate(supernet, config, options: ExportOptions) -> tuple[int, dict[str, float]]:
+    """With `calibrate_bn`, recalibrates the BN statistics of the active subnet `config` in place
+    (`ofa_tf.calibrate.calibrate_bn`); returns the images used and the seconds taken."""
+    if not options.calibrate_bn:
+        return 0, {}
+    from ofa_tf.calibrate import calibrate_bn
+
+    tick = time.perf_counter()
+    n = options.calibrate_bn
+    calibrated = calibrate_bn(supernet, options.data.calibration(config.r, n_images=n, batch_size=min(n, 200)), config)
+    return calibrated, {"calibrate_bn": time.perf_counter() - tick}
 
 
 def _subnet_at_resolution(supernet, config, resolution: int | None):
