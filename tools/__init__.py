@@ -7,6 +7,7 @@ The public names below are imported on first use, so the command lines start wit
 from ofa_tf._lazy import lazy_exports
 
 _EXPORTS = {
+    "ExportOptions": ".export",
     "ExportResult": ".export",
     "export_finetuned": ".export",
     "export_keras_model": ".export",

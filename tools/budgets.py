@@ -156,6 +156,16 @@ def lut_latency_model(files: Sequence[str | Path], shape, name: str = "latency")
     return LatencyPredictor.from_files(list(files), shape, name=name)
 
 
+def check_lut(path: str | Path, supernet) -> None:
+    """A latency table built for another supernet (its header's net id) is refused, naming both."""
+    from ofa_tf.latency import LatencyTable
+
+    built_for = LatencyTable.load(path).header.get("net_id")
+    if built_for and supernet.net_id and built_for != supernet.net_id:
+        raise ValueError(f"The latency table {path} was measured for {built_for}, not {supernet.net_id}: build one "
+                         f"with `android-bench lut --net {supernet.net_id}`.")
+
+
 def budget_constraint(budget: Budget, shape, latency_model: EfficiencyModel | None = None) -> Constraint:
     """The `Constraint` of a budget on `shape` (a `NetworkShape` or a supernet of either family); latency needs
     `latency_model` (a LUT, a measured or a fitted model)."""

@@ -1,6 +1,8 @@
 """`ofa-tf export` and `ofa-tf inspect`: thin click wrappers over `tools`."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 from pathlib import Path
@@ -18,6 +20,98 @@ from .quantize import QUANTIZE_MODES
 logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class _ExportArgs:
+    """The settings every source of `ofa-tf export` shares, as given on the command line."""
+
+    quantize: str
+    data: str | None
+    resolution: int | None
+    calibrate_bn: int
+    out: Path
+    batch_size: int
+    io_type: str
+    labels_path: Path | None
+    representative_images: int
+    qat_steps: int
+    qat_batch_size: int
+    qat_lr: float
+    validation_split: float
+    seed: int
+    split_given: bool  # --validation-split given (a fine-tuned model is split as its run split it otherwise)
+
+    def check(self, read: list) -> None:
+        """The checks before any work: --data where needed, a writable --out that is none of the inputs `read`."""
+        if self.quantize in ("int8", "qat") and self.data is None:
+            raise click.UsageError(f"--quantize {self.quantize} needs --data (a TFDS name, an image folder or "
+                                   "'digits').")
+        if self.calibrate_bn and self.data is None:
+            raise click.UsageError(f"--calibrate-bn {self.calibrate_bn} needs --data (a TFDS name, an image folder "
+                                   "or 'digits').")
+        check_writable(self.out)
+        check_outputs_not_inputs([("--out", self.out)], [*read, ("--labels", self.labels_path),
+                                                         ("--data", existing_folder(self.data))])
+
+    def options(self, **fields):
+        """The `ExportOptions` (`fields` override): the --labels file read (one label a line), the --qat-* options."""
+        from .export import ExportOptions
+
+        labels = None
+        if self.labels_path is not None:
+            labels = [line.strip() for line in self.labels_path.read_text().splitlines() if line.strip()]
+        qat = None
+        if self.quantize == "qat":
+            from .qat import QATOptions
+
+            qat = QATOptions(steps=self.qat_steps, batch_size=self.qat_batch_size, learning_rate=self.qat_lr,
+                             seed=self.seed)
+        settings = dict(quantize=self.quantize, data=self.data, calibrate_bn=self.calibrate_bn,
+                        resolution=self.resolution, batch_size=self.batch_size, io_type=self.io_type,
+                        representative_images=self.representative_images, qat=qat, labels=labels,
+                        validation_split=self.validation_split, seed=self.seed)
+        return ExportOptions(**{**settings, **fields})
+
+
+_EXPORT_OPTIONS = [
+    click.option("--resolution", type=click.IntRange(min=1), default=None,
+                 help="Input size (default: the config's r)."),
+    click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="none", show_default=True),
+    click.option("--data", default=None, help="TFDS name, image folder or 'digits' (int8, qat, --calibrate-bn)."),
+    click.option("--calibrate-bn", type=click.IntRange(min=0), default=0, show_default=True,
+                 help="Recalibrate BN statistics on this many training images."),
+    click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                 help="MODEL.tflite to write."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True),
+    click.option("--io-type", type=click.Choice(IO_TYPES), default="int8", show_default=True,
+                 help="Input/output type of int8 and qat models."),
+    click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 default=None, help="Text file with one class name per line (default: the data's class names)."),
+    click.option("--representative-images", type=click.IntRange(min=1), default=100, show_default=True),
+    click.option("--qat-steps", type=click.IntRange(min=0), default=100, show_default=True),
+    click.option("--qat-batch-size", type=click.IntRange(min=1), default=32, show_default=True),
+    click.option("--qat-lr", type=click.FloatRange(min=0.0), default=1e-5, show_default=True),
+    click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
+                 show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True),
+]
+
+
+def export_options(command):
+    """Adds the shared `ofa-tf export` options (`_EXPORT_OPTIONS`) to `command`, which receives them as one
+    `_ExportArgs` (keyword `export`)."""
+    names = [field.name for field in dataclasses.fields(_ExportArgs) if field.name != "split_given"]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        given = click.get_current_context().get_parameter_source("validation_split").name != "DEFAULT"
+        shared = _ExportArgs(**{name: kwargs.pop(name) for name in names}, split_given=given)
+        return command(export=shared, **kwargs)
+
+    for option in reversed(_EXPORT_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.command("export")
 @click.option("--net", "net_id", default=None,
               help="Supernet id (see ofa_tf.net_ids()); a training run folder as --weights names its own.")
@@ -32,49 +126,37 @@ logger = logging.getLogger(__name__)
 @click.option("--pretrained", is_flag=True, help="With --specialized: download the released files.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="SUBNET.json written by SubnetConfig.save / get_active_subnet_config().")
-@click.option("--resolution", type=click.IntRange(min=1), default=None, help="Input size (default: the config's r).")
-@click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="none", show_default=True)
-@click.option("--data", default=None, help="TFDS name, image folder or 'digits' (int8, qat, --calibrate-bn).")
-@click.option("--calibrate-bn", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Recalibrate BN statistics on this many training images.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="MODEL.tflite to write.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--io-type", type=click.Choice(IO_TYPES), default="int8", show_default=True,
-              help="Input/output type of int8 and qat models.")
 @click.option("--n-classes", type=click.IntRange(min=1), default=None,
               help="Classifier outputs (default: read from a .weights.h5 file, else 1000).")
-@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Text file with one class name per line (default: the data's class names).")
-@click.option("--representative-images", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--qat-steps", type=click.IntRange(min=0), default=100, show_default=True)
-@click.option("--qat-batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--qat-lr", type=click.FloatRange(min=0.0), default=1e-5, show_default=True)
-@click.option("--validation-split", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@export_options
 @one_line_errors
-def export_command(net_id, specialized, model_path, weights, pretrained, config_path, resolution, quantize, data,
-                   calibrate_bn, out, batch_size, io_type, n_classes, labels_path, representative_images, qat_steps,
-                   qat_batch_size, qat_lr, validation_split, seed):
+def export_command(net_id, specialized, model_path, weights, pretrained, config_path, n_classes, export):
     """Write one subnet of a supernet (or a specialized network, or a fine-tuned model) as a standalone TFLite model
     (builtin ops only) with embedded metadata."""
+    whole = (("resolution", export.resolution), ("calibrate-bn", export.calibrate_bn), ("n-classes", n_classes))
     if model_path is not None:
-        given = [f"--{n}" for n, v in (("net", net_id), ("specialized", specialized), ("weights", weights),
-                                       ("pretrained", pretrained), ("config", config_path), ("resolution", resolution),
-                                       ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
-        if given:
-            raise click.UsageError(f"--model takes none of {', '.join(given)} (the fine-tuned model comes whole).")
-        ctx = click.get_current_context()
-        split = validation_split if ctx.get_parameter_source("validation_split").name != "DEFAULT" else None
-        return _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
-                             qat_steps, qat_batch_size, qat_lr, split, seed)
+        _refuse("--model", "the fine-tuned model comes whole", ("net", net_id), ("specialized", specialized),
+                ("weights", weights), ("pretrained", pretrained), ("config", config_path), *whole)
+        return _export_finetuned(model_path, export)
     if specialized is not None:
-        given = [f"--{n}" for n, v in (("net", net_id), ("config", config_path), ("resolution", resolution),
-                                       ("calibrate-bn", calibrate_bn), ("n-classes", n_classes)) if v]
-        if given:
-            raise click.UsageError(f"--specialized takes none of {', '.join(given)} (the network comes whole).")
-        return _export_specialized(specialized, weights, pretrained, quantize, data, out, batch_size, io_type,
-                                   labels_path, representative_images, qat_steps, qat_batch_size, qat_lr,
-                                   validation_split, seed)
+        _refuse("--specialized", "the network comes whole", ("net", net_id), ("config", config_path), *whole)
+        return _export_specialized(specialized, weights, pretrained, export)
+    return _export_subnet(net_id, weights, pretrained, config_path, n_classes, export)
+
+
+def _refuse(source: str, reason: str, *options) -> None:
+    """A usage error naming the options (`(name, value)` pairs) given with `source` that it does not take."""
+    given = [f"--{name}" for name, value in options if value]
+    if given:
+        raise click.UsageError(f"{source} takes none of {', '.join(given)} ({reason}).")
+
+
+def _export_subnet(net_id, weights, pretrained, config_path, n_classes, export: _ExportArgs) -> None:
+    from ofa_tf.run_folder import files_read
+    from ofa_tf.run_folder import load_supernet
+
+    from .export import export_subnet
+
     if weights is not None and (weights / "net.config").is_file():
         raise click.UsageError(f"--weights {weights} is a specialized network's folder (net.config, run.config, "
                                f"init): export it with --specialized ID --weights {weights} (ID: its "
@@ -88,25 +170,12 @@ def export_command(net_id, specialized, model_path, weights, pretrained, config_
     if pretrained:
         raise click.BadParameter("a supernet export takes a weights file or a training run folder (--pretrained is "
                                  "for --specialized).", param_hint="--weights")
-    from ofa_tf.run_folder import files_read
-    from ofa_tf.run_folder import load_supernet
-
-    from .export import export_subnet
-    from .quantize import ConversionError
-
-    if quantize in ("int8", "qat") and data is None:
-        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
-    if calibrate_bn and data is None:
-        raise click.UsageError(f"--calibrate-bn {calibrate_bn} needs --data (a TFDS name, an image folder or 'digits').")
-    check_writable(out)
-    check_outputs_not_inputs([("--out", out)], [*(("--weights", p) for p in files_read(weights, net_id)),
-                                                ("--config", config_path), ("--labels", labels_path),
-                                                ("--data", existing_folder(data))])
+    export.check([*(("--weights", p) for p in files_read(weights, net_id)), ("--config", config_path)])
     try:
         config = json.loads(config_path.read_text())
     except ValueError as err:  # json.JSONDecodeError
         raise click.BadParameter(f"{config_path}: {err}", param_hint="--config") from err
-    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
+    options = export.options()
     try:
         # the training dropout (0.1) stays in the subnet, so that --quantize qat fine-tunes with it
         supernet = load_supernet(net_id, weights, n_classes, dropout_rate=0.1)
@@ -119,87 +188,51 @@ def export_command(net_id, specialized, model_path, weights, pretrained, config_
     except (ValueError, KeyError, TypeError) as err:
         raise click.BadParameter(f"{config_path} is outside the search space of {net_id}: {err}",
                                  param_hint="--config") from err
-    try:
-        result = export_subnet(
-            supernet, config, out, quantize=quantize, data=data, calibrate_bn=calibrate_bn, resolution=resolution,
-            batch_size=batch_size, io_type=io_type, representative_images=representative_images, qat=qat,
-            labels=labels, validation_split=validation_split, seed=seed,
-        )
-    except (ValueError, FileNotFoundError, ConversionError) as err:
-        raise click.ClickException(str(err)) from err
-    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
-    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, "
-               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
-    click.echo(f"ops: {ops}")
+    _run_export(export_subnet, supernet, config, export.out, options)
 
 
-def _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed):
-    """The export commands' `--labels` file (one label a line) and, with `--quantize qat`, its training options."""
-    labels = None
-    if labels_path is not None:
-        labels = [line.strip() for line in labels_path.read_text().splitlines() if line.strip()]
-    qat = None
-    if quantize == "qat":
-        from .qat import QATOptions
+def _export_specialized(net_id, weights, pretrained, export: _ExportArgs) -> None:
+    from ofa_tf.specialized import FILES
 
-        qat = QATOptions(steps=qat_steps, batch_size=qat_batch_size, learning_rate=qat_lr, seed=seed)
-    return labels, qat
-
-
-def _export_model(model_path, quantize, data, out, batch_size, io_type, labels_path, representative_images,
-                  qat_steps, qat_batch_size, qat_lr, validation_split, seed):
-    from .export import export_finetuned
-    from .quantize import ConversionError
-
-    if quantize in ("int8", "qat") and data is None:
-        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
-    check_writable(out)
-    check_outputs_not_inputs([("--out", out)], [("--model", model_path), ("--labels", labels_path),
-                                                 ("--data", existing_folder(data))])
-    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
-    try:
-        result = export_finetuned(
-            model_path, out, quantize=quantize, data=data, batch_size=batch_size, io_type=io_type,
-            representative_images=representative_images, qat=qat, labels=labels, validation_split=validation_split,
-        )
-    except (ValueError, FileNotFoundError, ConversionError) as err:
-        raise click.ClickException(str(err)) from err
-    ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
-    origin = result.metadata.extra.get("finetune")
-    what = (f"fine-tuned on {len(origin['classes'])} classes from {origin['supernet'].get('net_id') or 'a supernet'}"
-            if origin else "no fine-tuning record")
-    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, {model_path.name}: {what}, "
-               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
-    click.echo(f"ops: {ops}")
-
-
-def _export_specialized(net_id, weights, pretrained, quantize, data, out, batch_size, io_type, labels_path,
-                        representative_images, qat_steps, qat_batch_size, qat_lr, validation_split, seed):
     from .export import export_specialized
-    from .quantize import ConversionError
 
     if (weights is None) == (not pretrained):
         raise click.UsageError("--specialized needs exactly one of --weights FOLDER or --pretrained.")
-    if quantize in ("int8", "qat") and data is None:
-        raise click.UsageError(f"--quantize {quantize} needs --data (a TFDS name, an image folder or 'digits').")
-    check_writable(out)
-    from ofa_tf.specialized import FILES
-
     read = [] if weights is None else [weights / name for name in FILES] if weights.is_dir() else [weights]
-    check_outputs_not_inputs([("--out", out)], [*(("--weights", path) for path in read), ("--labels", labels_path),
-                                                ("--data", existing_folder(data))])
-    labels, qat = _labels_and_qat(labels_path, quantize, qat_steps, qat_batch_size, qat_lr, seed)
+    export.check([("--weights", path) for path in read])
+    _run_export(export_specialized, net_id, export.out, weights, pretrained, export.options(),
+                about=lambda result: f"{net_id} at ")
+
+
+def _export_finetuned(model_path, export: _ExportArgs) -> None:
+    from .export import export_finetuned
+
+    export.check([("--model", model_path)])
+    # split as the fine-tuning run split it unless --validation-split is given; --seed seeds only QAT here
+    options = export.options(validation_split=export.validation_split if export.split_given else None, seed=None)
+
+    def about(result) -> str:
+        origin = result.metadata.extra.get("finetune")
+        what = (f"fine-tuned on {len(origin['classes'])} classes from "
+                f"{origin['supernet'].get('net_id') or 'a supernet'}" if origin else "no fine-tuning record")
+        return f"{model_path.name}: {what}, "
+
+    _run_export(export_finetuned, model_path, export.out, options, about=about)
+
+
+def _run_export(export_fn, *args, about=lambda result: "") -> None:
+    """Runs `export_fn(*args)` (its bad-input errors as one line) and prints what it wrote: `Wrote PATH (size,
+    mode, <about(result)>RxR) in Ns` and the op histogram."""
+    from .quantize import ConversionError
+
     try:
-        result = export_specialized(
-            net_id, out, weights=weights, pretrained=pretrained, quantize=quantize, data=data, batch_size=batch_size,
-            io_type=io_type, representative_images=representative_images, qat=qat, labels=labels,
-            validation_split=validation_split, seed=seed,
-        )
+        result = export_fn(*args)
     except (ValueError, FileNotFoundError, ConnectionError, ConversionError) as err:
         raise click.ClickException(str(err)) from err
+    meta = result.metadata
     ops = ", ".join(f"{k}×{v}" for k, v in result.op_histogram.items())
-    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {quantize}, {net_id} at "
-               f"{result.metadata.resolution}x{result.metadata.resolution}) in {result.seconds['total']:.1f}s")
+    click.echo(f"Wrote {result.path} ({result.size_bytes / 1024:.1f} KiB, {meta.quantization}, {about(result)}"
+               f"{meta.resolution}x{meta.resolution}) in {result.seconds['total']:.1f}s")
     click.echo(f"ops: {ops}")
 
 

@@ -26,16 +26,6 @@ def _load_data(source: str | None, validation_split: float, seed: int):
     return load_dataset(source, validation_split=validation_split, seed=seed)
 
 
-def check_lut(path: str | Path, supernet) -> None:
-    """A latency table built for another supernet (its header's net id) is refused, naming both."""
-    from ofa_tf.latency import LatencyTable
-
-    built_for = LatencyTable.load(path).header.get("net_id")
-    if built_for and supernet.net_id and built_for != supernet.net_id:
-        raise ValueError(f"The latency table {path} was measured for {built_for}, not {supernet.net_id}: build one "
-                         f"with `android-bench lut --net {supernet.net_id}`.")
-
-
 def _resolve_predictor(path: str | Path) -> Path:
     path = Path(path)
     return path.parent if path.is_file() else path
@@ -192,77 +182,64 @@ def search(net_id, weights, predictor_path, predictor_weights, constraints, luts
     """
     from ofa_tf.nas import EvolutionConfig
     from ofa_tf.nas import NSGA2Config
-    from ofa_tf.nas import pareto_plot
     from .budget_search import search_subnet
     from .budgets import budget_constraint
     from .budgets import efficiency_models
-    from .budgets import has_block_tables
-    from .budgets import lut_latency_model
     from .budgets import parse_constraint
-    from .measure import HostLatency
-    from .specialize import describe_latency_model
-    from .specialize import describe_resolutions
+    from .specialize import budget_latency_model
 
     check_writable(out)
-    stem = Path(out).with_suffix("")
-    written = [f"{stem}{tail}" for tail in (".search.json", ".pareto.png", "_host_measurements")]
+    out = Path(out)
+    written = [f"{out.with_suffix('')}{tail}" for tail in (".search.json", ".pareto.png", "_host_measurements")]
     check_outputs_not_inputs([("--out", out), *(("--out", path) for path in written)],
                              _read_inputs(weights, net_id, None, predictor_path, predictor_weights, luts))
     budgets = [parse_constraint(c) for c in constraints]
     for path in luts:
         if not Path(path).is_file():
             raise FileNotFoundError(f"Latency table not found: {path} (from --lut).")
-    supernet = load_supernet(net_id, weights, n_classes) if (weights or net_id) else None
-    if supernet is None:
+    if not (weights or net_id):
         raise ValueError("Pass --net (and --weights) so that MACs, params and latency match the supernet.")
+    supernet = load_supernet(net_id, weights, n_classes)
     model = load_predictor(predictor_path, predictor_weights, supernet)
-    shape = supernet  # MACs / params models of its family (`efficiency_models`)
-    latency_model = None
-    out = Path(out)
-    if any(b.metric == "latency" for b in budgets):
-        if luts:
-            for path in luts:
-                check_lut(path, supernet)
-            latency_model = lut_latency_model(luts, shape, name="latency")
-        else:
-            if weights is None:
-                raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
-            host = HostLatency(supernet, out.parent / f"{out.stem}_host_measurements")
-            if has_block_tables(supernet):
-                latency_model = host.table_model(name="host_latency")
-                click.echo(f"Note: no --lut; latency is this host's, predicted by "
-                           f"{describe_latency_model(latency_model)}.")
-            else:
-                latency_model, points = host.macs_line_model(name="host_latency")
-                click.echo(
-                    f"Note: no --lut; latency is this host's, predicted from MACs by a linear fit to {len(points)} "
-                    f"measured subnets ({latency_model.intercept_ms:.3f} ms + {latency_model.ms_per_mmac:.4f} ms/M "
-                    "MACs)."
-                )
-    constraint_list = [budget_constraint(b, shape, latency_model) for b in budgets]
+    host_dir = out.parent / f"{out.stem}_host_measurements" if weights is not None else None
+    latency_model, note = budget_latency_model(supernet, budgets, luts, host_dir)
+    if note:
+        click.echo(f"Note: {note}")
     outcome = search_subnet(
-        model, constraint_list, report_models=list(efficiency_models(shape)),
+        model, [budget_constraint(b, supernet, latency_model) for b in budgets],
+        report_models=list(efficiency_models(supernet)),
         evolution=EvolutionConfig(population_size=population, n_generations=generations),
         nsga2=NSGA2Config(population_size=max(4, population), n_generations=pareto_generations)
         if pareto_generations else None,
-        seed=seed,
-        resolutions=resolutions,
+        seed=seed, resolutions=resolutions,
     )
+    _echo_search(outcome, budgets, resolutions, _save_search(outcome, budgets, out))
+
+
+def _save_search(outcome, budgets, out: Path) -> list[Path]:
+    """Writes the subnet config to `out`, its `.search.json` and (with a front) `.pareto.png`; returns the paths."""
+    from ofa_tf.nas import pareto_plot
+
     out.parent.mkdir(parents=True, exist_ok=True)
     outcome.config.save(out)
     sidecar = out.with_name(out.stem + ".search.json")
     sidecar.write_text(json.dumps({"constraints": [str(b) for b in budgets], **outcome.to_dict()}, indent=1) + "\n")
-    plot = None
-    if outcome.front is not None:
-        plot = pareto_plot(outcome.front, out.with_name(out.stem + ".pareto.png"),
-                           title=f"Pareto front under {', '.join(str(b) for b in budgets)}")
+    if outcome.front is None:
+        return [out, sidecar]
+    return [out, sidecar, pareto_plot(outcome.front, out.with_name(out.stem + ".pareto.png"),
+                                      title=f"Pareto front under {', '.join(str(b) for b in budgets)}")]
+
+
+def _echo_search(outcome, budgets, resolutions, written: list[Path]) -> None:
+    from .specialize import describe_resolutions
+
     click.echo(f"Best subnet under {', '.join(str(b) for b in budgets)} (search {outcome.seconds:.1f} s):")
     click.echo(f"  config: {json.dumps(outcome.config.to_dict())}")
     click.echo(f"  predicted top-1: {100 * outcome.predicted_accuracy:.2f}%")
     for name, value in outcome.efficiency.items():
         click.echo(f"  {name}: {value:.4g} {outcome.units[name]}")
     click.echo(f"  resolutions searched: {describe_resolutions(outcome, resolutions)}")
-    click.echo(f"Wrote {out}, {sidecar}" + (f", {plot}" if plot else "") + ".")
+    click.echo(f"Wrote {', '.join(str(path) for path in written)}.")
 
 
 # === specialize ===
@@ -303,6 +280,7 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
                finetune_epochs, out):
     """One search per device budget, one BN-recalibrated `.tflite` per device, and a report (OUT/report.md)."""
     from . import specialize as spec
+    from .budgets import check_lut
     from ofa_tf.nas import EvolutionConfig
 
     check_writable(out, folder=True)
@@ -313,7 +291,12 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
     check_outputs_not_inputs([("--out", out), *(("--out", Path(out) / name) for name in written)],
                              _read_inputs(weights, net_id, data_source, predictor_path, predictor_weights,
                                           [path for paths in lut_map.values() for path in paths]))
-    budgets = [spec.parse_constraint(c) for c in constraints]
+    options = spec.SpecializeOptions(
+        quantize=quantize, constraints=[spec.parse_constraint(c) for c in constraints], measure_host=not no_host,
+        calibration_images=calibration_images, evolution=EvolutionConfig(n_generations=generations), seed=seed,
+        resolutions=resolutions, finetune_epochs=finetune_epochs,
+        finetune_options={"data_name": data_source, "validation_split": validation_split, "seed": seed},
+    )
     supernet = load_supernet(net_id, weights, n_classes)
     model = load_predictor(predictor_path, predictor_weights, supernet)
     for paths in lut_map.values():
@@ -324,13 +307,7 @@ def specialize(weights, net_id, predictor_path, predictor_weights, devices, luts
         raise ValueError("--quantize int8 needs --data (representative images for the activation ranges).")
     if finetune_epochs and data is None:
         raise ValueError(f"--finetune-epochs {finetune_epochs} fine-tunes on --data: pass --data.")
-    report = spec.specialize(
-        supernet, model, device_list, out, luts=lut_map, data=data, quantize=quantize, constraints=budgets,
-        measure_host=not no_host, calibration_images=calibration_images,
-        evolution=EvolutionConfig(n_generations=generations), seed=seed, resolutions=resolutions,
-        finetune_epochs=finetune_epochs,
-        finetune_options={"data_name": data_source, "validation_split": validation_split, "seed": seed},
-    )
+    report = spec.specialize(supernet, model, device_list, out, luts=lut_map, data=data, options=options)
     _echo_results(report, resolutions)
 
 

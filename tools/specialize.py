@@ -37,6 +37,7 @@ from .budget_search import SearchOutcome
 from .budget_search import search_subnet
 from .budgets import Budget
 from .budgets import budget_constraint
+from .budgets import check_lut
 from .budgets import efficiency_models
 from .budgets import has_block_tables
 from .budgets import lut_latency_model
@@ -52,10 +53,10 @@ from .specialize_report import plot_fronts
 from .specialize_report import report_markdown
 
 __all__ = [
-    "Budget", "DeviceResult", "DeviceTarget", "HostLatency", "SearchOutcome", "SpecializeReport", "budget_constraint",
-    "covered_space", "describe_latency_model", "describe_resolutions", "efficiency_models", "lut_latency_model",
-    "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts", "resolve_devices", "search_subnet",
-    "specialize",
+    "Budget", "DeviceResult", "DeviceTarget", "HostLatency", "SearchOutcome", "SpecializeOptions", "SpecializeReport",
+    "budget_constraint", "budget_latency_model", "covered_space", "describe_latency_model", "describe_resolutions",
+    "efficiency_models", "lut_latency_model", "make_evaluate_fn", "parse_constraint", "parse_devices", "parse_luts",
+    "resolve_devices", "search_subnet", "specialize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,29 @@ def resolve_devices(
     return targets
 
 
+def budget_latency_model(supernet, budgets: Sequence[Budget], luts: Sequence[str | Path] = (),
+                         host_dir: str | Path | None = None) -> tuple[EfficiencyModel | None, str | None]:
+    """The latency model of the latency budgets among `budgets` (None without one) and a note on it: the lookup
+    tables `luts` (each checked to be the supernet's), else this host's (`HostLatency.model`, measured in
+    `host_dir`: its block latency table, or a line in MACs for supernets without block tables)."""
+    if not any(b.metric == "latency" for b in budgets):
+        return None, None
+    if luts:
+        for path in luts:
+            check_lut(path, supernet)
+        return lut_latency_model(luts, supernet, name="latency"), None
+    if host_dir is None:
+        raise ValueError("A latency constraint needs --lut FILE, or --weights to measure this host.")
+    calibrate = 5
+    model = HostLatency(supernet, host_dir).model(calibrate, name="host_latency")
+    if isinstance(model, MacsLatencyModel):
+        how = (f"predicted from MACs by a linear fit to {max(calibrate, 2)} measured subnets ({model.intercept_ms:.3f} "
+               f"ms + {model.ms_per_mmac:.4f} ms/M MACs)")
+    else:
+        how = f"predicted by {describe_latency_model(model)}"
+    return model, f"no --lut; latency is this host's, {how}."
+
+
 @dataclasses.dataclass
 class DeviceResult:
     """What `specialize` produced for one device."""
@@ -214,6 +238,52 @@ class SpecializeReport:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class SpecializeOptions:
+    """How `specialize` searches, exports and measures (`ofa-tf specialize` builds them; `specialize` also takes them
+    as keywords).
+
+    Args:
+        quantize: export mode, one of `tools.quantize.POST_TRAINING_MODES`.
+        constraints: budgets every device must also meet (e.g. params; latency budgets are per device).
+        measure_host: measure every exported model on this machine (and build the host table where needed).
+        host_calibration_subnets, host_rounds: calibration subnets and interleaved rounds of the host table.
+        host_runs: timed runs per host measurement (table entries and exported models).
+        calibration_images: BN recalibration images.
+        evolution, nsga2: search settings (nsga2=None skips the Pareto front).
+        seed: search seed.
+        title: report title.
+        resolutions: the resolutions every device's search draws from (default: those of the search space that the
+            predictor and the device's latency model cover; `ofa_tf.nas.search_resolutions`).
+        finetune_epochs: fine-tune each device's subnet for this many epochs on the data before its export
+            (`ofa_tf.finetune` into `out/<device>_finetune/`; the `.tflite` is the fine-tuned model and `top1` its
+            accuracy, `extracted_top1` the subnet's before); 0 exports the subnet as extracted.
+        finetune_options: more `ofa_tf.finetune` options (lr, teacher, batch_size, ...).
+    """
+
+    quantize: str = "none"
+    constraints: tuple[Budget, ...] = ()
+    measure_host: bool = True
+    host_calibration_subnets: int = 5
+    host_rounds: int = 3
+    host_runs: int = 30
+    calibration_images: int = 2000
+    evolution: EvolutionConfig = EvolutionConfig()
+    nsga2: NSGA2Config | None = NSGA2Config()
+    seed: int = 0
+    title: str = "OFA specialization"
+    resolutions: tuple[int, ...] | None = None
+    finetune_epochs: int = 0
+    finetune_options: Mapping | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+        if self.resolutions is not None:
+            object.__setattr__(self, "resolutions", tuple(self.resolutions))
+        if any(b.metric == "latency" for b in self.constraints):
+            raise ValueError("Latency constraints are per device (--devices NAME:20ms), not common constraints.")
+
+
 def specialize(
     supernet,
     predictor: AccuracyPredictor,
@@ -222,22 +292,10 @@ def specialize(
     *,
     luts: Mapping[str, Sequence[str | Path]] | None = None,
     data=None,
-    quantize: str = "none",
-    constraints: Sequence[Budget] = (),
-    measure_host: bool = True,
     host_model: EfficiencyModel | None = None,
-    host_calibration_subnets: int = 5,
-    host_rounds: int = 3,
-    host_runs: int = 30,
-    calibration_images: int = 2000,
-    evolution: EvolutionConfig = EvolutionConfig(),
-    nsga2: NSGA2Config | None = NSGA2Config(),
-    seed: int = 0,
-    title: str = "OFA specialization",
     extra: Mapping | None = None,
-    resolutions: Sequence[int] | None = None,
-    finetune_epochs: int = 0,
-    finetune_options: Mapping | None = None,
+    options: SpecializeOptions | None = None,
+    **overrides,
 ) -> SpecializeReport:
     """One search per device budget, one exported `.tflite` per device, and a report in `out`.
 
@@ -259,89 +317,135 @@ def specialize(
         out: output folder.
         luts: per device lookup-table files (`{"note8": ["note8_lut.yaml"]}`).
         data: an `ImageData` for BN recalibration, int8 export and accuracy; None skips accuracy.
-        quantize: export mode, one of `tools.quantize.POST_TRAINING_MODES`.
-        constraints: budgets every device must also meet (e.g. params).
-        measure_host: measure every exported model on this machine (and build the host table where needed).
         host_model: a ready host latency model (e.g. `HostLatency.table_model()`); skips building one.
-        host_calibration_subnets, host_rounds: calibration subnets and interleaved rounds of the host table.
-        host_runs: timed runs per host measurement (table entries and exported models).
-        calibration_images: BN recalibration images.
-        evolution, nsga2: search settings (nsga2=None skips the Pareto front).
-        seed: search seed.
-        title: report title.
         extra: more entries for the JSON report (e.g. the demo's training summary).
-        resolutions: the resolutions every device's search draws from (default: those of the search space that the
-            predictor and the device's latency model cover; `ofa_tf.nas.search_resolutions`).
-        finetune_epochs: fine-tune each device's subnet for this many epochs on `data` before its export
-            (`ofa_tf.finetune` into `out/<device>_finetune/`; the `.tflite` is the fine-tuned model and `top1` its
-            accuracy, `extracted_top1` the subnet's before); 0 exports the subnet as extracted.
-        finetune_options: more `ofa_tf.finetune` options (lr, teacher, batch_size, ...).
+        options: a `SpecializeOptions`; `overrides` are its fields as keywords (`quantize="int8", seed=1`).
     """
-    if finetune_epochs and data is None:
-        raise ValueError(f"finetune_epochs={finetune_epochs} fine-tunes on data: pass data (--data).")
+    options = dataclasses.replace(options, **overrides) if options else SpecializeOptions(**overrides)
+    if options.finetune_epochs and data is None:
+        raise ValueError(f"finetune_epochs={options.finetune_epochs} fine-tunes on data: pass data (--data).")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device_list = parse_devices(devices) if isinstance(devices, str) else list(devices)
+    _check_predictor(predictor, supernet.search_space)
+    host = HostLatency(supernet, out / "host_measurements", runs=options.host_runs, quantize=options.quantize) \
+        if options.measure_host else None
+    host_latency = _HostModel(supernet, host, options, host_model)
     shape = supernet  # MACs / params / host-fit models of its family (`efficiency_models`)
-    space = supernet.search_space
+    targets = resolve_devices(device_list, shape, luts, host_latency if host_latency.available else None,
+                              supernet.search_space)
+    run = _Specialization(supernet, predictor, out, data, options, host,
+                          [budget_constraint(b, shape) for b in options.constraints], list(efficiency_models(shape)))
+    results = [run.device_result(target) for target in targets]
+    return _write_report(results, out, options, getattr(supernet, "net_id", None), host_latency.model, extra)
+
+
+def _check_predictor(predictor: AccuracyPredictor, space) -> None:
+    """The predictor must score subnets of the supernet's own search space."""
     if (type(predictor.space) is not type(space) or predictor.space.n_blocks != space.n_blocks
             or predictor.space.n_stages != space.n_stages):
         raise ValueError("The predictor's search space does not match the supernet's (family / blocks / stages "
                          "differ).")
-    host = HostLatency(supernet, out / "host_measurements", runs=host_runs, quantize=quantize) if measure_host \
-        else None
-    resolved: dict = {} if host_model is None else {"model": host_model}
 
-    def build_host_model():
-        if not resolved:
-            what = "latency table" if has_block_tables(supernet) else "latency line over MACs"
-            logger.info("Building this host's %s (%d calibration subnets).", what, host_calibration_subnets)
-            resolved["model"] = host.model(host_calibration_subnets, host_rounds, seed)
-            logger.info("Host latency: %s.", describe_latency_model(resolved["model"]))
-        return resolved["model"]
 
-    targets = resolve_devices(device_list, shape, luts, build_host_model if (host or resolved) else None, space)
-    common = [budget_constraint(b, shape) for b in constraints if b.metric != "latency"]
-    if any(b.metric == "latency" for b in constraints):
-        raise ValueError("Latency constraints are per device (--devices NAME:20ms), not common constraints.")
-    report_models = list(efficiency_models(shape))
-    results = []
-    for target in targets:
+class _HostModel:
+    """This host's latency model: the one given, else built on first use (`HostLatency.model`)."""
+
+    def __init__(self, supernet, host: HostLatency | None, options: SpecializeOptions,
+                 model: EfficiencyModel | None = None):
+        self.supernet, self.host, self.options, self.model = supernet, host, options, model
+        self.available = host is not None or model is not None
+
+    def __call__(self) -> EfficiencyModel:
+        if self.model is None:
+            what = "latency table" if has_block_tables(self.supernet) else "latency line over MACs"
+            n = self.options.host_calibration_subnets
+            logger.info("Building this host's %s (%d calibration subnets).", what, n)
+            self.model = self.host.model(n, self.options.host_rounds, self.options.seed)
+            logger.info("Host latency: %s.", describe_latency_model(self.model))
+        return self.model
+
+
+@dataclasses.dataclass
+class _Specialization:
+    """What every device's search, export and measurements share."""
+
+    supernet: object
+    predictor: AccuracyPredictor
+    out: Path
+    data: object
+    options: SpecializeOptions
+    host: HostLatency | None
+    common: list  # the constraints every device meets
+    report_models: list  # the efficiency models each outcome reports
+
+    def device_result(self, target: DeviceTarget) -> DeviceResult:
+        """Searches, saves, exports (fine-tuning first with `finetune_epochs`) and measures one device's subnet."""
+        options, data = self.options, self.data
         logger.info("Searching for %s (%s, %s).", target.name, target.budget, target.source)
         try:
-            outcome = search_subnet(predictor, [target.constraint, *common], report_models=report_models,
-                                    evolution=evolution, nsga2=nsga2, seed=seed,
-                                    resolutions=resolutions)
+            outcome = search_subnet(self.predictor, [target.constraint, *self.common],
+                                    report_models=self.report_models, evolution=options.evolution,
+                                    nsga2=options.nsga2, seed=options.seed, resolutions=options.resolutions)
         except (InfeasibleConstraintError, ResolutionError) as err:
             raise type(err)(f"Device {target.name!r} ({target.budget}): {err}") from err
-        config_path = out / f"{target.name}.json"
+        config_path = self.out / f"{target.name}.json"
         outcome.config.save(config_path)
         result = DeviceResult(target.name, str(target.budget), target.source, target.note, outcome, str(config_path),
                               bound=target.budget.value)
-        tflite = out / f"{target.name}.tflite"
-        if finetune_epochs:
-            _finetune_and_export(supernet, result, out / f"{target.name}_finetune", tflite, data, quantize,
-                                 calibration_images, finetune_epochs, finetune_options)
-        else:
-            with preserved_state(supernet):
-                export_tflite(supernet, outcome.config, tflite, quantize=quantize, data=data,
-                              calibration_images=calibration_images)
+        tflite = self.out / f"{target.name}.tflite"
+        self._export(result, tflite)
         result.tflite_path, result.tflite_bytes = str(tflite), tflite.stat().st_size
-        if host is not None:
-            result.measured_host_ms = host.measure_file(tflite)
+        if self.host is not None:
+            result.measured_host_ms = self.host.measure_file(tflite)
         if data is not None:
-            if not finetune_epochs:
-                result.top1 = make_evaluate_fn(supernet, data, calibration_images)(outcome.config)
+            if not options.finetune_epochs:
+                result.top1 = make_evaluate_fn(self.supernet, data, options.calibration_images)(outcome.config)
             result.tflite_top1 = tflite_accuracy(tflite, data, outcome.config.r)
-        results.append(result)
         logger.info("%s: %s, predicted top-1 %.4f, %s.", target.name, config_key(outcome.config),
                     outcome.predicted_accuracy, ", ".join(f"{k} {v:.4g}" for k, v in outcome.efficiency.items()))
-    plot_path = plot_fronts(results, out / "pareto.png", title)
-    host_latency = _host_latency_summary(resolved.get("model"))
+        return result
+
+    def _export(self, result: DeviceResult, tflite: Path) -> None:
+        options = self.options
+        if options.finetune_epochs:
+            self._finetune_and_export(result, tflite)
+            return
+        with preserved_state(self.supernet):
+            export_tflite(self.supernet, result.outcome.config, tflite, quantize=options.quantize, data=self.data,
+                          calibration_images=options.calibration_images)
+
+    def _finetune_and_export(self, result: DeviceResult, tflite: Path) -> None:
+        """Fine-tunes the device's subnet (`ofa_tf.finetune`, into `out/<device>_finetune/`) and exports the
+        fine-tuned model (`export_finetuned`)."""
+        from ofa_tf.training.evaluation import evaluate_model
+        from ofa_tf.training.finetuning import finetune
+
+        from .export import export_finetuned
+
+        config, data = result.outcome.config, self.data
+        epochs, images = self.options.finetune_epochs, self.options.calibration_images
+        result.extracted_top1 = make_evaluate_fn(self.supernet, data, images)(config)
+        settings = {"calibrate_bn": images, "verbose": 0, **dict(self.options.finetune_options or {})}
+        run = finetune(self.supernet, config, data, self.out / f"{result.device}_finetune", epochs=epochs, **settings)
+        export_finetuned(run.model_path, tflite, quantize=self.options.quantize, data=data)
+        result.top1 = evaluate_model(run.model, data).top1
+        result.finetune_dir = str(run.out_dir)
+        note = (f"fine-tuned for {epochs} epochs ({run.out_dir}): top-1 {100 * result.extracted_top1:.2f}% as "
+                f"extracted, {100 * result.top1:.2f}% fine-tuned")
+        result.note = f"{result.note}; {note}" if result.note else note
+        logger.info("%s: %s.", result.device, note)
+
+
+def _write_report(results: list[DeviceResult], out: Path, options: SpecializeOptions, net_id: str | None,
+                  host_model: EfficiencyModel | None, extra: Mapping | None) -> SpecializeReport:
+    """`pareto.png`, `report.json` and `report.md` in `out`."""
+    plot_path = plot_fronts(results, out / "pareto.png", options.title)
+    host_latency = _host_latency_summary(host_model)
     payload = {
-        "title": title,
-        "net_id": getattr(supernet, "net_id", None),
-        "quantize": quantize,
+        "title": options.title,
+        "net_id": net_id,
+        "quantize": options.quantize,
         "devices": [r.to_dict() for r in results],
         "host_latency": host_latency,
         **dict(extra or {}),
@@ -349,29 +453,8 @@ def specialize(
     json_path = out / "report.json"
     json_path.write_text(json.dumps(payload, indent=1) + "\n")
     markdown_path = out / "report.md"
-    markdown_path.write_text(report_markdown(results, title, host_latency, extra))
+    markdown_path.write_text(report_markdown(results, options.title, host_latency, extra))
     return SpecializeReport(results, markdown_path, json_path, plot_path, dict(extra or {}))
-
-
-def _finetune_and_export(supernet, result: DeviceResult, folder: Path, tflite: Path, data, quantize: str,
-                         calibration_images: int, epochs: int, options: Mapping | None) -> None:
-    """Fine-tunes the device's subnet (`ofa_tf.finetune`) and exports the fine-tuned model (`export_finetuned`)."""
-    from ofa_tf.training.evaluation import evaluate_model
-    from ofa_tf.training.finetuning import finetune
-
-    from .export import export_finetuned
-
-    config = result.outcome.config
-    result.extracted_top1 = make_evaluate_fn(supernet, data, calibration_images)(config)
-    options = {"calibrate_bn": calibration_images, "verbose": 0, **dict(options or {})}
-    run = finetune(supernet, config, data, folder, epochs=epochs, **options)
-    export_finetuned(run.model_path, tflite, quantize=quantize, data=data)
-    result.top1 = evaluate_model(run.model, data).top1
-    result.finetune_dir = str(run.out_dir)
-    note = (f"fine-tuned for {epochs} epochs ({run.out_dir}): top-1 {100 * result.extracted_top1:.2f}% as "
-            f"extracted, {100 * result.top1:.2f}% fine-tuned")
-    result.note = f"{result.note}; {note}" if result.note else note
-    logger.info("%s: %s.", result.device, note)
 
 
 def _host_latency_summary(model: EfficiencyModel | None) -> dict | None:
