@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click  # noqa: E402
 
-from ofa_tf._shared_data import ENV_VAR  # noqa: E402
-from ofa_tf._shared_data import shared_dir  # noqa: E402
+from ofa_tf.shared_data import ENV_VAR  # noqa: E402
+from ofa_tf.shared_data import shared_dir  # noqa: E402
 from ofa_tf.data import load_dataset  # noqa: E402
 from ofa_tf.run_folder import weights_path  # noqa: E402
 from ofa_tf.supernet import OFAMobileNetV3  # noqa: E402

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ofa_tf import _quiet_import
-from ofa_tf._lazy import lazy_exports
+from ofa_tf.lazy import lazy_exports
 
 # TensorFlow's oneDNN kernels make a training step ~1.5x faster on CPU, but with two ops running at once (inter-op
 # parallelism) they corrupt the heap in elastic training within minutes (benchmarks/onednn_stress.py: glibc's

@@ -2,58 +2,14 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 
+from ofa_tf.stock_keras import KERAS_ACTIVATION
+from ofa_tf.stock_keras import StockModelBuilder
 from ofa_tf.subnet_config import SubnetConfig
 
-_KERAS_ACTIVATION = {"relu": "relu", "relu6": "relu6", "hard_silu": "hard_silu"}
 
-
-def _bn_weights(bn, channels):
-    return [v.numpy()[:channels] for v in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)]
-
-
-class _Builder:
-    """Applies stock layers to a functional graph and records the weights to copy into each."""
-
-    def __init__(self, momentum, epsilon):
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.weights = []
-
-    def layer(self, layer, x, weights=None):
-        y = layer(x)
-        if weights is not None:
-            self.weights.append((layer, weights))
-        return y
-
-    def bn(self, x, bn, channels, name):
-        layer = keras.layers.BatchNormalization(momentum=self.momentum, epsilon=self.epsilon, name=name)
-        return self.layer(layer, x, _bn_weights(bn, channels))
-
-    def conv(self, x, kernel, strides, name, bias=None):
-        """Conv with symmetric k//2 padding (explicit ZeroPadding2D at stride > 1, "same" at stride 1)."""
-        k = kernel.shape[0]
-        padding = "same"
-        if strides > 1 and k > 1:
-            x = keras.layers.ZeroPadding2D(k // 2, name=f"{name}_pad")(x)
-            padding = "valid"
-        layer = keras.layers.Conv2D(kernel.shape[-1], k, strides=strides, padding=padding,
-                                    use_bias=bias is not None, name=name)
-        return self.layer(layer, x, [kernel] if bias is None else [kernel, bias])
-
-    def depthwise(self, x, kernel, strides, name):
-        k = kernel.shape[0]
-        padding = "same"
-        if strides > 1:
-            x = keras.layers.ZeroPadding2D(k // 2, name=f"{name}_pad")(x)
-            padding = "valid"
-        layer = keras.layers.DepthwiseConv2D(k, strides=strides, padding=padding, use_bias=False, name=name)
-        return self.layer(layer, x, [kernel])
-
-
-def _block(builder: _Builder, x, block, kernel_size, expand_ratio, name):
-    act = _KERAS_ACTIVATION[block.activation]
+def mbconv_block(builder: StockModelBuilder, x, block, kernel_size, expand_ratio, name):
+    act = KERAS_ACTIVATION[block.activation]
     inputs = x
     mid = block.middle_channels(expand_ratio)
     if block.has_expansion:
@@ -83,40 +39,33 @@ def _block(builder: _Builder, x, block, kernel_size, expand_ratio, name):
     return x
 
 
-def _stem(builder: _Builder, x, supernet):
+def _stem(builder: StockModelBuilder, x, supernet):
     x = builder.conv(x, supernet.first_conv.kernel.numpy(), supernet.first_stride, "first_conv")
     x = builder.bn(x, supernet.first_bn, supernet.stem_width, "first_conv_bn")
     return keras.layers.Activation("hard_silu", name="first_conv_act")(x)
 
 
-def _final_expand(builder: _Builder, x, supernet):
+def _final_expand(builder: StockModelBuilder, x, supernet):
     x = builder.conv(x, supernet.final_expand_conv.kernel.numpy(), 1, "final_expand")
     x = builder.bn(x, supernet.final_expand_bn, supernet.final_expand_width, "final_expand_bn")
     return keras.layers.Activation("hard_silu", name="final_expand_act")(x)
 
 
-def _pool(builder: _Builder, x, supernet):
+def global_pool(builder: StockModelBuilder, x, supernet):
     return keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
 
 
-def _feature_mix(builder: _Builder, x, supernet):
+def _feature_mix(builder: StockModelBuilder, x, supernet):
     x = builder.conv(x, supernet.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
     return keras.layers.Activation("hard_silu", name="feature_mix_act")(x)
 
 
-def _classifier(builder: _Builder, x, supernet):
+def classifier_head(builder: StockModelBuilder, x, supernet):
     x = keras.layers.Flatten(name="flatten")(x)
     if supernet.dropout_rate > 0:
         x = keras.layers.Dropout(supernet.dropout_rate, name="dropout")(x)
     classifier = keras.layers.Dense(supernet.n_classes, name="classifier")
     return builder.layer(classifier, x, [v.numpy() for v in (supernet.classifier.kernel, supernet.classifier.bias)])
-
-
-def _finish(builder: _Builder, inputs, outputs, name) -> keras.Model:
-    model = keras.Model(inputs, outputs, name=name)
-    for layer, weights in builder.weights:
-        layer.set_weights([np.asarray(w, np.float32) for w in weights])
-    return model
 
 
 def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
@@ -132,24 +81,24 @@ def materialize(supernet, config: SubnetConfig, resolution=None, batch_size=None
     supernet.search_space.validate(config)
     size = resolution or None
     inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
-    builder = _Builder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
+    builder = StockModelBuilder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
 
     x = _stem(builder, inputs, supernet)
     for i, (b, k, e) in enumerate(supernet.active_blocks(config)):
-        x = _block(builder, x, supernet.blocks[b], k, e, f"blocks_{i}")
-    for part in (_final_expand, _pool, _feature_mix, _classifier):
+        x = mbconv_block(builder, x, supernet.blocks[b], k, e, f"blocks_{i}")
+    for part in (_final_expand, global_pool, _feature_mix, classifier_head):
         x = part(builder, x, supernet)
-    return _finish(builder, inputs, x, name or subnet_name(config))
+    return builder.finish(inputs, x, name or subnet_name(config))
 
 
-def _stem_and_first_block(builder: _Builder, x, supernet):
+def _stem_and_first_block(builder: StockModelBuilder, x, supernet):
     x = _stem(builder, x, supernet)
     (index, kernel_size, expand_ratio), = supernet.active_blocks(supernet.search_space.min_config())[:1]
-    return _block(builder, x, supernet.blocks[index], kernel_size, expand_ratio, f"blocks_{index}")
+    return mbconv_block(builder, x, supernet.blocks[index], kernel_size, expand_ratio, f"blocks_{index}")
 
 
-def _head(builder: _Builder, x, supernet):
-    for part in (_final_expand, _pool, _feature_mix, _classifier):
+def _head(builder: StockModelBuilder, x, supernet):
+    for part in (_final_expand, global_pool, _feature_mix, classifier_head):
         x = part(builder, x, supernet)
     return x
 
@@ -157,9 +106,9 @@ def _head(builder: _Builder, x, supernet):
 _PARTS = {
     "first_conv": _stem,
     "final_expand": _final_expand,
-    "pool": _pool,
+    "pool": global_pool,
     "feature_mix": _feature_mix,
-    "classifier": _classifier,
+    "classifier": classifier_head,
     "stem": _stem_and_first_block,
     "head": _head,
 }
@@ -188,7 +137,7 @@ def materialize_part(supernet, part: str, input_shape, block=None, kernel_size=N
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"`input_shape` must be (height, width, channels); received {tuple(input_shape)}.")
     inputs = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="input")
-    builder = _Builder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
+    builder = StockModelBuilder(momentum=supernet.bn_momentum, epsilon=supernet.bn_epsilon)
     if part == "block":
         if block is None or not 0 <= block < len(supernet.blocks):
             raise ValueError(f"`block` must index supernet.blocks (0..{len(supernet.blocks) - 1}); received {block}.")
@@ -196,10 +145,10 @@ def materialize_part(supernet, part: str, input_shape, block=None, kernel_size=N
         if kernel_size not in b.kernel_sizes:
             raise ValueError(f"Invalid kernel_size {kernel_size} for block {block}: expected one of "
                              f"{list(b.kernel_sizes)}.")
-        x = _block(builder, inputs, b, kernel_size, expand_ratio, f"blocks_{block}")
+        x = mbconv_block(builder, inputs, b, kernel_size, expand_ratio, f"blocks_{block}")
     else:
         x = _PARTS[part](builder, inputs, supernet)
-    return _finish(builder, inputs, x, name or part)
+    return builder.finish(inputs, x, name or part)
 
 
 def subnet_name(config: SubnetConfig) -> str:

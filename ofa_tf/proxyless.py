@@ -15,7 +15,7 @@ from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 from ofa_tf.supernet import MBConvSupernet
-from ofa_tf.supernet import _he_fout
+from ofa_tf.supernet import he_fan_out
 
 
 @keras.saving.register_keras_serializable(package="ofa_tf")
@@ -71,7 +71,7 @@ class OFAProxylessNASNets(MBConvSupernet):
         self._make_stem_and_blocks(first_block_activation="relu6")
         self.feature_mix_conv = keras.layers.Conv2D(
             self.feature_mix_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
+            kernel_initializer=he_fan_out(1, self.feature_mix_width), name="feature_mix_conv",
         )
         self.feature_mix_bn = ElasticBatchNorm(
             self.feature_mix_width, name="feature_mix_bn", momentum=self.bn_momentum, epsilon=self.bn_epsilon
@@ -103,27 +103,26 @@ class OFAProxylessNASNets(MBConvSupernet):
 
     def materialize(self, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
         """`config` as a Keras model of stock layers, weights copied (the reference's `ProxylessNASNets`)."""
-        from ofa_tf.materialize import _block
-        from ofa_tf.materialize import _Builder
-        from ofa_tf.materialize import _classifier
-        from ofa_tf.materialize import _finish
-        from ofa_tf.materialize import _pool
+        from ofa_tf.materialize import classifier_head
+        from ofa_tf.materialize import global_pool
+        from ofa_tf.materialize import mbconv_block
         from ofa_tf.materialize import subnet_name
+        from ofa_tf.stock_keras import StockModelBuilder
 
         self.search_space.validate(config)
         size = resolution or None
         inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
-        builder = _Builder(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+        builder = StockModelBuilder(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
         x = builder.conv(inputs, self.first_conv.kernel.numpy(), self.first_stride, "first_conv")
         x = builder.bn(x, self.first_bn, self.stem_width, "first_conv_bn")
         x = keras.layers.Activation("relu6", name="first_conv_act")(x)
         for i, (b, k, e) in enumerate(self.active_blocks(config)):
-            x = _block(builder, x, self.blocks[b], k, e, f"blocks_{i}")
+            x = mbconv_block(builder, x, self.blocks[b], k, e, f"blocks_{i}")
         x = builder.conv(x, self.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
         x = builder.bn(x, self.feature_mix_bn, self.feature_mix_width, "feature_mix_bn")
         x = keras.layers.Activation("relu6", name="feature_mix_act")(x)
-        x = _classifier(builder, _pool(builder, x, self), self)
-        return _finish(builder, inputs, x, name or subnet_name(config))
+        x = classifier_head(builder, global_pool(builder, x, self), self)
+        return builder.finish(inputs, x, name or subnet_name(config))
 
     def torch_weight_table(self) -> dict:
         """`torch key -> (variable, layout transform)` of the reference's `OFAProxylessNASNets` state dict."""

@@ -14,7 +14,8 @@ from ofa_tf.network_shape import NetworkShape
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.subnet_config import SubnetConfig
 
-def _he_fout(kernel_area, out_channels):
+def he_fan_out(kernel_area, out_channels):
+    """He-normal init over the fan-out (the reference's `init_models`, "he_fout")."""
     return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
 
 
@@ -81,7 +82,7 @@ class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
         """First conv + BN, blocks[0] (depthwise 3x3, expand 1, no SE) and the elastic blocks of `stages`."""
         self.first_conv = keras.layers.Conv2D(
             self.stem_width, 3, strides=self.first_stride, use_bias=False,
-            kernel_initializer=_he_fout(9, self.stem_width), name="first_conv",
+            kernel_initializer=he_fan_out(9, self.stem_width), name="first_conv",
         )
         self.first_bn = ElasticBatchNorm(self.stem_width, name="first_bn", momentum=self.bn_momentum,
                                          epsilon=self.bn_epsilon)
@@ -265,12 +266,12 @@ class OFAMobileNetV3(MBConvSupernet):
         bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
         self.final_expand_conv = keras.layers.Conv2D(
             self.final_expand_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.final_expand_width), name="final_expand_conv",
+            kernel_initializer=he_fan_out(1, self.final_expand_width), name="final_expand_conv",
         )
         self.final_expand_bn = ElasticBatchNorm(self.final_expand_width, name="final_expand_bn", **bn)
         self.feature_mix_conv = keras.layers.Conv2D(
             self.feature_mix_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
+            kernel_initializer=he_fan_out(1, self.feature_mix_width), name="feature_mix_conv",
         )
         self._make_classifier()
         self.build((None, None, None, 3))

@@ -9,22 +9,22 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+BATCH_NORM_KEYS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
 def conv_kernel(w):  # [out, in, kh, kw] -> [kh, kw, in, out]
     return np.transpose(w, (2, 3, 1, 0))
 
 
-def _depthwise(w):  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+def depthwise_kernel(w):  # [C, 1, kh, kw] -> [kh, kw, C, 1]
     return np.transpose(w, (2, 3, 0, 1))
 
 
-def _se(w):  # [out, in, 1, 1] -> [in, out]
+def se_kernel(w):  # [out, in, 1, 1] -> [in, out]
     return np.transpose(w[:, :, 0, 0])
 
 
-def _same(w):
+def identity(w):
     return w
 
 
@@ -60,8 +60,8 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def add_batch_norm(table: dict, prefix: str, layer) -> None:
     """Adds the four tensors of a BatchNorm under `prefix` (`prefix.weight` -> gamma, ...)."""
-    for torch_name, keras_name in _BN.items():
-        table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), _same)
+    for torch_name, keras_name in BATCH_NORM_KEYS.items():
+        table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), identity)
 
 
 def mbconv_weight_table(supernet) -> dict[str, tuple[object, Callable]]:
@@ -70,7 +70,7 @@ def mbconv_weight_table(supernet) -> dict[str, tuple[object, Callable]]:
     table["first_conv.conv.weight"] = (supernet.first_conv.kernel, conv_kernel)
     add_batch_norm(table, "first_conv.bn", supernet.first_bn)
     first = supernet.blocks[0]
-    table["blocks.0.conv.depth_conv.conv.weight"] = (first.depthwise_conv.kernel, _depthwise)
+    table["blocks.0.conv.depth_conv.conv.weight"] = (first.depthwise_conv.kernel, depthwise_kernel)
     add_batch_norm(table, "blocks.0.conv.depth_conv.bn", first.depthwise_bn)
     table["blocks.0.conv.point_linear.conv.weight"] = (first.project_conv.kernel, conv_kernel)
     add_batch_norm(table, "blocks.0.conv.point_linear.bn", first.project_bn)
@@ -79,19 +79,19 @@ def mbconv_weight_table(supernet) -> dict[str, tuple[object, Callable]]:
         table[f"{p}.inverted_bottleneck.conv.conv.weight"] = (block.expand_conv.kernel, conv_kernel)
         add_batch_norm(table, f"{p}.inverted_bottleneck.bn.bn", block.expand_bn)
         for name, matrix in block.depthwise_conv.transform_matrices.items():
-            table[f"{p}.depth_conv.conv.{name}"] = (matrix, _same)
-        table[f"{p}.depth_conv.conv.conv.weight"] = (block.depthwise_conv.kernel, _depthwise)
+            table[f"{p}.depth_conv.conv.{name}"] = (matrix, identity)
+        table[f"{p}.depth_conv.conv.conv.weight"] = (block.depthwise_conv.kernel, depthwise_kernel)
         add_batch_norm(table, f"{p}.depth_conv.bn.bn", block.depthwise_bn)
         if block.use_se:
             se = block.se
-            table[f"{p}.depth_conv.se.fc.reduce.weight"] = (se.reduce_kernel, _se)
-            table[f"{p}.depth_conv.se.fc.reduce.bias"] = (se.reduce_bias, _same)
-            table[f"{p}.depth_conv.se.fc.expand.weight"] = (se.expand_kernel, _se)
-            table[f"{p}.depth_conv.se.fc.expand.bias"] = (se.expand_bias, _same)
+            table[f"{p}.depth_conv.se.fc.reduce.weight"] = (se.reduce_kernel, se_kernel)
+            table[f"{p}.depth_conv.se.fc.reduce.bias"] = (se.reduce_bias, identity)
+            table[f"{p}.depth_conv.se.fc.expand.weight"] = (se.expand_kernel, se_kernel)
+            table[f"{p}.depth_conv.se.fc.expand.bias"] = (se.expand_bias, identity)
         table[f"{p}.point_linear.conv.conv.weight"] = (block.project_conv.kernel, conv_kernel)
         add_batch_norm(table, f"{p}.point_linear.bn.bn", block.project_bn)
     table["classifier.linear.weight"] = (supernet.classifier.kernel, np.transpose)
-    table["classifier.linear.bias"] = (supernet.classifier.bias, _same)
+    table["classifier.linear.bias"] = (supernet.classifier.bias, identity)
     return table
 
 
