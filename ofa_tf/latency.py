@@ -37,12 +37,12 @@ import numpy as np
 
 from ofa_tf.files import read_yaml_or_json
 from ofa_tf.files import write_yaml_or_json
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.nas.efficiency import Configs
-from ofa_tf.nas.efficiency import EfficiencyModel
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.network_shape import StageShape
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.efficiency import Configs
+from ofa_tf.efficiency import EfficiencyModel
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.shape import StageShape
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 TABLE_FORMAT = "ofa_tf.latency_table/1"
 GRANULARITIES = ("block", "layer")
@@ -183,7 +183,7 @@ def detect_granularity(keys: Iterable[str]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TableLayer:
-    """One distinct piece to time: its table key and how to build it (see `ofa_tf.materialize.materialize_part`).
+    """One distinct piece to time: its table key and how to build it (see `ofa_tf.families.mobilenet_v3.materialize.materialize_part`).
 
     `part` is `overhead` for `OVERHEAD_KEY`; `block`, `kernel_size`, `expand_ratio` only for `part="block"`.
     """
@@ -199,7 +199,7 @@ class TableLayer:
         """A batch-1 Keras model of exactly the stock layers `materialize` uses for this piece."""
         import keras
 
-        from ofa_tf.materialize import materialize_part
+        from ofa_tf.families.mobilenet_v3.materialize import materialize_part
 
         if self.part == "overhead":
             inputs = keras.Input(shape=self.input_shape, batch_size=1, name="input")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ofa_tf.files import write_atomic as write_atomic
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 from .inspect_model import io_tensors
 from .inspect_model import op_histogram
@@ -96,7 +96,7 @@ def export_subnet(
     start = time.perf_counter()
     QuantizeOptions(check_mode(quantize), io_type)  # validates mode and io_type before any work
     if isinstance(config, dict):  # an OFA-ResNet space reads {"d", "e", "w"} dicts (its `config_type`)
-        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
+        config = supernet.search_space.config_type.from_dict(config)
     supernet.search_space.validate(config)
     resolution = resolution or config.r
     if resolution is None:

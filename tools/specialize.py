@@ -284,7 +284,7 @@ def specialize(
     device_list = parse_devices(devices) if isinstance(devices, str) else list(devices)
     shape = supernet  # MACs / params / host-fit models of its family (`efficiency_models`)
     space = supernet.search_space
-    if (type(predictor.space) is not type(space) or predictor.space.n_blocks != space.n_blocks
+    if (predictor.space.kind != space.kind or predictor.space.n_blocks != space.n_blocks
             or predictor.space.n_stages != space.n_stages):
         raise ValueError("The predictor's search space does not match the supernet's (family / blocks / stages "
                          "differ).")

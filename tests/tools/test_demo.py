@@ -9,7 +9,7 @@ from tools.demo import run_demo
 from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import network_shape
 from ofa_tf.nas import MacsModel
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
 def test_settings_validate_and_quick_env(monkeypatch):

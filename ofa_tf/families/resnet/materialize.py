@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.families.resnet.config import ResNetConfig
 from ofa_tf.stock_keras import StockModelBuilder
 
 
