@@ -28,11 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click  # noqa: E402
 
-from ofa_tf._shared_data import ENV_VAR  # noqa: E402
-from ofa_tf._shared_data import shared_dir  # noqa: E402
+from ofa_tf.shared_data import ENV_VAR  # noqa: E402
+from ofa_tf.shared_data import shared_dir  # noqa: E402
 from ofa_tf.data import load_dataset  # noqa: E402
 from ofa_tf.run_folder import weights_path  # noqa: E402
-from ofa_tf.supernet import OFAMobileNetV3  # noqa: E402
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3  # noqa: E402
 from ofa_tf.training import evaluate  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
 from ofa_tf.training.evaluation import parse_subnets  # noqa: E402

@@ -15,7 +15,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ofa_tf import data as D  # noqa: E402
-from ofa_tf._shared_data import shared_dir  # noqa: E402
+from ofa_tf.shared_data import shared_dir  # noqa: E402
 
 
 def images_per_second(ds, n_images: int) -> tuple[float, float]:

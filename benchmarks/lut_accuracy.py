@@ -133,9 +133,9 @@ def one_resolution(args, net, r: int, options, work: Path, target, policy) -> di
     from ofa_tf.latency import Calibration
     from ofa_tf.latency import LatencyPredictor
     from ofa_tf.latency import network_shape
-    from ofa_tf.materialize import materialize
+    from ofa_tf.families.mobilenet_v3.materialize import materialize
     from ofa_tf.nas import MacsLatencyModel
-    from ofa_tf.subnet_config import SubnetConfig
+    from ofa_tf.families.mbconv.config import SubnetConfig
 
     shape = network_shape(net)
     tables = {}

@@ -39,7 +39,7 @@ from _ofa_reference import reference_available  # noqa: E402
 from _ofa_reference import stub_unused_imports  # noqa: E402
 
 import ofa_tf  # noqa: E402
-from ofa_tf._shared_data import shared_dir  # noqa: E402
+from ofa_tf.shared_data import shared_dir  # noqa: E402
 from ofa_tf.latency import LatencyPredictor  # noqa: E402
 from ofa_tf.nas import Constraint  # noqa: E402
 from ofa_tf.nas import EvolutionConfig  # noqa: E402

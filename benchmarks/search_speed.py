@@ -14,7 +14,7 @@ from ofa_tf.nas import MacsModel  # noqa: E402
 from ofa_tf.nas import NetworkShape  # noqa: E402
 from ofa_tf.nas import ParamsModel  # noqa: E402
 from ofa_tf.nas import evolution_search  # noqa: E402
-from ofa_tf.subnet_config import SearchSpace  # noqa: E402
+from ofa_tf.families.mbconv.space import SearchSpace  # noqa: E402
 
 
 def main() -> None:

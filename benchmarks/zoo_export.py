@@ -15,7 +15,7 @@ import ofa_tf  # noqa: F401  (before TensorFlow: applies ofa_tf's TensorFlow set
 import click
 import numpy as np
 
-from ofa_tf._shared_data import shared_dir
+from ofa_tf.shared_data import shared_dir
 from ofa_tf.specialized import ofa_specialized
 from ofa_tf_tools import export_specialized
 from ofa_tf_tools import predict

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ofa_tf import _quiet_import
-from ofa_tf._lazy import lazy_exports
+from ofa_tf.lazy import lazy_exports
 
 # TensorFlow's oneDNN kernels make a training step ~1.5x faster on CPU, but with two ops running at once (inter-op
 # parallelism) they corrupt the heap in elastic training within minutes (benchmarks/onednn_stress.py: glibc's
@@ -24,18 +24,18 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # supernet, subnets, counting
-    "OFAMobileNetV3": "ofa_tf.supernet",
-    "OFAProxylessNASNets": "ofa_tf.proxyless",
-    "OFAResNets": "ofa_tf.resnet",
-    "ResNetConfig": "ofa_tf.resnet",
+    "OFAMobileNetV3": "ofa_tf.families.mobilenet_v3.supernet",
+    "OFAProxylessNASNets": "ofa_tf.families.proxyless.supernet",
+    "OFAResNets": "ofa_tf.families.resnet",
+    "ResNetConfig": "ofa_tf.families.resnet",
     "ofa_net": "ofa_tf.zoo",
     "net_ids": "ofa_tf.zoo",
     "load_weights": "ofa_tf.zoo",
     "load_supernet": "ofa_tf.run_folder",
     "ofa_specialized": "ofa_tf.specialized",
     "specialized_ids": "ofa_tf.specialized",
-    "SubnetConfig": "ofa_tf.subnet_config",
-    "SearchSpace": "ofa_tf.subnet_config",
+    "SubnetConfig": "ofa_tf.families.mbconv.config",
+    "SearchSpace": "ofa_tf.families.mbconv.space",
     "calibrate_bn": "ofa_tf.calibrate",
     "profile": "ofa_tf.counting",
     "search_space_size": "ofa_tf.counting",
@@ -56,7 +56,7 @@ _EXPORTS = {
     "ArchEncoder": "ofa_tf.nas",
     "ResNetArchEncoder": "ofa_tf.nas",
     "StageEncoder": "ofa_tf.nas",
-    "NetworkShape": "ofa_tf.network_shape",
+    "NetworkShape": "ofa_tf.families.mbconv.shape",
     "MacsModel": "ofa_tf.nas",
     "ParamsModel": "ofa_tf.nas",
     "LatencyTableModel": "ofa_tf.latency",

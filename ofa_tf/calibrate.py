@@ -6,7 +6,7 @@ import contextlib
 
 import tensorflow as tf
 
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
 def calibrate_bn(supernet, dataset, config: SubnetConfig | dict | None = None, max_batches: int | None = None) -> int:

@@ -31,14 +31,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "ofa_tf"
 
 
+def resolve_url(relative_or_url: str) -> str:
+    """An absolute URL as it is; a path relative to the released files' root under `files_url()`."""
+    return relative_or_url if "://" in relative_or_url else f"{files_url()}/{relative_or_url}"
+
+
 def fetch(relative: str, target: Path, verify: Callable[[Path], object] | None = None) -> Path:
-    """`target`, downloaded from `files_url()/relative` unless present; written atomically (no partial file).
+    """`target`, downloaded from `files_url()/relative` unless present (see `fetch_url`)."""
+    return fetch_url(f"{files_url()}/{relative}", target, verify)
+
+
+def fetch_url(url: str, target: Path, verify: Callable[[Path], object] | None = None) -> Path:
+    """`target`, downloaded from `url` unless present; written atomically (no partial file).
 
     `verify(path)` raises ValueError when a file is not what it should be (a truncated checkpoint, HTML where JSON
     was due): a download that fails it never enters the cache, and a cached copy that fails it is removed and
     fetched again, so a mirror that once served a broken file does not break every later call.
     """
-    url = f"{files_url()}/{relative}"
     if target.is_file():
         if verify is None:
             return target

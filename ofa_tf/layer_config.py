@@ -12,7 +12,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from ofa_tf.materialize import _Builder
+from ofa_tf.stock_keras import StockModelBuilder
 from ofa_tf.utils import make_divisible
 
 # `build_activation` in ofa/utils/pytorch_modules.py -> Keras activation (h_swish / h_sigmoid are Keras 3's
@@ -97,7 +97,7 @@ class _Network:
 
     def __init__(self, state: StateDict, momentum: float, epsilon: float):
         self.state = state
-        self.builder = _Builder(momentum=momentum, epsilon=epsilon)
+        self.builder = StockModelBuilder(momentum=momentum, epsilon=epsilon)
 
     # -- primitives (torch layouts in, Keras layouts recorded) --
     def conv(self, x, prefix, c_in, c_out, k, stride, bias=False):

@@ -25,9 +25,9 @@ FINAL_PHASE = "expand_2"
 
 def final_phase(net_id: str | None) -> str:
     """The last phase of `net_id`'s schedule (`FINAL_PHASE`; OFA-ResNets end with the width phases)."""
-    from ofa_tf.zoo import PRESETS
+    from ofa_tf import registry
 
-    return getattr(PRESETS.get(net_id), "final_phase", FINAL_PHASE)
+    return registry.PRESETS[net_id].final_phase if net_id in registry.PRESETS else FINAL_PHASE
 
 
 def config_path(out: str | Path, run: str) -> Path:

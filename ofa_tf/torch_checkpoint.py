@@ -2,29 +2,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+BATCH_NORM_KEYS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
 def conv_kernel(w):  # [out, in, kh, kw] -> [kh, kw, in, out]
     return np.transpose(w, (2, 3, 1, 0))
 
 
-def _depthwise(w):  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+def depthwise_kernel(w):  # [C, 1, kh, kw] -> [kh, kw, C, 1]
     return np.transpose(w, (2, 3, 0, 1))
 
 
-def _se(w):  # [out, in, 1, 1] -> [in, out]
+def se_kernel(w):  # [out, in, 1, 1] -> [in, out]
     return np.transpose(w[:, :, 0, 0])
 
 
-def _same(w):
+def identity(w):
     return w
 
 
@@ -60,68 +59,8 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def add_batch_norm(table: dict, prefix: str, layer) -> None:
     """Adds the four tensors of a BatchNorm under `prefix` (`prefix.weight` -> gamma, ...)."""
-    for torch_name, keras_name in _BN.items():
-        table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), _same)
-
-
-def mbconv_weight_table(supernet) -> dict[str, tuple[object, Callable]]:
-    """The keys every MBConv supernet shares: first conv, blocks (`blocks.0` static) and classifier."""
-    table = {}
-    table["first_conv.conv.weight"] = (supernet.first_conv.kernel, conv_kernel)
-    add_batch_norm(table, "first_conv.bn", supernet.first_bn)
-    first = supernet.blocks[0]
-    table["blocks.0.conv.depth_conv.conv.weight"] = (first.depthwise_conv.kernel, _depthwise)
-    add_batch_norm(table, "blocks.0.conv.depth_conv.bn", first.depthwise_bn)
-    table["blocks.0.conv.point_linear.conv.weight"] = (first.project_conv.kernel, conv_kernel)
-    add_batch_norm(table, "blocks.0.conv.point_linear.bn", first.project_bn)
-    for i, block in enumerate(supernet.blocks[1:], start=1):
-        p = f"blocks.{i}.conv"
-        table[f"{p}.inverted_bottleneck.conv.conv.weight"] = (block.expand_conv.kernel, conv_kernel)
-        add_batch_norm(table, f"{p}.inverted_bottleneck.bn.bn", block.expand_bn)
-        for name, matrix in block.depthwise_conv.transform_matrices.items():
-            table[f"{p}.depth_conv.conv.{name}"] = (matrix, _same)
-        table[f"{p}.depth_conv.conv.conv.weight"] = (block.depthwise_conv.kernel, _depthwise)
-        add_batch_norm(table, f"{p}.depth_conv.bn.bn", block.depthwise_bn)
-        if block.use_se:
-            se = block.se
-            table[f"{p}.depth_conv.se.fc.reduce.weight"] = (se.reduce_kernel, _se)
-            table[f"{p}.depth_conv.se.fc.reduce.bias"] = (se.reduce_bias, _same)
-            table[f"{p}.depth_conv.se.fc.expand.weight"] = (se.expand_kernel, _se)
-            table[f"{p}.depth_conv.se.fc.expand.bias"] = (se.expand_bias, _same)
-        table[f"{p}.point_linear.conv.conv.weight"] = (block.project_conv.kernel, conv_kernel)
-        add_batch_norm(table, f"{p}.point_linear.bn.bn", block.project_bn)
-    table["classifier.linear.weight"] = (supernet.classifier.kernel, np.transpose)
-    table["classifier.linear.bias"] = (supernet.classifier.bias, _same)
-    return table
-
-
-def weight_table(supernet) -> dict[str, tuple[object, Callable]]:
-    """`torch key -> (keras variable, layout transform)` for every tensor of an `OFAMobileNetV3`."""
-    table = mbconv_weight_table(supernet)
-    table["final_expand_layer.conv.weight"] = (supernet.final_expand_conv.kernel, conv_kernel)
-    add_batch_norm(table, "final_expand_layer.bn", supernet.final_expand_bn)
-    table["feature_mix_layer.conv.weight"] = (supernet.feature_mix_conv.kernel, conv_kernel)
-    return table
-
-
-def remap_key(key: str, known: set[str]) -> str:
-    """The reference's renaming of older checkpoint keys (`load_state_dict` of `OFAMobileNetV3` and
-    `OFAProxylessNASNets`)."""
-    new = key.replace(".mobile_inverted_conv.", ".conv.")
-    if new in known:
-        return new
-    rules = [
-        (".bn.bn.", ".bn.bn.", ".bn."),
-        (".conv.conv.weight", ".conv.conv.weight", ".conv.weight"),
-        (".linear.linear.", ".linear.linear.", ".linear."),
-        (".linear.", ".linear.", ".linear.linear."),
-        ("bn.", "bn.", "bn.bn."),
-        ("conv.weight", "conv.weight", "conv.conv.weight"),
-    ]
-    for contains, old, replacement in rules:
-        if contains in new:
-            return new.replace(old, replacement)
-    return new
+    for torch_name, keras_name in BATCH_NORM_KEYS.items():
+        table[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), identity)
 
 
 def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
@@ -129,11 +68,11 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
 
     Transform matrices missing from the checkpoint (e.g. a full-net checkpoint) keep their identity
     initialisation, as in the reference; any other missing, unexpected or mis-shaped key raises.
-    Other supernet families bring their own key table and renaming (`torch_weight_table`, `remap_torch_key`).
+    Every supernet family brings its key table and renaming (`torch_weight_table`, `remap_torch_key`, in
+    `ofa_tf/families/<family>/torch_weights.py`).
     """
-    table = supernet.torch_weight_table() if hasattr(supernet, "torch_weight_table") else weight_table(supernet)
-    remap = getattr(supernet, "remap_torch_key", remap_key)
-    width = getattr(supernet, "width_mult", getattr(supernet, "width_mult_list", None))
+    table = supernet.torch_weight_table()
+    remap = supernet.remap_torch_key
     known = set(table)
     assigned = {}
     for key, value in state_dict.items():
@@ -150,7 +89,7 @@ def load_state_dict(supernet, state_dict: dict[str, np.ndarray]) -> None:
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"Shape mismatch for checkpoint key {key!r}: got {tuple(value.shape)} (Keras layout), this "
-                f"{type(supernet).__name__} (width_mult={width}, n_classes={supernet.n_classes}) expects "
+                f"{type(supernet).__name__} ({supernet.width_text}, n_classes={supernet.n_classes}) expects "
                 f"{tuple(variable.shape)}. The checkpoint is probably for another width multiplier or class count."
             )
         assigned[target] = (variable, value)

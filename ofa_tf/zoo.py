@@ -1,75 +1,25 @@
 """Named supernets (`ofa_net`) and their official weights."""
 from __future__ import annotations
 
-import dataclasses
 import logging
+import urllib.error
 from pathlib import Path
 
 import keras
 
-from ofa_tf.network_shape import PROXYLESS_STRIDES
-from ofa_tf.proxyless import OFAProxylessNASNets
-from ofa_tf.resnet.supernet import ResNetPreset
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf import registry
+from ofa_tf.download import cache_dir
+from ofa_tf.download import fetch_url
+from ofa_tf.download import resolve_url
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{net_id}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """Constructor arguments of a named supernet; `url` when official weights exist."""
-
-    width_mult: float
-    first_stride: int = 2
-    stage_strides: tuple[int, ...] = (2, 2, 2, 1, 2)
-    resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
-    url: str | None = None
-
-    def build(self, **kwargs) -> OFAMobileNetV3:
-        return OFAMobileNetV3(width_mult=self.width_mult, first_stride=self.first_stride,
-                              stage_strides=self.stage_strides, resolutions=self.resolutions, **kwargs)
-
-
-@dataclasses.dataclass(frozen=True)
-class ProxylessPreset(Preset):
-    """A named `OFAProxylessNASNets` (6 stage strides)."""
-
-    stage_strides: tuple[int, ...] = PROXYLESS_STRIDES
-
-    def build(self, **kwargs) -> OFAProxylessNASNets:
-        return OFAProxylessNASNets(width_mult=self.width_mult, first_stride=self.first_stride,
-                                   stage_strides=self.stage_strides, resolutions=self.resolutions, **kwargs)
-
-
-_SMALL = dict(first_stride=1, stage_strides=(1, 2, 2, 1, 2), resolutions=(24, 28, 32))
-PRESETS = {
-    "ofa_mbv3_d234_e346_k357_w1.0": Preset(1.0, url=WEIGHTS_URL.format(net_id="ofa_mbv3_d234_e346_k357_w1.0")),
-    "ofa_mbv3_d234_e346_k357_w1.2": Preset(
-        1.2, resolutions=tuple(range(160, 225, 4)), url=WEIGHTS_URL.format(net_id="ofa_mbv3_d234_e346_k357_w1.2")
-    ),
-    # Small images (CIFAR-size): stride-1 stem and first stage, so 32x32 inputs end at 4x4.
-    "ofa_mbv3_small_d234_e346_k357_w1.0": Preset(1.0, **_SMALL),
-    "ofa_mbv3_small_d234_e346_k357_w0.5": Preset(0.5, **_SMALL),
-    # Tiny images (8x8 digits): the small topology at 8-16 px, so a 16x16 input ends at 2x2.
-    "ofa_mbv3_tiny_d234_e346_k357_w0.5": Preset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2),
-                                                resolutions=(8, 12, 16)),
-    "ofa_proxyless_d234_e346_k357_w1.3": ProxylessPreset(
-        1.3, url=WEIGHTS_URL.format(net_id="ofa_proxyless_d234_e346_k357_w1.3")
-    ),
-    # ProxylessNAS at 8-16 px (stride-1 stem and first stage), for tests and the digits data.
-    "ofa_proxyless_tiny_d234_e346_k357_w0.5": ProxylessPreset(0.5, first_stride=1, stage_strides=(1, 2, 2, 1, 2, 1),
-                                                              resolutions=(8, 12, 16)),
-    "ofa_resnet50": ResNetPreset((0.65, 0.8, 1.0),
-                                 url="https://huggingface.co/han-cai/ofa/resolve/main/ofa_supernet_resnet50"),
-    # Tests and small images: the ResNet-50 topology at a quarter of the width or less, 24-32 px (1x1 at the end).
-    "ofa_resnet50_tiny": ResNetPreset((0.15, 0.2, 0.25), resolutions=(24, 28, 32)),
-}
+PRESETS = registry.PRESETS
+"""Every family's named supernets (`ofa_tf/families/<family>/presets.py`) by net id."""
 
 
 def net_ids() -> list[str]:
-    return sorted(PRESETS)
+    return registry.net_ids()
 
 
 def ofa_net(
@@ -91,11 +41,9 @@ def ofa_net(
         new_classifier: load every weight but the classifier and start a new one for `n_classes` (your own
             classes on a trained body, `load_body`); without it the weights' classes must be `n_classes`.
     """
-    if net_id not in PRESETS:
-        raise ValueError(f"Unknown net_id {net_id!r}. Known ids: {', '.join(net_ids())}.")
+    preset = registry.preset(net_id)
     if pretrained and weights is not None:
         raise ValueError("Pass either pretrained=True or weights=..., not both.")
-    preset = PRESETS[net_id]
     net = preset.build(n_classes=n_classes, dropout_rate=dropout_rate, net_id=net_id, name=net_id.replace(".", "_"))
     if pretrained:
         weights = download_weights(net_id)
@@ -161,30 +109,24 @@ def load_body(net: keras.Model, path: str | Path) -> int:
 
 
 def download_weights(net_id: str) -> Path:
-    """Fetches (and caches under ~/.keras/ofa_tf) the official checkpoint of `net_id`."""
-    url = PRESETS[net_id].url
-    if url is None:
+    """Fetches (and caches under `$KERAS_HOME/ofa_tf`, default ~/.keras/ofa_tf) the official checkpoint of `net_id`:
+    atomically, from the released files' root (`$OFA_TF_FILES_URL`, see `ofa_tf.download`) unless its URL is absolute;
+    a cached file that does not read is fetched again."""
+    relative_or_url = PRESETS[net_id].url
+    if relative_or_url is None:
         raise ValueError(f"No official weights exist for {net_id!r}; official ones: "
                          f"{', '.join(k for k, p in PRESETS.items() if p.url)}.")
     from ofa_tf.torch_checkpoint import read_state_dict
 
-    for attempt in range(2):
-        try:
-            path = Path(keras.utils.get_file(fname=net_id, origin=url, cache_subdir="ofa_tf"))
-        except Exception as err:  # urllib raises several types; all mean "could not fetch"
-            raise ConnectionError(
-                f"Could not download the official weights for {net_id} from {url} ({err}). "
-                f"Offline? Download that file on a machine with internet and pass it as "
-                f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
-            ) from err
-        try:  # a truncated download would stay in the cache and fail every later call: read it, else fetch again
-            read_state_dict(path)
-            return path
-        except ValueError:
-            path.unlink()
-            if attempt:
-                raise
-            logger.warning("The cached %s does not read; downloading it again from %s.", path, url)
+    url = resolve_url(relative_or_url)
+    try:
+        return fetch_url(url, cache_dir() / net_id, read_state_dict)
+    except (urllib.error.URLError, OSError) as err:  # every way of "could not fetch"
+        raise ConnectionError(
+            f"Could not download the official weights for {net_id} from {url} ({err}). "
+            f"Offline? Download that file on a machine with internet and pass it as "
+            f"ofa_net({net_id!r}, weights='/path/to/{net_id}') or `--weights /path/to/{net_id}`."
+        ) from err
 
 
 def weights_n_classes(path: str | Path) -> int | None:

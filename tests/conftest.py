@@ -5,8 +5,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from android_bench.cli_support import import_tensorflow  # noqa: E402
-from ofa_tf._shared_data import ENV_VAR  # noqa: E402
-from ofa_tf._shared_data import shared_dir  # noqa: E402
+from ofa_tf.shared_data import ENV_VAR  # noqa: E402
+from ofa_tf.shared_data import shared_dir  # noqa: E402
 
 # After ofa_tf (its TensorFlow settings apply first): TensorFlow's start-up lines, printed from C++ past
 # TF_CPP_MIN_LOG_LEVEL, stay out of the test workers' output.

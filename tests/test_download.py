@@ -91,25 +91,28 @@ def test_the_reference_predictor_download_is_read_first(shared, tmp_path, monkey
 
 
 def test_cached_official_weights_that_do_not_read_are_fetched_again(tmp_path, monkeypatch):
-    """`ofa_net(pretrained=True)` caches through keras.utils.get_file; a truncated copy there is replaced."""
+    """`ofa_net(pretrained=True)` caches under $KERAS_HOME/ofa_tf from the files root ($OFA_TF_FILES_URL); a
+    truncated copy there is replaced."""
     torch = pytest.importorskip("torch", reason="reading .pth needs the torch extra")
-    import keras
+    import urllib.request
 
     from ofa_tf.zoo import download_weights
 
-    source = tmp_path / "server.pth"
+    source = tmp_path / "mirror" / "ofa_nets" / "ofa_mbv3_d234_e346_k357_w1.0"
+    source.parent.mkdir(parents=True)
     torch.save({"state_dict": {"w": torch.ones(8)}}, source)
-    cache = tmp_path / "cache" / "ofa_mbv3_d234_e346_k357_w1.0"
-    cache.parent.mkdir()
+    cache = tmp_path / "keras" / "ofa_tf" / "ofa_mbv3_d234_e346_k357_w1.0"
+    cache.parent.mkdir(parents=True)
     cache.write_bytes(source.read_bytes()[:100])
     calls = []
+    urlopen = urllib.request.urlopen
 
-    def get_file(fname, origin, cache_subdir):  # keras.utils.get_file: the cached file when there is one
-        calls.append(fname)
-        if not cache.exists():
-            shutil.copy(source, cache)
-        return str(cache)
+    def counted(url, *args, **kwargs):
+        calls.append(url)
+        return urlopen(url, *args, **kwargs)
 
-    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("OFA_TF_FILES_URL", (tmp_path / "mirror").as_uri())
+    monkeypatch.setattr(urllib.request, "urlopen", counted)
     assert download_weights("ofa_mbv3_d234_e346_k357_w1.0") == cache
-    assert cache.read_bytes() == source.read_bytes() and len(calls) == 2
+    assert cache.read_bytes() == source.read_bytes() and calls == [source.as_uri()]

@@ -22,7 +22,7 @@ def _lint(cwd: Path) -> subprocess.CompletedProcess:
 def test_repository_keeps_its_import_contracts():
     result = _lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 # A minimal tree with the repository's three packages, each importing only what it may.
@@ -33,13 +33,21 @@ ALLOWED = {
     "android_bench/store.py": "",
     "android_bench/cli_support.py": "",
     "ofa_tf/__init__.py": "",
-    "ofa_tf/supernet.py": "",
+    "ofa_tf/families/__init__.py": "",
+    "ofa_tf/families/mbconv/__init__.py": "",
+    "ofa_tf/families/mbconv/supernet.py": "",
+    "ofa_tf/families/mobilenet_v3/__init__.py": "import ofa_tf.families.mbconv\n",
+    "ofa_tf/families/proxyless/__init__.py": "import ofa_tf.families.mbconv\n",
+    "ofa_tf/families/resnet/__init__.py": "",
+    "ofa_tf/families/proxyless/supernet.py": "import ofa_tf.families.mbconv\n",
+    "ofa_tf/families/resnet/supernet.py": "",
+    "ofa_tf/registry.py": "import ofa_tf.families.mobilenet_v3\nimport ofa_tf.families.proxyless\nimport ofa_tf.families.resnet\n",
     "ofa_tf/training/__init__.py": "",
     "tools/__init__.py": "",
-    "tools/export.py": "import ofa_tf.supernet\nimport android_bench.store\n",
+    "tools/export.py": "import ofa_tf.families.mbconv.supernet\nimport android_bench.store\n",
     "tools/cli.py": "import tools.export\n",
     "tools/nas_cli.py": "import tools.export\n",
-    "tools/training_cli.py": "import ofa_tf.supernet\nimport android_bench.cli_support\n",
+    "tools/training_cli.py": "import ofa_tf.families.mbconv.supernet\nimport android_bench.cli_support\n",
     "tools/finetune_cli.py": "import ofa_tf.training\n",
     "tools/ofa_tf_cli.py": "import tools.cli\nimport tools.nas_cli\nimport tools.training_cli\nimport tools.finetune_cli\n",
     "tools/android_bench_cli.py": "import android_bench.cli\nimport tools.export\n",
@@ -62,16 +70,21 @@ def test_a_tree_that_imports_the_right_way_passes(tmp_path):
 
 LAYERS = "tools on top of ofa_tf and android_bench, which know nothing of each other"
 CLI = "only the console-script groups import the command-line modules"
+FAMILIES = "network families do not import each other"
 
 
 @pytest.mark.parametrize("module, bad_import, broken", [
-    pytest.param("ofa_tf.supernet", "import tools.export\n", LAYERS, id="ofa_tf->tools"),
-    pytest.param("ofa_tf.supernet", "import android_bench.store\n", LAYERS, id="ofa_tf->android_bench"),
-    pytest.param("android_bench.store", "import ofa_tf.supernet\n", LAYERS, id="android_bench->ofa_tf"),
+    pytest.param("ofa_tf.families.mbconv.supernet", "import tools.export\n", LAYERS, id="ofa_tf->tools"),
+    pytest.param("ofa_tf.families.mbconv.supernet", "import android_bench.store\n", LAYERS, id="ofa_tf->android_bench"),
+    pytest.param("android_bench.store", "import ofa_tf.families.mbconv.supernet\n", LAYERS, id="android_bench->ofa_tf"),
     pytest.param("tools.export", "import tools.nas_cli\n", CLI, id="tools->tools_cli"),
     pytest.param("tools.export", "import tools.training_cli\n", CLI, id="tools->training_cli"),
     pytest.param("android_bench.store", "import android_bench.cli\n", CLI, id="android_bench->its_cli"),
     pytest.param("tools.nas_cli", "import tools.cli\n", CLI, id="cli->cli"),
+    pytest.param("ofa_tf.families.resnet.supernet", "import ofa_tf.families.mobilenet_v3\n", FAMILIES,
+                 id="resnet->mbv3"),
+    pytest.param("ofa_tf.families.proxyless.supernet", "import ofa_tf.families.mobilenet_v3\n", FAMILIES,
+                 id="proxyless->mbv3"),
 ])
 def test_a_wrong_way_import_breaks_a_contract(tmp_path, module, bad_import, broken):
     result = _lint(_tree(tmp_path, **{module: bad_import}))

@@ -50,7 +50,9 @@ def test_no_public_name_is_also_a_submodule():
     import pkgutil
     import types
 
-    for name in ("ofa_tf", "ofa_tf.training", "ofa_tf.nas", "ofa_tf.data", "ofa_tf.layers", "ofa_tf.latency", "tools"):
+    for name in ("ofa_tf", "ofa_tf.training", "ofa_tf.nas", "ofa_tf.data", "ofa_tf.layers", "ofa_tf.latency", "ofa_tf.families",
+                 "ofa_tf.families.mbconv", "ofa_tf.families.mobilenet_v3", "ofa_tf.families.proxyless",
+                 "ofa_tf.families.resnet", "tools"):
         package = importlib.import_module(name)
         submodules = {m.name for m in pkgutil.iter_modules(package.__path__)}
         public = set(getattr(package, "__all__", ())) | {

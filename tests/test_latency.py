@@ -16,12 +16,12 @@ from ofa_tf.latency import entry_from_timings
 from ofa_tf.latency import latency_table_keys
 from ofa_tf.latency import network_shape
 from ofa_tf.latency import table_layers
-from ofa_tf.materialize import materialize
+from ofa_tf.families.mobilenet_v3.materialize import materialize
 from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import count_macs
-from ofa_tf.materialize import materialize_part
-from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.families.mobilenet_v3.materialize import materialize_part
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 
 # Tiny space: w0.5 (stem 8, first block 8, stages 16/24/40/56/80, final 480, mix 640), stride-1 stem and first
 # stage, one block per stage, ks 3 or 5, e 3, 32x32 inputs, 4 classes.

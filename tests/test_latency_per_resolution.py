@@ -11,8 +11,8 @@ from ofa_tf.latency import LatencyTableModel
 from ofa_tf.latency import latency_table_keys
 from ofa_tf.latency import network_shape
 from ofa_tf.latency import table_layers
-from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 
 NOTE10 = (160, 176, 192, 208, 224)
 

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import ofa_tf
 from ofa_tf.counting import profile
-from ofa_tf.proxyless import OFAProxylessNASNets
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.proxyless.supernet import OFAProxylessNASNets
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.torch_checkpoint import load_state_dict
 
 W13 = "ofa_proxyless_d234_e346_k357_w1.3"
@@ -164,14 +164,17 @@ def test_pretrained_downloads_the_official_checkpoint(monkeypatch, fixture_dir):
     pytest.importorskip("torch", reason="reading the reference .pth needs the torch extra")
     from ofa_tf import zoo
 
+    from ofa_tf.download import cache_dir
+
     seen = {}
 
-    def fetch(fname, origin, cache_subdir):
-        seen.update(fname=fname, origin=origin)
-        return str(fixture_dir / "ofa_proxyless_w1.0.pth")
+    def fetch(url, target, verify):
+        seen.update(url=url, target=target)
+        return fixture_dir / "ofa_proxyless_w1.0.pth"
 
-    monkeypatch.setattr(keras.utils, "get_file", fetch)
+    monkeypatch.delenv("OFA_TF_FILES_URL", raising=False)
+    monkeypatch.setattr(zoo, "fetch_url", fetch)
     with pytest.raises(ValueError, match="Shape mismatch"):  # the fixture is width 1.0, the release 1.3
         ofa_tf.ofa_net(W13, pretrained=True)
     url = f"https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{W13}"
-    assert seen == {"fname": W13, "origin": url}
+    assert seen == {"url": url, "target": cache_dir() / W13}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ofa_tf
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 pytest.importorskip("torch", reason="reading the reference .pth needs the torch extra")
 

@@ -3,7 +3,7 @@ as a Keras model (fresh weights, not run) with the published parameter and MAC c
 
 import pytest
 
-from ofa_tf._shared_data import shared_dir
+from ofa_tf.shared_data import shared_dir
 from ofa_tf.counting import profile
 from ofa_tf.layer_config import build_network
 from ofa_tf.specialized import SPECIALIZED

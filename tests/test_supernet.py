@@ -3,9 +3,9 @@ import pytest
 import tensorflow as tf
 
 import ofa_tf
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 
 SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
 
@@ -157,7 +157,7 @@ def test_network_shape_is_what_the_supernet_is_built_from(width_mult, first_stri
 
 
 def test_fractional_architecture_values_are_refused_not_truncated():
-    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.families.mbconv.space import SearchSpace
 
     space = SearchSpace()
     with pytest.raises(ValueError, match=r"Invalid value in `ks`: expected an integer. Received 7.9"):

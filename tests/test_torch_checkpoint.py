@@ -5,8 +5,8 @@ import pytest
 
 import ofa_tf
 from ofa_tf.torch_checkpoint import load_state_dict
-from ofa_tf.torch_checkpoint import remap_key
-from ofa_tf.torch_checkpoint import weight_table
+from ofa_tf.families.mbconv.torch_weights import remap_key
+from ofa_tf.families.mobilenet_v3.torch_weights import weight_table
 from ofa_tf.zoo import download_weights
 
 W10 = "ofa_mbv3_d234_e346_k357_w1.0"
@@ -110,13 +110,14 @@ def test_wrong_width_checkpoint_is_rejected(shared):
         load_state_dict(ofa_tf.ofa_net(W10), w12)
 
 
-def test_pretrained_offline_error_explains_local_file(monkeypatch):
-    import keras
+def test_pretrained_offline_error_explains_local_file(monkeypatch, tmp_path):
+    import urllib.request
 
     def offline(*args, **kwargs):
         raise OSError("URL fetch failure: no network")
 
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(ConnectionError, match=r"Offline\?.*weights='/path/to/ofa_mbv3_d234_e346_k357_w1.0'"):
         download_weights(W10)
     with pytest.raises(ValueError, match="No official weights exist for 'ofa_mbv3_small"):

@@ -1,7 +1,7 @@
 """`.weights.h5` files of every supernet family carry what they belong to; loading into another network fails."""
 import pytest
 
-from ofa_tf.resnet.supernet import OFAResNets
+from ofa_tf.families.resnet.supernet import OFAResNets
 from ofa_tf.weights_file import read_identity
 from ofa_tf.zoo import ofa_net
 

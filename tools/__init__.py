@@ -4,7 +4,7 @@ lines.
 
 The public names below are imported on first use, so the command lines start without loading TensorFlow.
 """
-from ofa_tf._lazy import lazy_exports
+from ofa_tf.lazy import lazy_exports
 
 _EXPORTS = {
     "ExportOptions": ".export",

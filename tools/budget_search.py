@@ -13,7 +13,7 @@ from ofa_tf.nas import NSGA2Config
 from ofa_tf.nas import ParetoFront
 from ofa_tf.nas import evolution_search
 from ofa_tf.nas import nsga2_search
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,15 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ofa_tf.latency import LatencyPredictor
-from ofa_tf.latency import network_shape
 from ofa_tf.nas import Constraint
 from ofa_tf.nas import EfficiencyModel
-from ofa_tf.nas import MacsModel
-from ofa_tf.nas import NetworkShape
-from ofa_tf.nas import ParamsModel
-from ofa_tf.nas.resnet_search import ResNetMacsModel
-from ofa_tf.nas.resnet_search import ResNetParamsModel
-from ofa_tf.resnet.space import ResNetSearchSpace
 
 METRICS = ("macs", "params", "latency")
 HOST = "host"
@@ -126,34 +119,20 @@ def parse_luts(items: Sequence[str], devices: Sequence[str] | None = None) -> di
 
 
 def efficiency_models(shape) -> tuple[EfficiencyModel, EfficiencyModel]:
-    """The exact MACs and params models (millions) of `shape`: a `NetworkShape`, or a supernet of either family
-    (OFA-ResNets count with `ResNetMacsModel` / `ResNetParamsModel`)."""
-    if isinstance(shape, NetworkShape):
-        return MacsModel(shape), ParamsModel(shape)
-    family_models = _FAMILY_MODELS.get(type(shape.search_space))
-    return family_models(shape) if family_models else efficiency_models(network_shape(shape))
-
-
-_FAMILY_MODELS = {ResNetSearchSpace: lambda net: (ResNetMacsModel(net), ResNetParamsModel(net))}
+    """The exact MACs and params models (millions) of `shape`: a `NetworkShape`, or a supernet of any family
+    (`efficiency_models()`; OFA-ResNets count with `ResNetMacsModel` / `ResNetParamsModel`)."""
+    return shape.efficiency_models()
 
 
 def has_block_tables(supernet) -> bool:
-    """Whether latency tables can time `supernet`: they key MobileNetV3 (MBConv) blocks, so not OFA-ResNets, nor
-    ProxylessNAS (no final expand layer; see `ofa_tf.latency`)."""
-    return (type(supernet.search_space) not in _FAMILY_MODELS
-            and network_shape(supernet).final_expand_width is not None)
+    """Whether latency tables can time `supernet` (`supernet.latency_tables`): they key MobileNetV3 (MBConv) blocks,
+    so not OFA-ResNets, nor ProxylessNAS (no final expand layer; see `ofa_tf.latency`)."""
+    return supernet.latency_tables
 
 
 def lut_latency_model(files: Sequence[str | Path], shape, name: str = "latency") -> LatencyPredictor:
     """A `LatencyPredictor` from lookup-table files; the tables time MBConv blocks, so an OFA-ResNet is refused."""
-    if not isinstance(shape, NetworkShape):
-        if type(shape.search_space) in _FAMILY_MODELS:
-            raise ValueError(
-                f"Latency lookup tables time MobileNet (MBConv) blocks; {getattr(shape, 'net_id', None)} is an "
-                f"OFA-ResNet supernet: use a macs=/params= budget, or no table to measure this host's latency."
-            )
-        shape = network_shape(shape)
-    return LatencyPredictor.from_files(list(files), shape, name=name)
+    return LatencyPredictor.from_files(list(files), shape.latency_shape(), name=name)
 
 
 def check_lut(path: str | Path, supernet) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ofa_tf.files import write_atomic as write_atomic
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 from .inspect_model import io_tensors
 from .inspect_model import op_histogram
@@ -199,7 +199,7 @@ def _subnet_at_resolution(supernet, config, resolution: int | None):
     """`config` (a dict in the supernet's config format, or a config) validated and set to `resolution` (default
     its `r`)."""
     if isinstance(config, dict):  # an OFA-ResNet space reads {"d", "e", "w"} dicts (its `config_type`)
-        config = getattr(supernet.search_space, "config_type", SubnetConfig).from_dict(config)
+        config = supernet.search_space.config_type.from_dict(config)
     supernet.search_space.validate(config)
     resolution = resolution or config.r
     if resolution is None:

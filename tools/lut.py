@@ -3,7 +3,7 @@
 Each distinct entry (granularity ``block``, the default: ``stem``, every ``mbconv`` block shape, ``head``; or
 ``layer``, the reference's: ``Conv``, ``expanded_conv``, ``Conv_1``, ``AvgPool2D``, ``Conv_2``, ``Logits``; plus a
 near-empty ``Overhead`` model) is built from the same stock Keras layers as exported subnets
-(``ofa_tf.materialize.materialize_part``), converted to a float32 builtin-ops ``.tflite`` and timed on the target,
+(``ofa_tf.families.mobilenet_v3.materialize.materialize_part``), converted to a float32 builtin-ops ``.tflite`` and timed on the target,
 in ``rounds`` rounds (every entry once per round, in a shuffled order; a round's figures merge into the entry).
 With ``calibrate=N``, N random whole subnets are measured in the same rounds and the table's calibration
 (``ofa_tf.latency.Calibration``) is fitted on them.
@@ -602,7 +602,7 @@ def config_name(config) -> str:
 
 def _subnet_model(supernet, config) -> tuple[str, Callable[[], object]]:
     """File name and builder (the materialized subnet, batch 1) of a calibration subnet's model."""
-    from ofa_tf.materialize import materialize
+    from ofa_tf.families.mobilenet_v3.materialize import materialize
 
     return model_filename(f"subnet-{config_name(config)}"), lambda: materialize(supernet, config, config.r,
                                                                                   batch_size=1)

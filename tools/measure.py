@@ -13,7 +13,7 @@ from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import network_shape
 from ofa_tf.nas import MacsLatencyModel
 from ofa_tf.nas import config_key
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 HOST = "host"
 HOST_REPEAT = {"tolerance": 0.10, "max_repeats": 5}

@@ -342,7 +342,7 @@ def specialize(
 
 def _check_predictor(predictor: AccuracyPredictor, space) -> None:
     """The predictor must score subnets of the supernet's own search space."""
-    if (type(predictor.space) is not type(space) or predictor.space.n_blocks != space.n_blocks
+    if (predictor.space.kind != space.kind or predictor.space.n_blocks != space.n_blocks
             or predictor.space.n_stages != space.n_stages):
         raise ValueError("The predictor's search space does not match the supernet's (family / blocks / stages "
                          "differ).")

@@ -23,7 +23,7 @@ uses for a subnet at r the table measured at r, as the reference tutorial's `Lat
 `<r>_lookup_table.yaml` files (`ofa/tutorial/latency_table.py`): one key may be measured in several files with
 different means, and merging them would keep only one.
 """
-from ofa_tf._lazy import lazy_exports
+from ofa_tf.lazy import lazy_exports
 
 _NAMES = {  # submodule -> the public names it defines
     ".keys": ("GRANULARITIES", "OVERHEAD_KEY", "latency_table_keys", "detect_granularity"),

@@ -11,12 +11,12 @@ from ofa_tf.latency.keys import OVERHEAD_KEY
 from ofa_tf.latency.keys import check_granularity
 from ofa_tf.latency.keys import key_input_shape
 from ofa_tf.latency.keys import latency_table_keys
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class TableLayer:
-    """One distinct piece to time: its table key and how to build it (see `ofa_tf.materialize.materialize_part`).
+    """One distinct piece to time: its table key and how to build it (see `ofa_tf.families.mobilenet_v3.materialize.materialize_part`).
 
     `part` is `overhead` for `OVERHEAD_KEY`; `block`, `kernel_size`, `expand_ratio` only for `part="block"`.
     """
@@ -32,7 +32,7 @@ class TableLayer:
         """A batch-1 Keras model of exactly the stock layers `materialize` uses for this piece."""
         import keras
 
-        from ofa_tf.materialize import materialize_part
+        from ofa_tf.families.mobilenet_v3.materialize import materialize_part
 
         if self.part == "overhead":
             inputs = keras.Input(shape=self.input_shape, batch_size=1, name="input")

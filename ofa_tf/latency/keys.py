@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.network_shape import StageShape
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.shape import StageShape
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 GRANULARITIES = ("block", "layer")
 OVERHEAD_KEY = "Overhead-input:1x1x1-output:1x1x1"

@@ -22,11 +22,11 @@ from ofa_tf.latency.keys import fixed_keys
 from ofa_tf.latency.keys import stem_resolutions
 from ofa_tf.latency.table import LatencyTable
 from ofa_tf.latency.table import as_entries
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.nas.efficiency import Configs
-from ofa_tf.nas.efficiency import EfficiencyModel
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.efficiency import Configs
+from ofa_tf.efficiency import EfficiencyModel
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 CALIBRATION_METHODS = ("scale", "linear")
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ofa_tf.nas.config_batch import config_key
-from ofa_tf.nas.resnet_search import ResNetBatch
+from ofa_tf.families.config import config_key
 from ofa_tf.progress import progress_bar
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.families.resnet.space import ResNetSearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 _MAX_SAMPLING_ROUNDS = 100
 
@@ -161,20 +160,17 @@ def _check_accuracies(accuracies: np.ndarray, source: str = "accuracies") -> Non
         raise ValueError(f"{source} returned {accuracies[bad][0]}; accuracies must be in [0, 1] (top-1 / 100).")
 
 
-def _key(config: SubnetConfig | ResNetConfig, space: SearchSpace | ResNetSearchSpace | None = None) -> str:
-    """Canonical string of a config (inactive blocks ignored; for OFA-ResNets that needs the space, without
-    one the whole arch dict is the key)."""
-    if isinstance(config, ResNetConfig) and space is not None:
-        running = ResNetBatch.coerce(config).active_mask(space)[0]
-        stem = min(space.depth_list) if config.d[0] < space.max_depth else space.max_depth
-        config = ResNetConfig((stem,) + config.d[1:], tuple(e if on else 0.0 for e, on in zip(config.e, running)),
-                              config.w, config.r)
-    return config_key(config)
+def _key(config, space=None) -> str:
+    """Canonical string of a config (inactive blocks ignored: `space.canonical_key`; for OFA-ResNets that needs the
+    space, without one the whole arch dict is the key)."""
+    return config_key(config) if space is None else space.canonical_key(config)
 
 
-def _config_from_dict(config: dict) -> SubnetConfig | ResNetConfig:
-    """A cache line's config: OFA-ResNets' `{"d", "e", "w"}` dicts or `{"ks", "e", "d"}`."""
-    return (ResNetConfig if "w" in config else SubnetConfig).from_dict(config)
+def _config_from_dict(config: dict):
+    """A cache line's config: OFA-ResNets' `{"d", "e", "w"}` dicts or `{"ks", "e", "d"}` (`registry.config_from_dict`)."""
+    from ofa_tf import registry  # the registry knows every family's supernet: TensorFlow, only when reading a cache
+
+    return registry.config_from_dict(config)
 
 
 def _read_cache(path: Path, space=None) -> dict[str, tuple[SubnetConfig | ResNetConfig, float]]:

@@ -11,19 +11,18 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
+from ofa_tf import registry
 from ofa_tf.nas.accuracy_dataset import AccuracyDataset
 from ofa_tf.nas.arch_encoding import arch_encoder
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.weights_file import check_finite
 
 _WEIGHTS_FILE = "predictor.weights.h5"
 _CONFIG_FILE = "predictor.json"
 PREDICTOR_FILES = (_CONFIG_FILE, _WEIGHTS_FILE)
 """The files of a predictor folder (`AccuracyPredictor.save`)."""
-_SPACES = {"mobilenet": SearchSpace, "resnet": ResNetSearchSpace}  # predictor.json's "family" -> its space
 _REQUIRED = ("space", "resolutions", "hidden_size", "n_layers", "seed")  # what `save` writes that `load` needs
 
 
@@ -135,7 +134,7 @@ class AccuracyPredictor:
 
     def __init__(
         self,
-        space: SearchSpace | ResNetSearchSpace,
+        space,
         resolutions: Sequence[int] | None = None,
         hidden_size: int = 400,
         n_layers: int = 3,
@@ -261,9 +260,8 @@ class AccuracyPredictor:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_weights(directory / _WEIGHTS_FILE)
         space = dataclasses.asdict(self.space)
-        family = next(name for name, kind in _SPACES.items() if isinstance(self.space, kind))
         meta = {
-            "family": family,
+            "family": self.space.kind,  # "mobilenet" or "resnet" (`ofa_tf.registry.space_type` reads it back)
             "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
             "resolutions": list(self.encoder.resolutions),
             "hidden_size": self.hidden_size,
@@ -290,11 +288,9 @@ class AccuracyPredictor:
         if missing:
             raise ValueError(f"{config_file} lacks {', '.join(repr(k) for k in missing)}: a predictor.json written by "
                              f"`AccuracyPredictor.save` holds {', '.join(_REQUIRED)}; save the predictor again.")
-        family = meta.get("family", "mobilenet")
-        if family not in _SPACES:
-            raise ValueError(f"{config_file} has family={family!r}; allowed are {sorted(_SPACES)}.")
+        space_type = registry.space_type(meta.get("family", "mobilenet"), source=str(config_file))
         try:
-            predictor = cls(_SPACES[family](**meta["space"]), meta["resolutions"], meta["hidden_size"],
+            predictor = cls(space_type(**meta["space"]), meta["resolutions"], meta["hidden_size"],
                             meta["n_layers"], meta["seed"], meta.get("net_id"), meta.get("features", "block"))
         except (TypeError, ValueError, KeyError) as err:
             raise ValueError(f"{config_file} does not describe a predictor ({type(err).__name__}: {err}); save the "
@@ -316,7 +312,7 @@ class AccuracyPredictor:
         if self.net_id and supernet.net_id and self.net_id != supernet.net_id:
             raise ValueError(f"The predictor in {where} was trained on subnets of {self.net_id}, not of "
                              f"{supernet.net_id}: build one for {supernet.net_id} with `ofa-tf predictor`.")
-        if type(self.space) is not type(supernet.search_space):
+        if self.space.kind != supernet.search_space.kind:
             raise ValueError(f"The predictor in {where} was trained for a {type(self.space).__name__}, not the "
                              f"{type(supernet.search_space).__name__} of {supernet.net_id or 'this supernet'}: build "
                              f"one with `ofa-tf predictor`.")

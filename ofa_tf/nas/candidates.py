@@ -5,12 +5,12 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.nas.efficiency import EfficiencyModel
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.efficiency import EfficiencyModel
 
 _MIN_BATCH = 64
 _MAX_DRAWS = 4096  # per round of uniform draws: 100 rounds try up to ~400,000 subnets
@@ -98,7 +98,8 @@ class CandidateSampler:
     (first) parent, which is feasible.
 
     Args:
-        space: the search space (resolutions are drawn from `space.resolutions`).
+        space: the search space of any family; its `random_batch`, `mutate_batch`, `crossover_batch` and
+            `batch_codes` draw and compare candidates (resolutions are drawn from `space.resolutions`).
         constraints: all must hold for every returned candidate.
         rng: the only source of randomness.
         arch_mutate_prob: per block, probability to resample both ks and e; per stage, to resample d.
@@ -108,7 +109,7 @@ class CandidateSampler:
 
     def __init__(
         self,
-        space: SearchSpace,
+        space,
         constraints: Sequence[Constraint],
         rng: np.random.Generator,
         arch_mutate_prob: float,
@@ -127,10 +128,6 @@ class CandidateSampler:
         self.resolution_mutate_prob = resolution_mutate_prob
         self.max_rounds = max_rounds
         self._bounds = np.array([c.bound for c in self.constraints], dtype=np.float64)
-        if isinstance(space, SearchSpace):
-            self._choices = {name: np.array(values, dtype=np.int64) for name, values in (
-                ("ks", space.ks_list), ("e", space.expand_list), ("d", space.depth_list), ("r", space.resolutions),
-                ("depths", space.stage_depths))}
 
     def efficiency(self, batch: ConfigBatch) -> np.ndarray:
         """(N, n_constraints) predicted values."""
@@ -138,39 +135,20 @@ class CandidateSampler:
             return np.zeros((len(batch), 0))
         return np.stack([c.model.predict_batch(batch) for c in self.constraints], axis=1)
 
-    def codes(self, batch: ConfigBatch) -> np.ndarray:
+    def codes(self, batch) -> np.ndarray:
         """Rows equal exactly when two candidates are the same subnet."""
-        return batch.canonical_codes()
+        return self.space.batch_codes(batch)
 
-    def _draw(self, n: int) -> ConfigBatch:
-        rng, space, choices = self.rng, self.space, self._choices
-        return ConfigBatch.unchecked(  # as rng.choice draws (same stream), without its per-call list conversion
-            choices["ks"][rng.integers(len(choices["ks"]), size=(n, space.n_blocks))],
-            choices["e"][rng.integers(len(choices["e"]), size=(n, space.n_blocks))],
-            np.minimum(choices["d"][rng.integers(len(choices["d"]), size=(n, space.n_stages))], choices["depths"]),
-            choices["r"][rng.integers(len(choices["r"]), size=n)],
-        )
+    def _draw(self, n: int):
+        return self.space.random_batch(n, self.rng)
 
-    def _mutants(self, base: ConfigBatch) -> ConfigBatch:
-        """One mutant per row of `base`: each block's (ks, e) and each stage's d resampled with `arch_mutate_prob`,
-        the resolution with `resolution_mutate_prob`."""
-        rng, p = self.rng, self.arch_mutate_prob
-        fresh = self._draw(len(base))
-        block = rng.random(base.ks.shape) < p
-        stage = rng.random(base.d.shape) < p
-        res = rng.random(len(base)) < self.resolution_mutate_prob
-        return ConfigBatch.unchecked(
-            np.where(block, fresh.ks, base.ks),
-            np.where(block, fresh.e, base.e),
-            np.where(stage, fresh.d, base.d),
-            np.where(res, fresh.r, base.r),
-        )
+    def _mutants(self, base):
+        """One mutant per row of `base` (the space's `mutate_batch`)."""
+        return self.space.mutate_batch(base, self.rng, self.arch_mutate_prob, self.resolution_mutate_prob)
 
-    def _crossed(self, a: ConfigBatch, b: ConfigBatch) -> ConfigBatch:
-        """One child per row pair: every element (ks, e per block, d per stage, r) from one of the two."""
-        fields = ("ks", "e", "d", "r")
-        return ConfigBatch.unchecked(*(np.where(self.rng.random(getattr(a, f).shape) < 0.5, getattr(a, f),
-                                                getattr(b, f)) for f in fields))
+    def _crossed(self, a, b):
+        """One child per row pair (the space's `crossover_batch`)."""
+        return self.space.crossover_batch(a, b, self.rng)
 
     def _smallest(self):
         """The smallest subnet at each allowed resolution."""
@@ -298,3 +276,28 @@ class CandidateSampler:
             f"the smallest subnet violates one ({per_r}), and none of {n_tried} random subnets met them all. "
             "Raise a bound."
         )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SamplingConfig:
+    """What both searches share (`EvolutionConfig`, `NSGA2Config`): the population and the reference's candidate
+    operators and probabilities (`CandidateSampler`); a search adds `n_generations` and its own ratios."""
+
+    population_size: int = 100
+    mutation_ratio: float = 0.5
+    arch_mutate_prob: float = 0.1
+    resolution_mutate_prob: float = 0.5
+    max_sampling_rounds: int = 100
+    min_population: ClassVar[int] = 2
+
+    def __post_init__(self):
+        if self.population_size < self.min_population or self.n_generations < 0:
+            raise ValueError(
+                f"Need population_size >= {self.min_population} and n_generations >= 0; "
+                f"received {self.population_size}, {self.n_generations}."
+            )
+
+    def sampler(self, space, constraints: Sequence[Constraint], rng: np.random.Generator) -> CandidateSampler:
+        """The candidate sampler of a search with these settings."""
+        return CandidateSampler(space, constraints, rng, self.arch_mutate_prob, self.resolution_mutate_prob,
+                                self.max_sampling_rounds)

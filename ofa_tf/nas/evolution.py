@@ -8,33 +8,24 @@ import numpy as np
 
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
+from ofa_tf.nas.candidates import SamplingConfig
 from ofa_tf.nas.candidates import ScoreCache
 from ofa_tf.nas.candidates import one_blas_thread
 from ofa_tf.nas.candidates import score
-from ofa_tf.nas.resnet_search import candidate_sampler
 from ofa_tf.nas.resolutions import narrowed
 from ofa_tf.nas.resolutions import search_resolutions
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
-@dataclasses.dataclass(frozen=True)
-class EvolutionConfig:
-    """Search hyper-parameters; the defaults are the reference's."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EvolutionConfig(SamplingConfig):
+    """Search hyper-parameters; the defaults are the reference's (population and operators: `SamplingConfig`)."""
 
-    population_size: int = 100
     n_generations: int = 500
     parent_ratio: float = 0.25
-    mutation_ratio: float = 0.5
-    arch_mutate_prob: float = 0.1
-    resolution_mutate_prob: float = 0.5
-    max_sampling_rounds: int = 100
 
     def __post_init__(self):
-        if self.population_size < 2 or self.n_generations < 0:
-            raise ValueError(
-                "Need population_size >= 2 and n_generations >= 0; "
-                f"received {self.population_size}, {self.n_generations}."
-            )
+        super().__post_init__()
         for name in ("parent_ratio", "mutation_ratio"):
             value = getattr(self, name)
             if not 0 < value <= 1:
@@ -96,9 +87,7 @@ def evolution_search(
     allowed = search_resolutions(space, [objective, *(c.model for c in constraints)], resolutions)
     space = narrowed(space, allowed)
     rng = np.random.default_rng(seed)
-    sampler = candidate_sampler(
-        space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
-    )
+    sampler = config.sampler(space, constraints, rng)  # the space draws, mutates and crosses its family's batches
     cached = ScoreCache(objective, sampler.codes)
     with one_blas_thread():
         population, efficiency = sampler.random(config.population_size)

@@ -3,41 +3,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from ofa_tf.nas.candidates import Constraint
 from ofa_tf.nas.candidates import Objective
+from ofa_tf.nas.candidates import SamplingConfig
 from ofa_tf.nas.candidates import one_blas_thread
 from ofa_tf.nas.candidates import score
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.nas.efficiency import EfficiencyModel
-from ofa_tf.nas.resnet_search import ResNetBatch
-from ofa_tf.nas.resnet_search import candidate_sampler
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.efficiency import EfficiencyModel
 from ofa_tf.nas.resolutions import narrowed
 from ofa_tf.nas.resolutions import search_resolutions
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
-@dataclasses.dataclass(frozen=True)
-class NSGA2Config:
-    """Search hyper-parameters; operators and probabilities as in `EvolutionConfig`."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NSGA2Config(SamplingConfig):
+    """Search hyper-parameters; population, operators and probabilities as in `EvolutionConfig` (`SamplingConfig`)."""
 
-    population_size: int = 100
     n_generations: int = 200
-    mutation_ratio: float = 0.5
-    arch_mutate_prob: float = 0.1
-    resolution_mutate_prob: float = 0.5
-    max_sampling_rounds: int = 100
+    min_population: ClassVar[int] = 4
 
     def __post_init__(self):
-        if self.population_size < 4 or self.n_generations < 0:
-            raise ValueError(
-                "Need population_size >= 4 and n_generations >= 0; "
-                f"received {self.population_size}, {self.n_generations}."
-            )
+        super().__post_init__()
         if not 0 <= self.mutation_ratio <= 1:
             raise ValueError(f"`mutation_ratio` must be in [0, 1]; received mutation_ratio={self.mutation_ratio}.")
 
@@ -150,14 +141,9 @@ def nsga2_search(
     models = [objective, *metrics, *(c.model for c in constraints)]
     space = narrowed(space, search_resolutions(space, models, resolutions))
     rng = np.random.default_rng(seed)
-    sampler = candidate_sampler(  # OFA-ResNet spaces get their d/e/w sampler (`nas/resnet_search.py`)
-        space, constraints, rng, config.arch_mutate_prob, config.resolution_mutate_prob, config.max_sampling_rounds
-    )
-    resnet = isinstance(space, ResNetSearchSpace)
-    concat = ResNetBatch.concat if resnet else ConfigBatch.concat
-
-    def unique_indices(batch):
-        return batch.unique_indices(space) if resnet else batch.unique_indices()
+    sampler = config.sampler(space, constraints, rng)  # the space draws, mutates and crosses its family's batches
+    concat = space.batch_type.concat
+    unique_indices = space.unique_indices
 
     def evaluate(batch: ConfigBatch) -> np.ndarray:
         return np.column_stack([-score(objective, batch), *(m.predict_batch(batch) for m in metrics)])

@@ -20,14 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ofa_tf.nas.arch_encoding import ArchEncoder
-from ofa_tf.nas.arch_encoding import ResNetArchEncoder
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.nas.resnet_search import ResNetBatch
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.encoding import ArchEncoder
+from ofa_tf.families.resnet.encoding import ResNetArchEncoder
+from ofa_tf.families.mbconv.config import reference_predictor_batch as mbconv_predictor_batch
+from ofa_tf.families.resnet.config import reference_predictor_batch as resnet_predictor_batch
+from ofa_tf.families.resnet.space import ResNetSearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 NET_ID = "ofa_mbv3_d234_e346_k357_w1.2"
 FILE = "acc_predictor.pth"
@@ -107,7 +105,7 @@ class ReferenceAccuracyPredictor:
 
     def features(self, configs) -> np.ndarray:
         """The tutorial's 128-d features (`spec2feats`): `[ks one-hot 20x3 | e one-hot 20x3 | r one-hot 8]`."""
-        batch = _batch(configs)
+        batch = mbconv_predictor_batch(configs)
         bad = (batch.r < RESOLUTION_BINS[0]) | (batch.r >= RESOLUTION_BINS[-1] + 16)
         if bad.any():
             raise ValueError(f"Invalid resolution r={int(batch.r[bad][0])}: the reference predictor encodes "
@@ -160,7 +158,7 @@ class ReferenceResNetAccuracyPredictor:
 
     def features(self, configs) -> np.ndarray:
         """The reference's 82 `ResNetArchEncoder.arch2feature` features, one row per config."""
-        return self._encoder.encode(_resnet_batch(configs))
+        return self._encoder.encode(resnet_predictor_batch(configs))
 
     def predict(self, configs) -> np.ndarray:
         """Predicted top-1 (fraction, float64, shape (N,))."""
@@ -220,37 +218,3 @@ def _table(choices) -> np.ndarray:
 
 def _choice(table: np.ndarray, values: np.ndarray) -> np.ndarray:
     return table[np.clip(values, 0, len(table) - 1)]
-
-
-def _batch(configs) -> ConfigBatch:
-    if isinstance(configs, ConfigBatch):
-        return configs
-    if isinstance(configs, (SubnetConfig, dict)):
-        configs = [configs]
-    if not isinstance(configs, Sequence):
-        raise ValueError(f"Expected configs as a list of dicts/SubnetConfigs or a ConfigBatch; received "
-                         f"{type(configs).__name__}.")
-    configs = [SubnetConfig.from_dict(c) if isinstance(c, dict) else c for c in configs]
-    missing = [i for i, c in enumerate(configs) if c.r is None]
-    if missing:
-        raise ValueError(f"Config {missing[0]} has no resolution 'r'; the reference predictor needs one.")
-    return ConfigBatch.from_configs(configs)
-
-
-def _resnet_batch(configs) -> ResNetBatch:
-    if isinstance(configs, ResNetBatch):
-        return configs
-    if isinstance(configs, (ResNetConfig, dict)):
-        configs = [configs]
-    if not isinstance(configs, Sequence):
-        raise ValueError(f"Expected configs as a list of dicts/ResNetConfigs or a ResNetBatch; received "
-                         f"{type(configs).__name__}.")
-    configs = [ResNetConfig.from_dict(c) if isinstance(c, dict) else c for c in configs]
-    bad = [i for i, c in enumerate(configs) if not isinstance(c, ResNetConfig)]
-    if bad:
-        raise ValueError(f"Config {bad[0]} is a {type(configs[bad[0]]).__name__}; the OFA-ResNet50 predictor takes "
-                         "ResNetConfigs or dicts {d, e, w, image_size}.")
-    missing = [i for i, c in enumerate(configs) if c.r is None]
-    if missing:
-        raise ValueError(f"Config {missing[0]} has no resolution ('image_size' or 'r'); the predictor needs one.")
-    return ResNetBatch.coerce(configs)

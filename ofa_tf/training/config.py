@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.optimizer import NO_DECAY_KEYS
 from ofa_tf.training.optimizer import OptimizerConfig
@@ -207,4 +207,4 @@ def _comparable(name: str, value):
     """Weights paths as written on either side ('./w.h5' and 'w.h5' are one file) and configs as dicts."""
     if name in ("teacher", "init_weights") and value is not None:
         return os.path.normpath(str(value))
-    return value.to_dict() if isinstance(value, SubnetConfig) else value
+    return value.to_dict() if hasattr(value, "to_dict") else value  # a config of any family

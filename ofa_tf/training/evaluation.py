@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from ofa_tf.calibrate import calibrate_bn as calibrate_bn_statistics
 from ofa_tf.calibrate import preserved_state
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 logger = logging.getLogger(__name__)
 CALIBRATION_BATCH_SIZE = 200

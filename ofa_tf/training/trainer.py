@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf import registry
 from ofa_tf.files import write_atomic
 from ofa_tf.progress import progress_bar
 from ofa_tf.run_folder import CONFIG_FILE
@@ -43,9 +44,6 @@ from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
 from ofa_tf.training.step import stack_configs
 from ofa_tf.training.tensorboard import write_scalar
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.resnet.supernet import ResNetPreset
-from ofa_tf.zoo import PRESETS
 from ofa_tf.zoo import load_body
 from ofa_tf.zoo import load_weights
 from ofa_tf.zoo import ofa_net
@@ -122,7 +120,7 @@ def _schedule_space(net):
     """The search space whose schedule `net` trains with (its family's rows), known before the supernet is built."""
     if not isinstance(net, str):
         return getattr(net, "search_space", None)
-    return ResNetSearchSpace() if isinstance(PRESETS.get(net), ResNetPreset) else None
+    return registry.PRESETS[net].search_space() if net in registry.PRESETS else None
 
 class Trainer:
     """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""

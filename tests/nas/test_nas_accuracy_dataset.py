@@ -6,7 +6,7 @@ import pytest
 from ofa_tf.nas import AccuracyDataset
 from ofa_tf.nas import build_accuracy_dataset
 from ofa_tf.nas import config_key
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 SPACE = SearchSpace()
 RESOLUTIONS = (128, 160, 192, 224)

@@ -6,7 +6,7 @@ from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import NetworkShape
 from ofa_tf.nas import PredictorTrainingConfig
 from ofa_tf.nas import count_macs
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
 

@@ -4,8 +4,8 @@ import pytest
 from ofa_tf.nas import ArchEncoder
 from ofa_tf.nas import ConfigBatch
 from ofa_tf.nas import config_key
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
 
@@ -136,7 +136,7 @@ def test_stage_encoder_rejects_configs_outside_the_space():
 def test_arch_encoder_features():
     from ofa_tf.nas import StageEncoder
     from ofa_tf.nas import arch_encoder
-    from ofa_tf.resnet.space import ResNetSearchSpace
+    from ofa_tf.families.resnet.space import ResNetSearchSpace
 
     assert isinstance(arch_encoder(SPACE), ArchEncoder)
     assert isinstance(arch_encoder(SPACE, features="stage"), StageEncoder)

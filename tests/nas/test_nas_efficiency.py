@@ -13,8 +13,8 @@ from ofa_tf.nas import StageShape
 from ofa_tf.nas import count_macs
 from ofa_tf.nas import count_params
 from ofa_tf.latency import latency_table_keys
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 SPACE = SearchSpace()
 

@@ -13,7 +13,7 @@ from ofa_tf.nas import ParamsModel
 from ofa_tf.nas import config_key
 from ofa_tf.nas import evolution_search
 from ofa_tf.nas.candidates import CandidateSampler
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
 SHAPE = NetworkShape.mobilenet_v3(1.0)

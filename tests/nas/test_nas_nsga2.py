@@ -13,7 +13,7 @@ from ofa_tf.nas import crowding_distance
 from ofa_tf.nas import non_dominated_sort
 from ofa_tf.nas import nsga2_search
 from ofa_tf.nas import pareto_plot
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 SPACE = SearchSpace(resolutions=(128, 160, 192, 224))
 SHAPE = NetworkShape.mobilenet_v3(1.0)

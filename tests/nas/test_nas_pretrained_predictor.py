@@ -11,8 +11,8 @@ from ofa_tf.nas import Constraint
 from ofa_tf.nas import EvolutionConfig
 from ofa_tf.nas import MacsModel
 from ofa_tf.nas import NetworkShape
-from ofa_tf.nas.config_batch import ConfigBatch
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.config import SubnetConfig
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from ofa_tf.nas import EvolutionConfig
 from ofa_tf.nas import ReferenceResNetAccuracyPredictor
 from ofa_tf.nas import ResNetBatch
 from ofa_tf.nas import ResNetMacsModel
-from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.families.resnet.config import ResNetConfig
 from ofa_tf.zoo import ofa_net
 
 

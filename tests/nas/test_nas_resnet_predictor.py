@@ -11,10 +11,10 @@ from ofa_tf.nas import PredictorTrainingConfig
 from ofa_tf.nas import ResNetArchEncoder
 from ofa_tf.nas import arch_encoder
 from ofa_tf.nas import build_accuracy_dataset
-from ofa_tf.nas.resnet_search import ResNetMacsModel
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.resnet.efficiency import ResNetMacsModel
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.families.resnet.space import ResNetSearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 from ofa_tf.zoo import ofa_net
 
 SPACE = ResNetSearchSpace()  # ofa_resnet50: 18 blocks in stages of 4, 4, 6, 4

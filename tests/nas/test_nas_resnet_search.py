@@ -8,9 +8,9 @@ from ofa_tf.nas import evolution_search
 from ofa_tf.nas import nsga2_search
 from ofa_tf.nas.nsga2 import NSGA2Config
 from ofa_tf.nas.evolution import EvolutionConfig
-from ofa_tf.nas.resnet_search import ResNetBatch
-from ofa_tf.nas.resnet_search import ResNetMacsModel
-from ofa_tf.nas.resnet_search import ResNetParamsModel
+from ofa_tf.families.resnet.config import ResNetBatch
+from ofa_tf.families.resnet.efficiency import ResNetMacsModel
+from ofa_tf.families.resnet.efficiency import ResNetParamsModel
 from ofa_tf.zoo import ofa_net
 
 NET_ID = "ofa_resnet50_tiny"

@@ -20,8 +20,8 @@ from ofa_tf.nas import covered_resolutions
 from ofa_tf.nas import evolution_search
 from ofa_tf.nas import nsga2_search
 from ofa_tf.nas import search_resolutions
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 
 SPACE = SearchSpace(resolutions=tuple(range(128, 225, 4)))
 SHAPE = NetworkShape.mobilenet_v3(1.0)

@@ -14,7 +14,7 @@ from ofa_tf.nas import NetworkShape
 from ofa_tf.nas import config_key
 from ofa_tf.nas import evolution_search
 from ofa_tf.nas.candidates import CandidateSampler
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 
 NOTE10 = (160, 176, 192, 208, 224)
 SPACE = SearchSpace(resolutions=(128, 160, 192, 224))

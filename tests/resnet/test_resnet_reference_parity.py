@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ofa_tf.resnet import OFAResNets
-from ofa_tf.resnet import ResNetConfig
+from ofa_tf.families.resnet import OFAResNets
+from ofa_tf.families.resnet import ResNetConfig
 from ofa_tf.torch_checkpoint import load_state_dict
 from ofa_tf.torch_checkpoint import read_state_dict
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ofa_tf.resnet import ResNetConfig
-from ofa_tf.resnet import ResNetSearchSpace
+from ofa_tf.families.resnet import ResNetConfig
+from ofa_tf.families.resnet import ResNetSearchSpace
 
 
 def test_lengths_match_reference_arch_dicts():

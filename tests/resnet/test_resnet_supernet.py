@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 import ofa_tf
-from ofa_tf.resnet import OFAResNets
-from ofa_tf.resnet import ResNetConfig
+from ofa_tf.families.resnet import OFAResNets
+from ofa_tf.families.resnet import ResNetConfig
 
 # The fixture's widths (ofa_resnet50_small): the same code paths as ofa_resnet50 at a fraction of the size.
 SMALL = dict(n_classes=10, width_mult_list=(0.15, 0.2, 0.25), resolutions=(32, 48))

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import ofa_tf
-from ofa_tf.resnet import OFAResNets
-from ofa_tf.resnet.torch_weights import remap_resnet_key
+from ofa_tf.families.resnet import OFAResNets
+from ofa_tf.families.resnet.torch_weights import remap_resnet_key
 from ofa_tf.torch_checkpoint import load_state_dict
 from ofa_tf.torch_checkpoint import read_state_dict
 from ofa_tf.zoo import download_weights
@@ -65,23 +65,23 @@ def test_missing_unexpected_and_misshaped_keys_are_named(state_dict):
         load_state_dict(OFAResNets(n_classes=10, width_mult_list=SMALL["width_mult_list"]), state_dict)
 
 
-def test_pretrained_offline_error_explains_local_file(monkeypatch):
-    import keras
+def test_pretrained_offline_error_explains_local_file(monkeypatch, tmp_path):
+    import urllib.request
 
     def offline(*args, **kwargs):
         raise OSError("URL fetch failure: no network")
 
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(ConnectionError, match=r"huggingface.co/han-cai/ofa/resolve/main/ofa_supernet_resnet50.*"
                                               r"Offline\?.*ofa_net\('ofa_resnet50', weights="):
         download_weights("ofa_resnet50")
 
 
 def test_pretrained_download_reads_a_local_url(monkeypatch, tmp_path, state_dict):
-    """`pretrained=True` goes through keras' downloader; a file:// URL stands in for the network."""
+    """`pretrained=True` goes through `ofa_tf.download`; a file:// URL stands in for the network."""
     import dataclasses
 
-    import keras
     import torch
 
     from ofa_tf import zoo
@@ -92,9 +92,7 @@ def test_pretrained_download_reads_a_local_url(monkeypatch, tmp_path, state_dict
     preset = dataclasses.replace(zoo.PRESETS["ofa_resnet50"], width_mult_list=SMALL["width_mult_list"],
                                  url=source.as_uri())
     monkeypatch.setitem(zoo.PRESETS, "ofa_resnet50", preset)
-    get_file = keras.utils.get_file
-    (tmp_path / "cache").mkdir()
-    monkeypatch.setattr(keras.utils, "get_file", lambda **kw: get_file(cache_dir=str(tmp_path / "cache"), **kw))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "cache"))
     net = ofa_tf.ofa_net("ofa_resnet50", pretrained=True, n_classes=100)
     assert (tmp_path / "cache" / "ofa_tf" / "ofa_resnet50").is_file()
     np.testing.assert_array_equal(net.blocks[2].bn3.beta.numpy(), state_dict["blocks.2.conv3.bn.bn.bias"])

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 import ofa_tf
-from ofa_tf.resnet import OFAResNets
+from ofa_tf.families.resnet import OFAResNets
 from ofa_tf.run_folder import final_phase
 from ofa_tf.run_folder import load_supernet
 from ofa_tf.training.phases import progressive_shrinking

@@ -43,7 +43,7 @@ def _fine_tune(model, data, steps=FINE_TUNE_STEPS):
 @pytest.fixture(scope="session")
 def fx(tmp_path_factory):
     from ofa_tf.data import load_dataset
-    from ofa_tf.subnet_config import SubnetConfig
+    from ofa_tf.families.mbconv.config import SubnetConfig
     from ofa_tf.zoo import ofa_net
     from tools import export_subnet
 

@@ -12,8 +12,8 @@ from ofa_tf.latency import network_shape
 from ofa_tf.nas import AccuracyDataset
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import MacsModel
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.nas import PredictorTrainingConfig
-from ofa_tf.subnet_config import SubnetConfig
 
 
 def test_settings_validate_and_quick_env(monkeypatch):

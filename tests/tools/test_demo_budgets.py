@@ -12,7 +12,7 @@ from ofa_tf.nas import EvolutionConfig
 from ofa_tf.nas import MacsModel
 from ofa_tf.nas import NSGA2Config
 from ofa_tf.nas import PredictorReport
-from ofa_tf.nas.config_batch import ConfigBatch
+from ofa_tf.families.mbconv.config import ConfigBatch
 from ofa_tf.zoo import ofa_net
 from tools.budget_search import search_subnet
 from tools.budgets import budget_constraint

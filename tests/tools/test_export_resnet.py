@@ -4,7 +4,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from ofa_tf.resnet import ResNetConfig
+from ofa_tf.families.resnet import ResNetConfig
 from ofa_tf.zoo import ofa_net
 from tools import predict
 from tools.cli import export_command

@@ -28,8 +28,8 @@ from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import LatencyTable
 from ofa_tf.latency import network_shape
 from ofa_tf.latency import table_layers
-from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.supernet import OFAMobileNetV3
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 from ofa_tf.zoo import ofa_net
 from tools.android_bench_cli import main
 from tools.lut import LatencyTableOptions

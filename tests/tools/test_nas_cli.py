@@ -18,7 +18,7 @@ from ofa_tf.latency import table_layers
 from ofa_tf.nas import AccuracyPredictor
 from ofa_tf.nas import MacsModel
 from ofa_tf.nas import ParamsModel
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.zoo import ofa_net
 
 NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"

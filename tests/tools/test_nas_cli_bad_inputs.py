@@ -17,7 +17,7 @@ SMALL = "ofa_mbv3_small_d234_e346_k357_w0.5"
 def tiny_predictor(tmp_path_factory):
     from ofa_tf.nas import AccuracyPredictor
     from ofa_tf.zoo import PRESETS
-    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.families.mbconv.space import SearchSpace
 
     path = tmp_path_factory.mktemp("predictor")
     AccuracyPredictor(SearchSpace(resolutions=PRESETS[TINY].resolutions), net_id=TINY, hidden_size=8).save(path)
@@ -121,7 +121,7 @@ def test_a_predictor_worse_than_the_mean_is_saved_with_a_warning(tmp_path, tiny_
     import numpy as np
 
     from ofa_tf.nas import build_accuracy_dataset
-    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.families.mbconv.space import SearchSpace
     from ofa_tf.zoo import PRESETS
 
     out = tmp_path / "predictor"

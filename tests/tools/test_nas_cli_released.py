@@ -12,8 +12,8 @@ from ofa_tf.latency import LatencyPredictor
 from ofa_tf.latency import network_shape
 from ofa_tf.latency import table_layers
 from ofa_tf.nas import AccuracyPredictor
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.zoo import ofa_net
 
 W12 = "ofa_mbv3_d234_e346_k357_w1.2"

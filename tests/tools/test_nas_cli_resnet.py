@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from ofa_tf.nas import AccuracyPredictor
-from ofa_tf.nas.resnet_search import ResNetMacsModel
-from ofa_tf.nas.resnet_search import ResNetParamsModel
-from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.families.resnet.efficiency import ResNetMacsModel
+from ofa_tf.families.resnet.efficiency import ResNetParamsModel
+from ofa_tf.families.resnet.config import ResNetConfig
 from ofa_tf.zoo import ofa_net
 from tools.ofa_tf_cli import main as ofa_tf
 

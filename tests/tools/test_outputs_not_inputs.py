@@ -25,7 +25,7 @@ def work(tmp_path, tiny_weights):
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
     from ofa_tf.nas import AccuracyPredictor
-    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.families.mbconv.space import SearchSpace
     from ofa_tf.zoo import PRESETS
 
     path = tmp_path_factory.mktemp("predictor")

@@ -26,7 +26,7 @@ from tools.specialize import parse_luts
 from tools.specialize import resolve_devices
 from tools.specialize import search_subnet
 from tools.specialize import specialize
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.zoo import ofa_net
 
 NET_ID = "ofa_mbv3_small_d234_e346_k357_w0.5"

@@ -8,7 +8,7 @@ def tiny_supernet(n_classes=10, ks_list=(3, 5), expand_list=(2, 3), depth_list=(
     """A fast supernet for tests: width 0.25, 2 blocks per stage, small-image strides."""
     import keras
 
-    from ofa_tf.supernet import OFAMobileNetV3
+    from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3
 
     keras.utils.set_random_seed(seed)
     return OFAMobileNetV3(
@@ -34,7 +34,7 @@ def tiny_proxyless(n_classes=10, dropout_rate=0.1, seed=0):
     """A fast ProxylessNAS supernet: width 0.5, ks {3, 5}, e {2, 3}, d {1, 2}, small-image strides."""
     import keras
 
-    from ofa_tf.proxyless import OFAProxylessNASNets
+    from ofa_tf.families.proxyless.supernet import OFAProxylessNASNets
 
     keras.utils.set_random_seed(seed)
     return OFAProxylessNASNets(

@@ -6,7 +6,7 @@ import tensorflow as tf
 from ps_helpers import randomize_bn
 from ps_helpers import tiny_supernet
 
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.config import SubnetConfig
 from ofa_tf.training.evaluation import evaluate
 from ofa_tf.training.evaluation import parse_subnets
 

@@ -3,8 +3,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ofa_tf.resnet.space import ResNetSearchSpace
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf.families.resnet.space import ResNetSearchSpace
+from ofa_tf.families.mbconv.space import SearchSpace
 from ofa_tf.training.phases import Phase
 from ofa_tf.training.phases import progressive_shrinking
 from ofa_tf.training.phases import select_phases

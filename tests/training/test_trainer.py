@@ -108,7 +108,7 @@ def test_proxyless_progressive_shrinking_runs_every_phase(tmp_path, digits):
 
 
 def test_recipe_and_subnet_options():
-    from ofa_tf.subnet_config import SearchSpace
+    from ofa_tf.families.mbconv.space import SearchSpace
 
     assert TrainConfig().recipe == "reference"
     with pytest.raises(ValueError, match="Unknown recipe 'bignas'"):

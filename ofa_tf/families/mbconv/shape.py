@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ofa_tf.families.mbconv.efficiency import MacsModel
+from ofa_tf.families.mbconv.efficiency import ParamsModel
 from ofa_tf.utils import make_divisible
 
 MBV3_BASE_WIDTHS = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
@@ -126,3 +128,11 @@ class NetworkShape:
     def stage_inputs(self) -> list[int]:
         """Input channels of each stage's first block."""
         return [self.first_block_width] + [s.width for s in self.stages[:-1]]
+
+    def efficiency_models(self, millions: bool = True) -> tuple[MacsModel, ParamsModel]:
+        """The exact MACs and params models of subnets of this shape (millions unless `millions=False`)."""
+        return MacsModel(self, millions), ParamsModel(self, millions)
+
+    def latency_shape(self) -> NetworkShape:
+        """What latency lookup tables key blocks by: this shape."""
+        return self

@@ -2,96 +2,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-_CONFIG_KEYS = {"ks", "e", "d", "r", "image_size", "wid"}
-
-
-@dataclasses.dataclass(frozen=True)
-class SubnetConfig:
-    """One subnet: per-block kernel sizes and expand ratios, per-stage depths, optional resolution.
-
-    `ks` and `e` always hold one entry per block (also for blocks beyond a stage's depth, which are
-    ignored), `d` one entry per stage, exactly as the reference's arch dicts.
-    """
-
-    ks: tuple[int, ...]
-    e: tuple[int, ...]
-    d: tuple[int, ...]
-    r: int | None = None
-
-    def __post_init__(self):
-        for name in ("ks", "e", "d"):
-            values = getattr(self, name)
-            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
-                raise ValueError(f"`{name}` must be a list of ints; received {name}={values!r}.")
-            object.__setattr__(self, name, tuple(_integer(v, name) for v in values))
-        if self.r is not None:
-            object.__setattr__(self, "r", _integer(self.r, "r"))
-
-    def to_dict(self) -> dict:
-        out = {"ks": list(self.ks), "e": list(self.e), "d": list(self.d)}
-        if self.r is not None:
-            out["r"] = self.r
-        return out
-
-    @classmethod
-    def from_dict(cls, config: dict) -> SubnetConfig:
-        """Reads `get_active_subnet_config()` output; also accepts the reference's `image_size` / `r: [int]`."""
-        if not isinstance(config, dict):
-            raise ValueError(f"A subnet config is a JSON object with 'ks', 'e' and 'd' (and optionally 'r'); "
-                             f"received {type(config).__name__} {config!r:.60}.")
-        unknown = set(config) - _CONFIG_KEYS
-        if unknown:
-            raise ValueError(
-                f"Unknown subnet config keys {sorted(unknown)}; allowed keys are {sorted(_CONFIG_KEYS)}."
-            )
-        missing = {"ks", "e", "d"} - set(config)
-        if missing:
-            raise ValueError(f"Subnet config is missing {sorted(missing)}; it needs 'ks', 'e' and 'd'.")
-        r = config.get("r", config.get("image_size"))
-        if isinstance(r, (list, tuple)):
-            if len(r) != 1:
-                raise ValueError(f"Resolution must be one int, received r={r}.")
-            r = r[0]
-        return cls(ks=config["ks"], e=config["e"], d=config["d"], r=r)
-
-    @property
-    def short_name(self) -> str:
-        """A readable label: depths, then mean kernel size and expand ratio of the active blocks (`d34243 k5.2 e4.1`)."""
-        per_stage = len(self.ks) // max(len(self.d), 1)
-        active = [s * per_stage + i for s, depth in enumerate(self.d) for i in range(depth)]
-        ks = [self.ks[b] for b in active if b < len(self.ks)] or [0]
-        e = [self.e[b] for b in active if b < len(self.e)] or [0]
-        return f"d{''.join(map(str, self.d))} k{np.mean(ks):.1f} e{np.mean(e):.1f}"
-
-    def with_resolution(self, r: int | None) -> SubnetConfig:
-        return dataclasses.replace(self, r=r)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> SubnetConfig:
-        """Reads a file written by `save` (or by `ofa-tf search`); errors name the file."""
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
-            raise ValueError(f"{path}: {err}") from err
-
-
-def _integer(value, name: str) -> int:
-    """`value` as an int; floats with a fraction (7.9) and non-numbers are refused, never truncated."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not float(value).is_integer():
-        raise ValueError(f"Invalid value in `{name}`: expected an integer. Received {value!r}.")
-    return int(value)
+from ofa_tf.families.config import as_int
+from ofa_tf.families.config import sort_choices
+from ofa_tf.families.mbconv.config import ConfigBatch
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mbconv.encoding import ArchEncoder
+from ofa_tf.families.mbconv.encoding import StageEncoder
+from ofa_tf.families.mbconv.recipes import RECIPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +28,9 @@ class SearchSpace:
     """
 
     config_type: ClassVar[type] = SubnetConfig
+    batch_type: ClassVar[type] = ConfigBatch
+    kind: ClassVar[str] = "mobilenet"  # predictor.json's "family" of MBConv spaces (a file format)
+    recipes: ClassVar[dict] = RECIPES  # training recipe name -> its rows for this space
 
     ks_list: tuple[int, ...] = (3, 5, 7)
     expand_list: tuple[int, ...] = (3, 4, 6)
@@ -113,11 +40,7 @@ class SearchSpace:
     stage_depths: tuple[int, ...] | None = None
 
     def __post_init__(self):
-        for name in ("ks_list", "expand_list", "depth_list", "resolutions"):
-            values = tuple(sorted(int(v) for v in getattr(self, name)))
-            if not values:
-                raise ValueError(f"`{name}` must not be empty.")
-            object.__setattr__(self, name, values)
+        sort_choices(self, int, "ks_list", "expand_list", "depth_list", "resolutions")
         bad_ks = [k for k in self.ks_list if k < 1 or k % 2 == 0]
         if bad_ks:
             raise ValueError(f"Kernel sizes must be odd and positive; received ks_list={list(self.ks_list)}.")
@@ -193,7 +116,7 @@ class SearchSpace:
         if value is None:
             return previous
         if isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, bool):
-            return (_integer(value, name),) * length
+            return (as_int(value, name),) * length
         if not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
             raise ValueError(f"`{name}` must be an int or a list of {length} ints; received {name}={value!r}.")
         value = list(value)
@@ -201,7 +124,7 @@ class SearchSpace:
             raise ValueError(
                 f"`{name}` must be an int or a list of length {length}; received a list of length {len(value)}."
             )
-        return tuple(p if v is None else _integer(v, name) for v, p in zip(value, previous))
+        return tuple(p if v is None else as_int(v, name) for v, p in zip(value, previous))
 
     def validate(self, config: SubnetConfig) -> None:
         """Raises ValueError naming the first value outside this space."""
@@ -220,3 +143,62 @@ class SearchSpace:
                     )
         if config.r is not None and config.r < 1:
             raise ValueError(f"Invalid resolution r={config.r}: expected a positive image size.")
+
+    def for_phase(self, phase) -> SearchSpace:
+        """This space restricted to a training phase's choices (`ofa_tf.recipe.Phase`)."""
+        return dataclasses.replace(self, ks_list=phase.ks_list, expand_list=phase.expand_list,
+                                   depth_list=phase.depth_list)
+
+    # === Hooks of the searches and predictors (`ofa_tf.nas`) ===
+    def arch_encoder(self, resolutions=None, features: str = "block"):
+        """The reference's one-hot encoder per block (`ArchEncoder`), or per stage (`StageEncoder`)."""
+        return (StageEncoder if features == "stage" else ArchEncoder)(self, resolutions)
+
+    def canonical_key(self, config: SubnetConfig) -> str:
+        """`config.key()`: the key already ignores inactive blocks."""
+        return config.key()
+
+    @functools.cached_property
+    def _choice_arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.array(values, dtype=np.int64) for name, values in (
+            ("ks", self.ks_list), ("e", self.expand_list), ("d", self.depth_list), ("r", self.resolutions),
+            ("depths", self.stage_depths))}
+
+    def random_batch(self, n: int, rng: np.random.Generator) -> ConfigBatch:
+        """`n` uniformly random subnets (with resolutions) drawn from `rng`."""
+        choices = self._choice_arrays
+        return ConfigBatch.unchecked(  # as rng.choice draws (same stream), without its per-call list conversion
+            choices["ks"][rng.integers(len(choices["ks"]), size=(n, self.n_blocks))],
+            choices["e"][rng.integers(len(choices["e"]), size=(n, self.n_blocks))],
+            np.minimum(choices["d"][rng.integers(len(choices["d"]), size=(n, self.n_stages))], choices["depths"]),
+            choices["r"][rng.integers(len(choices["r"]), size=n)],
+        )
+
+    def mutate_batch(self, base: ConfigBatch, rng: np.random.Generator, arch_mutate_prob: float,
+                     resolution_mutate_prob: float) -> ConfigBatch:
+        """One mutant per row of `base`: each block's (ks, e) and each stage's d resampled with `arch_mutate_prob`,
+        the resolution with `resolution_mutate_prob`."""
+        fresh = self.random_batch(len(base), rng)
+        block = rng.random(base.ks.shape) < arch_mutate_prob
+        stage = rng.random(base.d.shape) < arch_mutate_prob
+        res = rng.random(len(base)) < resolution_mutate_prob
+        return ConfigBatch.unchecked(
+            np.where(block, fresh.ks, base.ks),
+            np.where(block, fresh.e, base.e),
+            np.where(stage, fresh.d, base.d),
+            np.where(res, fresh.r, base.r),
+        )
+
+    def crossover_batch(self, a: ConfigBatch, b: ConfigBatch, rng: np.random.Generator) -> ConfigBatch:
+        """One child per row pair: every element (ks, e per block, d per stage, r) from one of the two."""
+        fields = ("ks", "e", "d", "r")
+        return ConfigBatch.unchecked(*(np.where(rng.random(getattr(a, f).shape) < 0.5, getattr(a, f), getattr(b, f))
+                                       for f in fields))
+
+    def batch_codes(self, batch: ConfigBatch) -> np.ndarray:
+        """Rows equal exactly when two candidates are the same subnet."""
+        return batch.canonical_codes()
+
+    def unique_indices(self, batch: ConfigBatch) -> np.ndarray:
+        """Sorted indices of the first occurrence of each distinct subnet."""
+        return batch.unique_indices()

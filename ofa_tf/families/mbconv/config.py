@@ -1,17 +1,77 @@
-"""Many subnet configs as integer arrays, the unit every vectorised predictor and search operator works on."""
+"""MBConv subnet configs: one subnet (`SubnetConfig`, the reference's `{"ks", "e", "d"}` arch dict) and many as
+integer arrays (`ConfigBatch`, the unit every vectorised predictor and search operator works on)."""
 from __future__ import annotations
 
 import dataclasses
 import functools
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.config import NO_RESOLUTION
+from ofa_tf.families.config import ConfigBase
+from ofa_tf.families.config import as_int
+from ofa_tf.families.config import config_resolution
+from ofa_tf.families.config import given_configs
 
-NO_RESOLUTION = 0
-"""Value of `ConfigBatch.r` for a config whose resolution is None."""
+_CONFIG_KEYS = {"ks", "e", "d", "r", "image_size", "wid"}
+
+@dataclasses.dataclass(frozen=True)
+class SubnetConfig(ConfigBase):
+    """One subnet: per-block kernel sizes and expand ratios, per-stage depths, optional resolution.
+
+    `ks` and `e` always hold one entry per block (also for blocks beyond a stage's depth, which are
+    ignored), `d` one entry per stage, exactly as the reference's arch dicts.
+    """
+
+    batch_type: ClassVar[type]  # `ConfigBatch`, set below it
+    ARCH_KEYS = ("ks", "e", "d")
+    KEY: ClassVar[str] = "ks"  # the key of its dicts that OFA-ResNet dicts lack (`ofa_tf.registry.config_from_dict`)
+
+    ks: tuple[int, ...]
+    e: tuple[int, ...]
+    d: tuple[int, ...]
+    r: int | None = None
+
+    def __post_init__(self):
+        for name in ("ks", "e", "d"):
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                raise ValueError(f"`{name}` must be a list of ints; received {name}={values!r}.")
+            object.__setattr__(self, name, tuple(as_int(v, name) for v in values))
+        if self.r is not None:
+            object.__setattr__(self, "r", as_int(self.r, "r"))
+
+    @classmethod
+    def from_dict(cls, config: dict) -> SubnetConfig:
+        """Reads `get_active_subnet_config()` output; also accepts the reference's `image_size` / `r: [int]`."""
+        if not isinstance(config, dict):
+            raise ValueError(f"A subnet config is a JSON object with 'ks', 'e' and 'd' (and optionally 'r'); "
+                             f"received {type(config).__name__} {config!r:.60}.")
+        r = config_resolution(config, _CONFIG_KEYS, ("ks", "e", "d"), "subnet config")
+        return cls(ks=config["ks"], e=config["e"], d=config["d"], r=r)
+
+    @property
+    def short_name(self) -> str:
+        """A readable label: depths, then mean kernel size and expand ratio of the active blocks (`d34243 k5.2 e4.1`)."""
+        per_stage = len(self.ks) // max(len(self.d), 1)
+        active = [s * per_stage + i for s, depth in enumerate(self.d) for i in range(depth)]
+        ks = [self.ks[b] for b in active if b < len(self.ks)] or [0]
+        e = [self.e[b] for b in active if b < len(self.e)] or [0]
+        return f"d{''.join(map(str, self.d))} k{np.mean(ks):.1f} e{np.mean(e):.1f}"
+
+    def key(self) -> str:
+        """Canonical string (inactive blocks ignored), e.g. for caches and JSON files: `k3e4,k5e6|...@r224`."""
+        starts = np.cumsum((0,) + stage_depths(len(self.ks), len(self.d))[:-1])
+        parts = []
+        for start, depth in zip(starts, self.d):
+            blocks = range(start, start + depth)
+            parts.append(",".join(f"k{self.ks[i]}e{self.e[i]}" for i in blocks))
+        return "|".join(parts) + f"@r{self.r}"
+
+
+
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -144,19 +204,7 @@ class ConfigBatch:
         return np.sort(first)
 
 
-def config_key(config: SubnetConfig | ResNetConfig) -> str:
-    """Canonical string of a config (inactive blocks ignored), e.g. for caches and JSON files. An OFA-ResNet
-    config's key is its whole arch dict, `d0,2,2,2,2|e0.35,...|w2,...@r224` (skipping a block is a matter of
-    the space's base depths)."""
-    if isinstance(config, ResNetConfig):
-        parts = (",".join(f"{v:g}" for v in values) for values in (config.d, config.e, config.w))
-        return "|".join(f"{name}{part}" for name, part in zip("dew", parts)) + f"@r{config.r}"
-    starts = np.cumsum((0,) + stage_depths(len(config.ks), len(config.d))[:-1])
-    parts = []
-    for start, depth in zip(starts, config.d):
-        blocks = range(start, start + depth)
-        parts.append(",".join(f"k{config.ks[i]}e{config.e[i]}" for i in blocks))
-    return "|".join(parts) + f"@r{config.r}"
+SubnetConfig.batch_type = ConfigBatch  # what `ofa_tf.efficiency.as_batch` turns lists of these configs into
 
 
 @functools.lru_cache(maxsize=None)
@@ -172,3 +220,15 @@ def stage_depths(n_blocks: int, n_stages: int) -> tuple[int, ...]:
     """Blocks per stage of a config layout: `ceil(n_blocks / n_stages)` each, the last stage what remains."""
     max_depth = -(-n_blocks // n_stages)
     return (max_depth,) * (n_stages - 1) + (n_blocks - (n_stages - 1) * max_depth,)
+
+
+def reference_predictor_batch(configs) -> ConfigBatch:
+    """Configs given to the reference's MobileNetV3 predictor (`ofa_tf.nas.pretrained_predictor`) as a batch: dicts
+    or `SubnetConfig`s, each with a resolution."""
+    configs = given_configs(configs, SubnetConfig, ConfigBatch)
+    if isinstance(configs, ConfigBatch):
+        return configs
+    missing = [i for i, c in enumerate(configs) if c.r is None]
+    if missing:
+        raise ValueError(f"Config {missing[0]} has no resolution 'r'; the reference predictor needs one.")
+    return ConfigBatch.from_configs(configs)

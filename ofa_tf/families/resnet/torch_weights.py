@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ofa_tf.torch_checkpoint import _BN
+from ofa_tf.torch_checkpoint import add_batch_norm
 from ofa_tf.torch_checkpoint import conv_kernel
-from ofa_tf.torch_checkpoint import _same
+from ofa_tf.torch_checkpoint import identity
 
 
 def resnet_weight_table(net) -> dict:
@@ -14,8 +14,7 @@ def resnet_weight_table(net) -> dict:
 
     def conv_bn(conv_key, bn_prefix, conv, bn):
         table[conv_key] = (conv.kernel, conv_kernel)
-        for torch_name, keras_name in _BN.items():
-            table[f"{bn_prefix}.{torch_name}"] = (getattr(bn, keras_name), _same)
+        add_batch_norm(table, bn_prefix, bn)
 
     conv_bn("input_stem.0.conv.conv.weight", "input_stem.0.bn.bn", net.stem_conv0, net.stem_bn0)
     conv_bn("input_stem.1.conv.conv.conv.weight", "input_stem.1.conv.bn.bn", net.stem_conv1, net.stem_bn1)
@@ -29,7 +28,7 @@ def resnet_weight_table(net) -> dict:
             conv_bn(f"{p}.downsample.conv.conv.weight", f"{p}.downsample.bn.bn", block.downsample_conv,
                     block.downsample_bn)
     table["classifier.linear.linear.weight"] = (net.classifier.kernel, np.transpose)
-    table["classifier.linear.linear.bias"] = (net.classifier.bias, _same)
+    table["classifier.linear.linear.bias"] = (net.classifier.bias, identity)
     return table
 
 

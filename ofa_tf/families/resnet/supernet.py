@@ -1,44 +1,30 @@
 """OFA-ResNet: the elastic ResNet-50 supernet (`elastic_nn/networks/ofa_resnets.py`) as a Keras 3 model."""
 from __future__ import annotations
 
-import dataclasses
-from typing import ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from ofa_tf.layers.channel_order import reorganize_bottleneck
+from ofa_tf.layers.channel_order import sort_widths
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_bottleneck import ElasticBottleneck
 from ofa_tf.layers.elastic_conv import ElasticConv2D
 from ofa_tf.layers.elastic_conv import ElasticDense
-from ofa_tf.resnet.space import BASE_DEPTHS
-from ofa_tf.resnet.space import ResNetConfig
-from ofa_tf.resnet.space import ResNetSearchSpace
+from ofa_tf.families.resnet.space import BASE_DEPTHS
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.families.resnet.efficiency import ResNetMacsModel
+from ofa_tf.families.resnet.efficiency import ResNetParamsModel
+from ofa_tf.families.resnet.space import ResNetSearchSpace
 from ofa_tf.utils import make_divisible
-from ofa_tf.active_subnet import ActiveSubnet
+from ofa_tf.families.supernet import OFASupernet
 from ofa_tf.weights_file import IdentifiedWeights
 
 # `ResNets.STAGE_WIDTH_LIST` (`networks/resnets.py`) and the stem width 64 of `OFAResNets`.
 STAGE_WIDTHS = (256, 512, 1024, 2048)
 STEM_WIDTH = 64
 STAGE_STRIDES = (1, 2, 2, 2)
-
-
-@dataclasses.dataclass(frozen=True)
-class ResNetPreset:
-    """Constructor arguments of a named OFA-ResNet supernet; `url` when official weights exist."""
-
-    width_mult_list: tuple[float, ...]
-    depth_list: tuple[int, ...] = (0, 1, 2)
-    expand_list: tuple[float, ...] = (0.2, 0.25, 0.35)
-    resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
-    url: str | None = None
-    final_phase: ClassVar[str] = "width_2"  # the last phase of `training.phases.resnet_progressive_shrinking`
-
-    def build(self, **kwargs) -> OFAResNets:
-        return OFAResNets(depth_list=self.depth_list, expand_list=self.expand_list,
-                          width_mult_list=self.width_mult_list, resolutions=self.resolutions, **kwargs)
 
 
 def max_pool_3x3_s2(x):
@@ -49,7 +35,7 @@ def max_pool_3x3_s2(x):
 
 
 @keras.saving.register_keras_serializable(package="ofa_tf")
-class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
+class OFAResNets(OFASupernet, IdentifiedWeights, keras.Model):
     """Once-for-All ResNet-50 supernet with elastic depth, expand ratio, width and resolution.
 
     Input stem (3x3 s2 conv → skippable residual 3x3 conv → 3x3 conv, each +BN+ReLU) → 3x3 s2 max
@@ -70,6 +56,9 @@ class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
         resolutions: input sizes of the search space (metadata for sampling and search).
         bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-5).
     """
+
+    space_type = ResNetSearchSpace
+    latency_tables = False  # lookup tables time MobileNet (MBConv) blocks
 
     def __init__(
         self,
@@ -123,13 +112,6 @@ class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
         self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
         self.classifier = ElasticDense(max(in_channels), self.n_classes, name="classifier")
         self.build((None, None, None, 3))
-
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type == "checkpoint":
-            children.update({block.name: block for block in self.blocks})
-        return children
 
     # === Structure ===
     @property
@@ -212,7 +194,7 @@ class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
 
     def get_active_subnet(self, resolution=None, batch_size=None, name=None) -> keras.Model:
         """The active subnet as a plain Keras model of stock layers, with weights copied."""
-        from ofa_tf.resnet.materialize import materialize_resnet
+        from ofa_tf.families.resnet.materialize import materialize_resnet
 
         config = self.get_active_config()
         return materialize_resnet(self, config, resolution or config.r, batch_size=batch_size, name=name)
@@ -239,31 +221,45 @@ class OFAResNets(ActiveSubnet, IdentifiedWeights, keras.Model):
 
     def torch_weight_table(self):
         """`torch key -> (keras variable, layout transform)` for the reference's `OFAResNets` state dict."""
-        from ofa_tf.resnet.torch_weights import resnet_weight_table
+        from ofa_tf.families.resnet.torch_weights import resnet_weight_table
 
         return resnet_weight_table(self)
 
     @staticmethod
     def remap_torch_key(key: str, known: set[str]) -> str:
-        from ofa_tf.resnet.torch_weights import remap_resnet_key
+        from ofa_tf.families.resnet.torch_weights import remap_resnet_key
 
         return remap_resnet_key(key, known)
 
-    def get_config(self):
+    def efficiency_models(self, millions: bool = True) -> tuple[ResNetMacsModel, ResNetParamsModel]:
+        """The exact MACs and params models of this supernet's subnets."""
+        return ResNetMacsModel(self, millions), ResNetParamsModel(self, millions)
+
+    def latency_shape(self):
+        """Refused: latency lookup tables time MobileNet (MBConv) blocks."""
+        raise ValueError(
+            f"Latency lookup tables time MobileNet (MBConv) blocks; {self.net_id} is an OFA-ResNet supernet: use a "
+            f"macs=/params= budget, or no table to measure this host's latency."
+        )
+
+    def sort_channels(self, expand_ratio_stage: int = 0) -> None:
+        """Sorts every bottleneck's middle channels by importance (`reorganize_bottleneck`)."""
+        for block in self.blocks:
+            reorganize_bottleneck(block, expand_ratio_stage)
+
+    def sort_widths(self, width_stage: int = 0) -> list:
+        """Sorts the stem and stage output channels by importance (`ofa_tf.layers.channel_order.sort_widths`)."""
+        return sort_widths(self, width_stage)
+
+    @property
+    def width_text(self) -> str:
+        """The width argument, for messages (`width_mult=(0.65, 0.8, 1.0)`)."""
+        return f"width_mult={self.width_mult_list}"
+
+    def _architecture_config(self) -> dict:
         space = self.search_space
         return {
-            "name": self.name,
-            "n_classes": self.n_classes,
             "depth_list": list(space.depth_list),
             "expand_list": list(space.expand_list),
             "width_mult_list": list(self.width_mult_list),
-            "dropout_rate": self.dropout_rate,
-            "resolutions": list(space.resolutions),
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "net_id": self.net_id,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

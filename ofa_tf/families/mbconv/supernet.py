@@ -5,32 +5,59 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.active_subnet import ActiveSubnet
+from ofa_tf.families.supernet import OFASupernet
+from ofa_tf.families.mbconv.torch_weights import remap_key
 from ofa_tf.weights_file import IdentifiedWeights
+from ofa_tf.layers.channel_order import reorganize_channels
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
 from ofa_tf.layers.elastic_mbconv import ACTIVATIONS
 from ofa_tf.layers.elastic_mbconv import ElasticMBConv
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
 
-def _he_fout(kernel_area, out_channels):
+def he_fan_out(kernel_area, out_channels):
+    """He-normal init over the fan-out (the reference's `init_models`, "he_fout")."""
     return keras.initializers.RandomNormal(stddev=(2.0 / (kernel_area * out_channels)) ** 0.5)
 
 
-class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
+class MBConvSupernet(OFASupernet, IdentifiedWeights, keras.Model):
     """What OFA supernets of MBConv blocks share: the `{ks, e, d}` search space, the active subnet in int32
     variables (`active_ks`, `active_e`, `active_d`) or passed to `call(..., subnet=(ks, e, d))` as tensors,
     so a single trace runs every subnet, and elastic depth over `blocks[1:]` (blocks[0] is fixed).
 
-    Subclasses set `search_space` and their `network_shape`, make their layers (`_make_stem_and_blocks`, ...) and
-    define `call` and `materialize` (stock Keras subnet); families other than MobileNetV3 add `torch_weight_table`
-    (their reference checkpoint keys).
+    The constructor, `build` and `call` are shared; a family sets `default_stage_strides`, `default_bn_epsilon`,
+    `stem_activation`, `first_block_activation` and implements `_make_space_and_shape` (its `search_space` and `network_shape`), `_make_head`,
+    `_build_head` and `_run_head` (the layers after the blocks), `materialize` (stock Keras subnet) and
+    `torch_weight_table` (its reference checkpoint keys).
     """
 
-    def __init__(self, n_classes, width_mult, dropout_rate, first_stride, stage_strides, n_stages, bn_momentum,
-                 bn_epsilon, net_id, **kwargs):
+    space_type = SearchSpace
+    latency_tables = False  # whether block lookup tables (`ofa_tf.latency`) can time it (MobileNetV3's head only)
+    default_stage_strides: tuple[int, ...]
+    default_bn_epsilon: float
+    stem_activation: str  # after the first conv (an `ACTIVATIONS` key)
+    first_block_activation: str  # of the fixed blocks[0]
+
+    def __init__(
+        self,
+        n_classes=1000,
+        width_mult=1.0,
+        ks_list=(3, 5, 7),
+        expand_list=(3, 4, 6),
+        depth_list=(2, 3, 4),
+        dropout_rate=0.1,
+        first_stride=2,
+        stage_strides=None,
+        resolutions=tuple(range(128, 225, 4)),
+        bn_momentum=0.9,
+        bn_epsilon=None,
+        net_id=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        stage_strides = self.default_stage_strides if stage_strides is None else stage_strides
+        n_stages = len(self.default_stage_strides)
         if int(n_classes) < 1:
             raise ValueError(f"`n_classes` must be >= 1. Received n_classes={n_classes}.")
         if len(stage_strides) != n_stages:
@@ -41,16 +68,57 @@ class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
         self.first_stride = int(first_stride)
         self.stage_strides = tuple(int(s) for s in stage_strides)
         self.bn_momentum = float(bn_momentum)
-        self.bn_epsilon = float(bn_epsilon)
+        self.bn_epsilon = float(self.default_bn_epsilon if bn_epsilon is None else bn_epsilon)
         self.net_id = net_id
         self.active_resolution = None
+        self._make_space_and_shape(ks_list, expand_list, depth_list, resolutions)
+        self._make_stem_and_blocks(self.first_block_activation)
+        self._make_head()
+        self._make_classifier()
+        self.build((None, None, None, 3))
 
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        # Keras 3 hides list attributes from `tf.train.Checkpoint`; name the blocks so checkpoints cover them.
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type == "checkpoint":
-            children.update({block.name: block for block in self.blocks})
-        return children
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self._build_stem_and_blocks()
+        self._build_head()
+        self.classifier.build((None, self.feature_mix_width))
+        self._build_active_subnet()
+        self.built = True
+
+    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
+        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
+        ks, e, d = self._subnet_tensors(inputs, subnet)
+        bn = dict(training=training, calibration_weight=calibration_weight)
+        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        x = ACTIVATIONS[self.stem_activation](self.first_bn(self.first_conv(x), **bn))
+        x = self.blocks[0](x, **bn)
+        x = self._run_blocks(x, ks, e, d, bn)
+        x = self._run_head(x, bn)
+        return self.classifier(self.dropout(x, training=training))
+
+    def sort_channels(self, expand_ratio_stage: int = 0) -> None:
+        """Sorts every block's middle channels by importance (blocks without expansion, like blocks[0], are
+        never sorted)."""
+        for block in self.blocks:
+            reorganize_channels(block, expand_ratio_stage)
+
+    # === Efficiency (`ofa_tf.nas` budgets, latency tables) ===
+    def efficiency_models(self, millions: bool = True):
+        """The exact MACs and params models of this supernet's subnets (`NetworkShape.efficiency_models`)."""
+        return self.network_shape.efficiency_models(millions)
+
+    def latency_shape(self) -> NetworkShape:
+        """The shape latency lookup tables key this supernet's blocks by."""
+        return self.network_shape
+
+    # === Reference checkpoints (`ofa_tf.torch_checkpoint.load_state_dict`) ===
+    remap_torch_key = staticmethod(remap_key)
+
+    @property
+    def width_text(self) -> str:
+        """The width argument, for messages (`width_mult=1.0`)."""
+        return f"width_mult={self.width_mult}"
 
     def _bn_kwargs(self):
         return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
@@ -81,7 +149,7 @@ class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
         """First conv + BN, blocks[0] (depthwise 3x3, expand 1, no SE) and the elastic blocks of `stages`."""
         self.first_conv = keras.layers.Conv2D(
             self.stem_width, 3, strides=self.first_stride, use_bias=False,
-            kernel_initializer=_he_fout(9, self.stem_width), name="first_conv",
+            kernel_initializer=he_fan_out(9, self.stem_width), name="first_conv",
         )
         self.first_bn = ElasticBatchNorm(self.stem_width, name="first_bn", momentum=self.bn_momentum,
                                          epsilon=self.bn_epsilon)
@@ -195,116 +263,13 @@ class MBConvSupernet(ActiveSubnet, IdentifiedWeights, keras.Model):
                 out.append((b, config.ks[b - 1], config.e[b - 1]))
         return out
 
-    def get_config(self):
+    def _architecture_config(self) -> dict:
         space = self.search_space
         return {
-            "name": self.name,
-            "n_classes": self.n_classes,
             "width_mult": self.width_mult,
             "ks_list": list(space.ks_list),
             "expand_list": list(space.expand_list),
             "depth_list": list(space.depth_list),
-            "dropout_rate": self.dropout_rate,
             "first_stride": self.first_stride,
             "stage_strides": list(self.stage_strides),
-            "resolutions": list(space.resolutions),
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "net_id": self.net_id,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package="ofa_tf")
-class OFAMobileNetV3(MBConvSupernet):
-    """Once-for-All MobileNetV3 supernet with elastic kernel size, expand ratio, depth and resolution.
-
-    The active subnet lives in int32 variables (`active_ks`, `active_e`, `active_d`) or is passed to
-    `call(..., subnet=(ks, e, d))` as tensors, so a single trace runs every subnet.
-
-    Args:
-        n_classes: classifier outputs.
-        width_mult: multiplier on all base widths (make_divisible by 8).
-        ks_list, expand_list, depth_list: elastic choices.
-        dropout_rate: dropout before the classifier.
-        first_stride: stride of the first conv (2 for ImageNet, 1 for small images).
-        stage_strides: stride of each stage's first block.
-        resolutions: input sizes of the search space (metadata for sampling and search).
-        bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-5).
-
-    Reference: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
-    Deployment", ICLR 2020.
-    """
-
-    def __init__(
-        self,
-        n_classes=1000,
-        width_mult=1.0,
-        ks_list=(3, 5, 7),
-        expand_list=(3, 4, 6),
-        depth_list=(2, 3, 4),
-        dropout_rate=0.1,
-        first_stride=2,
-        stage_strides=(2, 2, 2, 1, 2),
-        resolutions=tuple(range(128, 225, 4)),
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        net_id=None,
-        **kwargs,
-    ):
-        super().__init__(n_classes, width_mult, dropout_rate, first_stride, stage_strides, 5, bn_momentum, bn_epsilon,
-                         net_id, **kwargs)
-        self.search_space = SearchSpace(ks_list, expand_list, depth_list, 5, resolutions)
-        self._set_network_shape(NetworkShape.mobilenet_v3(self.width_mult, self.n_classes,
-                                                          stem_stride=self.first_stride, strides=self.stage_strides))
-
-        self._make_stem_and_blocks(first_block_activation="relu")
-        bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
-        self.final_expand_conv = keras.layers.Conv2D(
-            self.final_expand_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.final_expand_width), name="final_expand_conv",
-        )
-        self.final_expand_bn = ElasticBatchNorm(self.final_expand_width, name="final_expand_bn", **bn)
-        self.feature_mix_conv = keras.layers.Conv2D(
-            self.feature_mix_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
-        )
-        self._make_classifier()
-        self.build((None, None, None, 3))
-
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        self._build_stem_and_blocks()
-        self.final_expand_conv.build((None, None, None, self.stages[-1].width))
-        self.final_expand_bn.build(None)
-        self.feature_mix_conv.build((None, 1, 1, self.final_expand_width))
-        self.classifier.build((None, self.feature_mix_width))
-        self._build_active_subnet()
-        self.built = True
-
-    # === Forward ===
-    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
-        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
-        ks, e, d = self._subnet_tensors(inputs, subnet)
-        bn = dict(training=training, calibration_weight=calibration_weight)
-        hswish = ACTIVATIONS["hard_silu"]
-
-        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        x = hswish(self.first_bn(self.first_conv(x), **bn))
-        x = self.blocks[0](x, **bn)
-        x = self._run_blocks(x, ks, e, d, bn)
-        x = hswish(self.final_expand_bn(self.final_expand_conv(x), **bn))
-        x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-        x = hswish(self.feature_mix_conv(x))
-        x = tf.reshape(x, [-1, self.feature_mix_width])
-        return self.classifier(self.dropout(x, training=training))
-
-    def materialize(self, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
-        """`config` as a Keras model of stock layers (see `ofa_tf.materialize.materialize`)."""
-        from ofa_tf.materialize import materialize
-
-        return materialize(self, config, resolution, batch_size=batch_size, name=name)

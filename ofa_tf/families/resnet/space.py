@@ -1,73 +1,21 @@
-"""The OFA-ResNet search space and one subnet of it (`{"d", "e", "w"}` arch dicts of `ofa_resnets.py`)."""
+"""The OFA-ResNet search space (the `{"d", "e", "w"}` arch dicts of `ofa_resnets.py`)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-_CONFIG_KEYS = {"d", "e", "w", "r", "image_size"}
+from ofa_tf.families.config import sort_choices
+from ofa_tf.families.resnet.config import ResNetBatch
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.families.resnet.encoding import ResNetArchEncoder
+from ofa_tf.families.resnet.recipes import RECIPES
+
 # ResNet-50 stages: `ResNets.BASE_DEPTH_LIST` (`networks/resnets.py`); each stage has base + max(d) blocks.
 BASE_DEPTHS = (2, 2, 4, 2)
-
-
-@dataclasses.dataclass(frozen=True)
-class ResNetConfig:
-    """One OFA-ResNet subnet, exactly as the reference's arch dict.
-
-    `d`: the input-stem skip (the stem's residual conv runs only when d[0] is the largest depth), then
-    one depth per stage (a stage runs its first base + d blocks). `e`: one expand ratio per block
-    (also for skipped blocks). `w`: width indices, two for the stem convs, then one per stage.
-    """
-
-    d: tuple[int, ...]
-    e: tuple[float, ...]
-    w: tuple[int, ...]
-    r: int | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "d", tuple(int(v) for v in self.d))
-        object.__setattr__(self, "e", tuple(float(v) for v in self.e))
-        object.__setattr__(self, "w", tuple(int(v) for v in self.w))
-        if self.r is not None:
-            object.__setattr__(self, "r", int(self.r))
-
-    def to_dict(self) -> dict:
-        out = {"d": list(self.d), "e": list(self.e), "w": list(self.w)}
-        if self.r is not None:
-            out["r"] = self.r
-        return out
-
-    @classmethod
-    def from_dict(cls, config: dict) -> ResNetConfig:
-        """Reads `get_active_subnet_config()` output; also accepts `image_size` / `r: [int]`."""
-        unknown = set(config) - _CONFIG_KEYS
-        if unknown:
-            raise ValueError(f"Unknown ResNet subnet config keys {sorted(unknown)}; allowed keys are "
-                             f"{sorted(_CONFIG_KEYS)}.")
-        missing = {"d", "e", "w"} - set(config)
-        if missing:
-            raise ValueError(f"ResNet subnet config is missing {sorted(missing)}; it needs 'd', 'e' and 'w'.")
-        r = config.get("r", config.get("image_size"))
-        if isinstance(r, (list, tuple)):
-            if len(r) != 1:
-                raise ValueError(f"Resolution must be one int, received r={r}.")
-            r = r[0]
-        return cls(d=config["d"], e=config["e"], w=config["w"], r=r)
-
-    def with_resolution(self, r: int | None) -> ResNetConfig:
-        return dataclasses.replace(self, r=r)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> ResNetConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,15 +34,15 @@ class ResNetSearchSpace:
     width_list: tuple[int, ...] | None = None
 
     config_type: ClassVar[type] = ResNetConfig
+    batch_type: ClassVar[type] = ResNetBatch
+    kind: ClassVar[str] = "resnet"  # predictor.json's "family" (a file format)
+    recipes: ClassVar[dict] = RECIPES  # training recipe name -> its rows for this space (the sandwich refused)
 
     def __post_init__(self):
-        object.__setattr__(self, "depth_list", tuple(sorted(int(v) for v in self.depth_list)))
-        object.__setattr__(self, "expand_list", tuple(sorted(float(v) for v in self.expand_list)))
+        sort_choices(self, int, "depth_list")
+        sort_choices(self, float, "expand_list")
         object.__setattr__(self, "base_depths", tuple(int(v) for v in self.base_depths))
-        object.__setattr__(self, "resolutions", tuple(sorted(int(v) for v in self.resolutions)))
-        for name in ("depth_list", "expand_list", "resolutions"):
-            if not getattr(self, name):
-                raise ValueError(f"`{name}` must not be empty.")
+        sort_choices(self, int, "resolutions")
         if min(self.depth_list) < 0:
             raise ValueError(f"Depths must be >= 0; received depth_list={list(self.depth_list)}.")
         if min(b + min(self.depth_list) for b in self.base_depths) < 1:
@@ -193,6 +141,59 @@ class ResNetSearchSpace:
                                      f"Received {name}={v}.")
         if config.r is not None and config.r < 1:
             raise ValueError(f"Invalid resolution r={config.r}: expected a positive image size.")
+
+
+    def for_phase(self, phase) -> ResNetSearchSpace:
+        """This space restricted to a training phase's choices (`ofa_tf.recipe.Phase`)."""
+        return self.restrict(depth_list=phase.depth_list, expand_list=phase.expand_list, width_list=phase.width_list)
+
+    # === Hooks of the searches and predictors (`ofa_tf.nas`) ===
+    def arch_encoder(self, resolutions=None, features: str = "block") -> ResNetArchEncoder:
+        """The reference's `ResNetArchEncoder`; there is no per-stage layout for OFA-ResNets."""
+        if features == "stage":
+            raise ValueError("features='stage' encodes MobileNet-style spaces (kernel sizes per block); OFA-ResNets "
+                             "take features='block'.")
+        return ResNetArchEncoder(self, resolutions)
+
+    def canonical_key(self, config: ResNetConfig) -> str:
+        """`config.key()` with the skipped blocks' expand ratios zeroed and the stem skip normalized, so two arch
+        dicts of the same subnet share a key."""
+        running = ResNetBatch.coerce(config).active_mask(self)[0]
+        stem = min(self.depth_list) if config.d[0] < self.max_depth else self.max_depth
+        return ResNetConfig((stem,) + config.d[1:], tuple(e if on else 0.0 for e, on in zip(config.e, running)),
+                            config.w, config.r).key()
+
+    def random_batch(self, n: int, rng: np.random.Generator) -> ResNetBatch:
+        """`n` random subnets as the reference samples them (the stem skip on or off, then d, e, w, r)."""
+        lengths = self.lengths
+        stem = rng.choice([self.max_depth, min(self.depth_list)], size=(n, 1))
+        return ResNetBatch(
+            np.concatenate([stem, rng.choice(self.depth_list, size=(n, self.n_stages))], axis=1),
+            rng.choice(self.expand_list, size=(n, lengths["e"])),
+            rng.choice(self.width_list, size=(n, lengths["w"])),
+            rng.choice(self.resolutions, size=n),
+        )
+
+    def mutate_batch(self, base: ResNetBatch, rng: np.random.Generator, arch_mutate_prob: float,
+                     resolution_mutate_prob: float) -> ResNetBatch:
+        """Each expand ratio, width index and stage depth (the stem skip too) resampled with `arch_mutate_prob`,
+        the resolution with `resolution_mutate_prob`."""
+        fresh = self.random_batch(len(base), rng)
+        pick = {k: rng.random(getattr(base, k).shape) < arch_mutate_prob for k in ("d", "e", "w")}
+        pick["r"] = rng.random(len(base)) < resolution_mutate_prob
+        return ResNetBatch(*(np.where(pick[k], getattr(fresh, k), getattr(base, k)) for k in ("d", "e", "w", "r")))
+
+    def crossover_batch(self, a: ResNetBatch, b: ResNetBatch, rng: np.random.Generator) -> ResNetBatch:
+        """Every entry from one of the two parents."""
+        return ResNetBatch(*(np.where(rng.random(getattr(a, k).shape) < 0.5, getattr(a, k), getattr(b, k))
+                             for k in ("d", "e", "w", "r")))
+
+    def batch_codes(self, batch: ResNetBatch) -> np.ndarray:
+        """Rows equal exactly when two candidates are the same subnet (skipped blocks' ratios ignored)."""
+        return batch.canonical_codes(self)
+
+    def unique_indices(self, batch: ResNetBatch) -> np.ndarray:
+        return batch.unique_indices(self)
 
 
 def _per_item(name, value, previous, length, kind):

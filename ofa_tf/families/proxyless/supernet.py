@@ -10,12 +10,12 @@ import keras
 import tensorflow as tf
 
 from ofa_tf.layers.elastic_batch_norm import ElasticBatchNorm
-from ofa_tf.network_shape import PROXYLESS_STRIDES
-from ofa_tf.network_shape import NetworkShape
-from ofa_tf.subnet_config import SearchSpace
-from ofa_tf.subnet_config import SubnetConfig
-from ofa_tf.supernet import MBConvSupernet
-from ofa_tf.supernet import _he_fout
+from ofa_tf.families.mbconv.shape import PROXYLESS_STRIDES
+from ofa_tf.families.mbconv.shape import NetworkShape
+from ofa_tf.families.mbconv.space import SearchSpace
+from ofa_tf.families.mbconv.config import SubnetConfig
+from ofa_tf.families.mbconv.supernet import MBConvSupernet
+from ofa_tf.families.mbconv.supernet import he_fan_out
 
 
 @keras.saving.register_keras_serializable(package="ofa_tf")
@@ -27,40 +27,21 @@ class OFAProxylessNASNets(MBConvSupernet):
     depth fixed: the arch dict's last `d` entry is clamped to 1), then a 1x1 feature-mix conv + BN +
     relu6 *before* global pooling. `ks` and `e` have 21 entries, `d` 6 (for the default depths).
 
-    Args:
-        n_classes: classifier outputs.
-        width_mult: multiplier on all base widths (make_divisible by 8).
-        ks_list, expand_list, depth_list: elastic choices.
-        dropout_rate: dropout before the classifier.
-        first_stride: stride of the first conv (2 for ImageNet, 1 for small images).
-        stage_strides: stride of each of the 6 stages' first block.
-        resolutions: input sizes of the search space (metadata for sampling and search).
-        bn_momentum, bn_epsilon: batch norm (Keras momentum convention; reference 0.9 / 1e-3).
+    Args: those of `OFAMobileNetV3` (the shared `MBConvSupernet` constructor), except `stage_strides` (the stride of
+    each of the 6 stages' first block) and `bn_epsilon` (the reference's 1e-3).
     """
 
-    def __init__(
-        self,
-        n_classes=1000,
-        width_mult=1.0,
-        ks_list=(3, 5, 7),
-        expand_list=(3, 4, 6),
-        depth_list=(2, 3, 4),
-        dropout_rate=0.1,
-        first_stride=2,
-        stage_strides=PROXYLESS_STRIDES,
-        resolutions=tuple(range(128, 225, 4)),
-        bn_momentum=0.9,
-        bn_epsilon=1e-3,
-        net_id=None,
-        **kwargs,
-    ):
-        super().__init__(n_classes, width_mult, dropout_rate, first_stride, stage_strides, len(PROXYLESS_STRIDES),
-                         bn_momentum, bn_epsilon, net_id, **kwargs)
+    default_stage_strides = PROXYLESS_STRIDES
+    default_bn_epsilon = 1e-3
+    stem_activation = "relu6"
+    first_block_activation = "relu6"
+
+    def _make_space_and_shape(self, ks_list, expand_list, depth_list, resolutions) -> None:
         self._set_network_shape(NetworkShape.proxyless(self.width_mult, self.n_classes, stem_stride=self.first_stride,
                                                        strides=self.stage_strides))
         if self.stem_width == self.first_block_width:
             raise ValueError(
-                f"width_mult={width_mult} gives the first conv and first block the same width "
+                f"width_mult={self.width_mult:g} gives the first conv and first block the same width "
                 f"({self.stem_width}); the reference's first block has no shortcut, so use width_mult >= 0.5."
             )
         max_depth = max(int(d) for d in depth_list)
@@ -68,68 +49,53 @@ class OFAProxylessNASNets(MBConvSupernet):
             ks_list, expand_list, depth_list, len(self.stages), resolutions,
             stage_depths=(max_depth,) * (len(self.stages) - 1) + (1,),
         )
-        self._make_stem_and_blocks(first_block_activation="relu6")
+
+    def _make_head(self) -> None:
+        """1x1 feature-mix conv + BN + relu6 *before* global pooling."""
         self.feature_mix_conv = keras.layers.Conv2D(
             self.feature_mix_width, 1, use_bias=False,
-            kernel_initializer=_he_fout(1, self.feature_mix_width), name="feature_mix_conv",
+            kernel_initializer=he_fan_out(1, self.feature_mix_width), name="feature_mix_conv",
         )
         self.feature_mix_bn = ElasticBatchNorm(
             self.feature_mix_width, name="feature_mix_bn", momentum=self.bn_momentum, epsilon=self.bn_epsilon
         )
-        self._make_classifier()
-        self.build((None, None, None, 3))
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        self._build_stem_and_blocks()
+    def _build_head(self) -> None:
         self.feature_mix_conv.build((None, None, None, self.stages[-1].width))
         self.feature_mix_bn.build(None)
-        self.classifier.build((None, self.feature_mix_width))
-        self._build_active_subnet()
-        self.built = True
 
-    def call(self, inputs, training=None, subnet=None, calibration_weight=None):
-        """Runs the active subnet, or `subnet=(ks, e, d)` given as int tensors of the config's lengths."""
-        ks, e, d = self._subnet_tensors(inputs, subnet)
-        bn = dict(training=training, calibration_weight=calibration_weight)
-        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        x = tf.nn.relu6(self.first_bn(self.first_conv(x), **bn))
-        x = self.blocks[0](x, **bn)
-        x = self._run_blocks(x, ks, e, d, bn)
+    def _run_head(self, x, bn):
         x = tf.nn.relu6(self.feature_mix_bn(self.feature_mix_conv(x), **bn))
-        x = tf.reduce_mean(x, axis=[1, 2])
-        return self.classifier(self.dropout(x, training=training))
+        return tf.reduce_mean(x, axis=[1, 2])
 
     def materialize(self, config: SubnetConfig, resolution=None, batch_size=None, name=None) -> keras.Model:
         """`config` as a Keras model of stock layers, weights copied (the reference's `ProxylessNASNets`)."""
-        from ofa_tf.materialize import _block
-        from ofa_tf.materialize import _Builder
-        from ofa_tf.materialize import _classifier
-        from ofa_tf.materialize import _finish
-        from ofa_tf.materialize import _pool
-        from ofa_tf.materialize import subnet_name
+        from ofa_tf.families.mbconv.materialize import classifier_head
+        from ofa_tf.families.mbconv.materialize import global_pool
+        from ofa_tf.families.mbconv.materialize import mbconv_block
+        from ofa_tf.families.mbconv.materialize import subnet_name
+        from ofa_tf.stock_keras import StockModelBuilder
 
         self.search_space.validate(config)
         size = resolution or None
         inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
-        builder = _Builder(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+        builder = StockModelBuilder(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
         x = builder.conv(inputs, self.first_conv.kernel.numpy(), self.first_stride, "first_conv")
         x = builder.bn(x, self.first_bn, self.stem_width, "first_conv_bn")
         x = keras.layers.Activation("relu6", name="first_conv_act")(x)
         for i, (b, k, e) in enumerate(self.active_blocks(config)):
-            x = _block(builder, x, self.blocks[b], k, e, f"blocks_{i}")
+            x = mbconv_block(builder, x, self.blocks[b], k, e, f"blocks_{i}")
         x = builder.conv(x, self.feature_mix_conv.kernel.numpy(), 1, "feature_mix")
         x = builder.bn(x, self.feature_mix_bn, self.feature_mix_width, "feature_mix_bn")
         x = keras.layers.Activation("relu6", name="feature_mix_act")(x)
-        x = _classifier(builder, _pool(builder, x, self), self)
-        return _finish(builder, inputs, x, name or subnet_name(config))
+        x = classifier_head(builder, global_pool(builder, x, self), self)
+        return builder.finish(inputs, x, name or subnet_name(config))
 
     def torch_weight_table(self) -> dict:
         """`torch key -> (variable, layout transform)` of the reference's `OFAProxylessNASNets` state dict."""
         from ofa_tf.torch_checkpoint import add_batch_norm
         from ofa_tf.torch_checkpoint import conv_kernel
-        from ofa_tf.torch_checkpoint import mbconv_weight_table
+        from ofa_tf.families.mbconv.torch_weights import mbconv_weight_table
 
         table = mbconv_weight_table(self)
         table["feature_mix_layer.conv.weight"] = (self.feature_mix_conv.kernel, conv_kernel)

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import keras
 
-from ofa_tf.materialize import _Builder
-from ofa_tf.materialize import _finish
-from ofa_tf.resnet.space import ResNetConfig
+from ofa_tf.families.resnet.config import ResNetConfig
+from ofa_tf.stock_keras import StockModelBuilder
 
 
-def _conv_bn(builder: _Builder, x, conv, bn, c_in, c_out, name, relu=True):
+def _conv_bn(builder: StockModelBuilder, x, conv, bn, c_in, c_out, name, relu=True):
     x = builder.conv(x, conv.kernel.numpy()[:, :, :c_in, :c_out], getattr(conv, "strides", 1), name)
     x = builder.bn(x, bn, c_out, f"{name}_bn")
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def _bottleneck(builder: _Builder, x, block, c_in, width_index, expand_ratio, name):
+def _bottleneck(builder: StockModelBuilder, x, block, c_in, width_index, expand_ratio, name):
     out = block.out_channels[width_index]
     mid = block.middle_channels(out, expand_ratio)
     inputs = x
@@ -49,7 +48,7 @@ def materialize_resnet(net, config: ResNetConfig, resolution=None, batch_size=No
     net.search_space.validate(config)
     size = resolution or None
     inputs = keras.Input(shape=(size, size, 3), batch_size=batch_size, name="image")
-    builder = _Builder(momentum=net.bn_momentum, epsilon=net.bn_epsilon)
+    builder = StockModelBuilder(momentum=net.bn_momentum, epsilon=net.bn_epsilon)
 
     mid, stem = net.stem_mid_widths[config.w[0]], net.stem_widths[config.w[1]]
     x = _conv_bn(builder, inputs, net.stem_conv0, net.stem_bn0, 3, mid, "stem_conv0")
@@ -68,7 +67,7 @@ def materialize_resnet(net, config: ResNetConfig, resolution=None, batch_size=No
         x = keras.layers.Dropout(net.dropout_rate, name="dropout")(x)
     classifier = keras.layers.Dense(net.n_classes, name="classifier")
     x = builder.layer(classifier, x, [net.classifier.kernel.numpy()[:channels], net.classifier.bias.numpy()])
-    return _finish(builder, inputs, x, name or resnet_subnet_name(config))
+    return builder.finish(inputs, x, name or resnet_subnet_name(config))
 
 
 def resnet_subnet_name(config: ResNetConfig) -> str:
