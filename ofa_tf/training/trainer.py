@@ -13,14 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ofa_tf.files import write_atomic
 from ofa_tf.progress import progress_bar
-from ofa_tf.run_folder import CONFIG_FILE
 from ofa_tf.run_folder import METRICS_FILE
-from ofa_tf.run_folder import TENSORBOARD_DIR
-from ofa_tf.run_folder import checkpoint_dir
-from ofa_tf.run_folder import config_path
-from ofa_tf.run_folder import weights_path
+from ofa_tf.run_folder import RunFolder
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.config import RESUMABLE_OPTIONS
 from ofa_tf.training.config import TrainConfig
@@ -131,11 +126,13 @@ class Trainer:
         warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
+        self.folder = RunFolder(self.out)
         self.net_id = net if isinstance(net, str) else getattr(net, "net_id", None)
         self._schedule_space = _schedule_space(net)
         self._check_out_dir()
         self.strategy = make_strategy(config.strategy, config.tpu)
         self.chief = is_chief(self.strategy)
+        self.folder = dataclasses.replace(self.folder, chief=self.chief)
         n_replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % n_replicas:
             raise ValueError(
@@ -161,8 +158,8 @@ class Trainer:
         if steps < 1:
             raise ValueError(f"batch_size={config.batch_size} exceeds the {self.data.num_train} training images.")
         self.steps_per_epoch = min(steps, config.steps_per_epoch or steps)
-        writer_dir = self.out / TENSORBOARD_DIR
-        self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
+        self.writer = (tf.summary.create_file_writer(str(self.folder.tensorboard_dir)) if self.chief
+                       else tf.summary.create_noop_writer())
 
     # === Schedule ===
     def _recipe_rows(self) -> list[Phase]:
@@ -218,14 +215,13 @@ class Trainer:
         if self.out.exists() and not self.out.is_dir():
             raise NotADirectoryError(f"Output folder {self.out} is a file; pass a folder (--out).")
         self._check_inputs_not_written()
-        for path in sorted(self.out.glob(CONFIG_FILE.format(run="*"))):
-            other = json.loads(path.read_text()).get("net")
-            if isinstance(other, str) and self.net_id and other != self.net_id:
-                raise ValueError(f"{self.out} holds a training run of {other} ({path.name}), not of {self.net_id}: "
+        for name, other in self.folder.net_ids().items():
+            if self.net_id and other != self.net_id:
+                raise ValueError(f"{self.out} holds a training run of {other} ({name}), not of {self.net_id}: "
                                  "choose another output folder (--out) or --net " + other + ".")
         latest = ckpt.latest_checkpoint(self.out, c.run_name)
         if c.overwrite and latest and not c.resume:
-            shutil.rmtree(checkpoint_dir(self.out, c.run_name))
+            shutil.rmtree(self.folder.checkpoint_dir(c.run_name))
             return
         if c.overwrite:
             return
@@ -239,13 +235,13 @@ class Trainer:
             phases = [name for name in phases if name != "full"]
         if latest:  # phases before the checkpoint's, and a finished one at it, are not retrained
             index, epoch, _ = ckpt.read_state(latest).position()
-            finished_at_index = index < len(phases) and self._weights_path(phases[index]).is_file()
+            finished_at_index = index < len(phases) and self.folder.weights_path(phases[index]).is_file()
             phases = phases[index + int(finished_at_index):]
-        done = [name for name in phases if self._weights_path(name).is_file()]
+        done = self.folder.finished(phases)
         if done:
             raise FileExistsError(
                 f"{self.out} already holds the finished phase(s) {', '.join(done)} "
-                f"({', '.join(str(self._weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
+                f"({', '.join(str(self.folder.weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
                 "pass --overwrite (overwrite=True) to train them again, or choose another output folder."
             )
 
@@ -254,22 +250,18 @@ class Trainer:
         it trains): the run would replace its own input."""
         c = self.config
         phases = select_phases(recipe_phases(c.recipe, self._schedule_space), c.task, c.phase)
-        written = {self._weights_path(p.name).resolve(): p.name for p in phases}
-        teacher = c.teacher and (weights_path(c.teacher, "full") if Path(c.teacher).is_dir() else Path(c.teacher))
+        written = {self.folder.weights_path(p.name).resolve(): p.name for p in phases}
+        teacher = c.teacher and (RunFolder(c.teacher).weights_path("full") if Path(c.teacher).is_dir()
+                                 else Path(c.teacher))
         for name, option, path in (("init_weights", "--init", c.init_weights), ("teacher", "--teacher", teacher)):
             phase = written.get(Path(path).resolve()) if path else None
             if phase is not None:
                 raise ValueError(f"{name}={str(path)!r} ({option}) are the weights of phase {phase}, which this run "
                                  f"writes into {self.out}: copy them elsewhere first, or choose another output folder.")
 
-    def _weights_path(self, phase_name: str) -> Path:
-        return weights_path(self.out, phase_name)
-
     def _log(self, record: dict) -> None:
         self.history.append(record)
-        if self.chief:
-            with open(self.out / METRICS_FILE, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        self.folder.append_metrics(record)
 
     def _write_config(self, resumed: bool) -> None:
         if not self.chief:
@@ -295,11 +287,11 @@ class Trainer:
         }
         if isinstance(self.data_source, (str, Path)):
             resolved["data"] = str(self.data_source)
-        path = config_path(self.out, c.run_name)
+        path = self.folder.config_path(c.run_name)
         if resumed and path.is_file():  # the record stays as written; the resumed run must match it
             self._check_record(path, json.loads(json.dumps(resolved)))
             return
-        write_atomic(path, json.dumps(resolved, indent=2) + "\n")
+        self.folder.write_config(c.run_name, resolved)
 
     def _check_record(self, path: Path, resolved: dict) -> None:
         """Raises naming both values when a resumed run differs from the run recorded in `path` (other data, another
@@ -327,11 +319,11 @@ class Trainer:
         if self.config.teacher is not None:
             path = Path(self.config.teacher)
             if path.is_dir():
-                path = weights_path(path, "full")
+                path = RunFolder(path).weights_path("full")
             if not path.is_file():
                 raise FileNotFoundError(f"Teacher weights not found: {path}")
             return path
-        path = self._weights_path("full")
+        path = self.folder.weights_path("full")
         if not path.is_file():
             raise ValueError(
                 "Distillation needs the full network as teacher: run the `full` task into the same output "
@@ -380,9 +372,9 @@ class Trainer:
         previous = rows[index - 1].name if index > 0 else None
         if c.init_weights is not None:
             source = Path(c.init_weights)
-        elif previous is not None and self._weights_path(previous).is_file():
-            source = self._weights_path(previous)
-        elif index == 1 and (c.teacher is not None or self._weights_path("full").is_file()):
+        elif previous is not None and self.folder.weights_path(previous).is_file():
+            source = self.folder.weights_path(previous)
+        elif index == 1 and (c.teacher is not None or self.folder.weights_path("full").is_file()):
             source = self._teacher_weights()
         elif index == 0:  # the recipe's first row (e.g. `sandwich` with `phase_epochs={"full": 0}`)
             logger.info("Initial weights: random (%s is the recipe's first phase).", first.name)
@@ -435,7 +427,7 @@ class Trainer:
         phase = self.phases[index]
         schedule = self.learning_rate(phase)
         optimizer = self.optimizer()
-        directory = ckpt.checkpoint_dir(self.out, c.run_name)
+        directory = self.folder.checkpoint_dir(c.run_name)
         checkpointer = ckpt.Checkpointer(directory, self.supernet, optimizer, self.state, chief=self.chief)
         rng = np.random.default_rng([c.seed, index])
         start_epoch = start_step = 0
@@ -541,7 +533,7 @@ class Trainer:
         )
 
     def _finish_phase(self, index: int, phase: Phase) -> None:
-        ckpt.save_weights_atomic(self.supernet, self._weights_path(phase.name), write=self.chief)
+        ckpt.save_weights_atomic(self.supernet, self.folder.weights_path(phase.name), write=self.chief)
         c = self.config
         multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
         if not c.validate or self.data.num_validation == 0 or multiworker:
@@ -589,7 +581,7 @@ def _resumed_options(out, options: dict) -> dict:
     """A resume continues with the options recorded in `out/config_<run>.json` when there is a checkpoint to resume
     (`resumed_options`: a different given value is refused, naming both)."""
     run = TrainConfig(task=options.get("task", "all"), phase=options.get("phase")).run_name
-    path = config_path(out, run)
+    path = RunFolder(out).config_path(run)
     if not (path.is_file() and ckpt.latest_checkpoint(out, run)):
         return options
     try:
