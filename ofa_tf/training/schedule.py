@@ -129,3 +129,42 @@ def check_inputs_not_written(folder: RunFolder, config: TrainConfig, schedule_sp
         if phase is not None:
             raise ValueError(f"{name}={str(path)!r} ({option}) are the weights of phase {phase}, which this run "
                              f"writes into {folder.root}: copy them elsewhere first, or choose another output folder.")
+
+
+def teacher_weights(folder: RunFolder, config: TrainConfig) -> Path:
+    """The distillation teacher's weights: `teacher` (a weights file, or a run folder's `full` phase), else the `full`
+    phase this folder holds."""
+    if config.teacher is not None:
+        path = Path(config.teacher)
+        if path.is_dir():
+            path = RunFolder(path).weights_path("full")
+        if not path.is_file():
+            raise FileNotFoundError(f"Teacher weights not found: {path}")
+        return path
+    path = folder.weights_path("full")
+    if not path.is_file():
+        raise ValueError(
+            "Distillation needs the full network as teacher: run the `full` task into the same output "
+            f"folder first ({path} is missing) or pass `teacher` (--teacher CKPT)."
+        )
+    return path
+
+
+def initial_weights(folder: RunFolder, config: TrainConfig, rows: list[Phase], first: Phase) -> Path | None:
+    """Where a fresh run's first phase starts: `init_weights`, else the previous row's weights in the folder, else (for
+    the second row) the teacher's; None: random (the recipe's first row)."""
+    c = config
+    index = [p.name for p in rows].index(first.name)
+    previous = rows[index - 1].name if index > 0 else None
+    if c.init_weights is not None:
+        return Path(c.init_weights)
+    if previous is not None and folder.weights_path(previous).is_file():
+        return folder.weights_path(previous)
+    if index == 1 and (c.teacher is not None or folder.weights_path("full").is_file()):
+        return teacher_weights(folder, c)
+    if index == 0:  # the recipe's first row (e.g. `sandwich` with `phase_epochs={"full": 0}`)
+        return None
+    raise ValueError(
+        f"Phase {first.name} starts from the weights of phase {previous}: run it into the same output "
+        f"folder first, or pass `init_weights` (--init WEIGHTS)."
+    )

@@ -15,8 +15,8 @@ import tensorflow as tf
 from ofa_tf.progress import progress_bar
 from ofa_tf.run_folder import RunFolder
 from ofa_tf.training import checkpoint as ckpt
-from ofa_tf.training.config import RESUMABLE_OPTIONS
 from ofa_tf.training.config import TrainConfig
+from ofa_tf.training.config import check_recorded_run
 from ofa_tf.training.config import resumed_options
 from ofa_tf.training.distribute import is_chief
 from ofa_tf.training.distribute import make_strategy
@@ -28,9 +28,11 @@ from ofa_tf.training.optimizer import reset_optimizer
 from ofa_tf.training.phases import Phase
 from ofa_tf.training.runtime import warn_if_onednn_unsafe
 from ofa_tf.training.schedule import check_out_dir
+from ofa_tf.training.schedule import initial_weights
 from ofa_tf.training.schedule import learning_rate
 from ofa_tf.training.schedule import recipe_rows
 from ofa_tf.training.schedule import resolve_phases
+from ofa_tf.training.schedule import teacher_weights
 from ofa_tf.training.sorting import sort_channels
 from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
@@ -221,52 +223,15 @@ class Trainer:
             resolved["data"] = str(self.data_source)
         path = self.folder.config_path(c.run_name)
         if resumed and path.is_file():  # the record stays as written; the resumed run must match it
-            self._check_record(path, json.loads(json.dumps(resolved)))
+            check_recorded_run(path, json.loads(json.dumps(resolved)), self.out)
             return
         self.folder.write_config(c.run_name, resolved)
 
-    def _check_record(self, path: Path, resolved: dict) -> None:
-        """Raises naming both values when a resumed run differs from the run recorded in `path` (other data, another
-        supernet, other settings)."""
-        recorded = json.loads(path.read_text())
-        for record in (resolved, recorded):  # a supernet object's layer name is Keras's counter, not the network
-            if isinstance(record.get("net"), dict):
-                record["net"] = {**record["net"], "config": {k: v for k, v in record["net"].get("config", {}).items()
-                                                             if k != "name"}}
-        free = ("options", "strategy", "replicas")
-        changed = [(key, resolved[key], recorded[key]) for key in resolved
-                   if key in recorded and key not in free and resolved[key] != recorded[key]]
-        options, recorded_options = resolved["options"], recorded.get("options", {})
-        changed += [(key, options[key], recorded_options[key]) for key in options
-                    if key in recorded_options and key not in RESUMABLE_OPTIONS
-                    and options[key] != recorded_options[key]]
-        if changed:
-            detail = ", ".join(f"{key} {mine!r} (recorded: {theirs!r})" for key, mine, theirs in changed[:4])
-            raise ValueError(f"{self.out} holds a run recorded in {path.name} that this resumed run does not match: "
-                             f"{detail}. Resume with the recorded data and settings, or start a new run (another "
-                             "output folder, or --overwrite).")
-
     # === Weights ===
-    def _teacher_weights(self) -> Path:
-        if self.config.teacher is not None:
-            path = Path(self.config.teacher)
-            if path.is_dir():
-                path = RunFolder(path).weights_path("full")
-            if not path.is_file():
-                raise FileNotFoundError(f"Teacher weights not found: {path}")
-            return path
-        path = self.folder.weights_path("full")
-        if not path.is_file():
-            raise ValueError(
-                "Distillation needs the full network as teacher: run the `full` task into the same output "
-                f"folder first ({path} is missing) or pass `teacher` (--teacher CKPT)."
-            )
-        return path
-
     def teacher(self) -> keras.Model:
         """The frozen full network as a stock Keras model (faster than the elastic path)."""
         if self._teacher is None:
-            path = self._teacher_weights()
+            path = teacher_weights(self.folder, self.config)
             with model_scope(self.strategy):
                 full = type(self.supernet).from_config({**self.supernet.get_config(), "dropout_rate": 0.0})
                 load_weights(full, path)
@@ -299,23 +264,10 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        rows = self._recipe_rows()
-        index = [p.name for p in rows].index(first.name)
-        previous = rows[index - 1].name if index > 0 else None
-        if c.init_weights is not None:
-            source = Path(c.init_weights)
-        elif previous is not None and self.folder.weights_path(previous).is_file():
-            source = self.folder.weights_path(previous)
-        elif index == 1 and (c.teacher is not None or self.folder.weights_path("full").is_file()):
-            source = self._teacher_weights()
-        elif index == 0:  # the recipe's first row (e.g. `sandwich` with `phase_epochs={"full": 0}`)
+        source = initial_weights(self.folder, c, self._recipe_rows(), first)
+        if source is None:
             logger.info("Initial weights: random (%s is the recipe's first phase).", first.name)
             return
-        else:
-            raise ValueError(
-                f"Phase {first.name} starts from the weights of phase {previous}: run it into the same output "
-                f"folder first, or pass `init_weights` (--init WEIGHTS)."
-            )
         if not source.is_file():
             raise FileNotFoundError(f"Initial weights not found: {source}")
         if c.new_classifier and c.init_weights is not None:

@@ -1,13 +1,17 @@
 """What a run trains (`ofa_tf.training.schedule`): phases with the run's options, learning rates, and what an output
 folder lets it train."""
+from pathlib import Path
+
 import pytest
 
 from ofa_tf.run_folder import RunFolder
 from ofa_tf.subnet_config import SearchSpace
 from ofa_tf.training.config import TrainConfig
 from ofa_tf.training.schedule import check_out_dir
+from ofa_tf.training.schedule import initial_weights
 from ofa_tf.training.schedule import learning_rate
 from ofa_tf.training.schedule import resolve_phases
+from ofa_tf.training.schedule import teacher_weights
 
 NET_ID = "ofa_mbv3_tiny_d234_e346_k357_w0.5"
 
@@ -51,3 +55,25 @@ def test_out_dir_policy(tmp_path):
     with pytest.raises(ValueError, match="init_weights=.* \\(--init\\) are the weights of phase full"):
         check_out_dir(folder, TrainConfig(task="full", overwrite=True, init_weights=str(folder.weights_path("full"))),
                       NET_ID, None)
+
+
+def test_initial_and_teacher_weights(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    rows = resolve_phases(TrainConfig(), SearchSpace(), "OFAMobileNetV3")
+    full, kernel, depth_1 = rows[:3]
+    assert initial_weights(folder, TrainConfig(), rows, full) is None  # the recipe's first row: random
+    with pytest.raises(ValueError, match="Phase kernel starts from the weights of phase full: run it into the same"):
+        initial_weights(folder, TrainConfig(task="kernel"), rows, kernel)
+    with pytest.raises(ValueError, match="Distillation needs the full network as teacher"):
+        teacher_weights(folder, TrainConfig())
+    folder.weights_path("full").parent.mkdir(parents=True)
+    folder.weights_path("full").write_bytes(b"")
+    assert initial_weights(folder, TrainConfig(task="kernel"), rows, kernel) == folder.weights_path("full")
+    assert teacher_weights(folder, TrainConfig()) == folder.weights_path("full")
+    assert initial_weights(folder, TrainConfig(init_weights="w.h5"), rows, depth_1) == Path("w.h5")
+    with pytest.raises(ValueError, match="Phase depth_1 starts from the weights of phase kernel"):
+        initial_weights(folder, TrainConfig(task="depth", phase=1), rows, depth_1)
+    other = RunFolder(tmp_path / "other")  # a teacher given as a run folder: its `full` phase
+    with pytest.raises(FileNotFoundError, match="Teacher weights not found: .*other/weights/full.weights.h5"):
+        teacher_weights(folder, TrainConfig(teacher=str(other.root.mkdir() or other.root)))
+    assert teacher_weights(other, TrainConfig(teacher=str(tmp_path / "run"))) == folder.weights_path("full")
