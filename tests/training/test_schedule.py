@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ofa_tf.run_folder import RunFolder
-from ofa_tf.subnet_config import SearchSpace
+from ofa_tf import SearchSpace
 from ofa_tf.training.config import TrainConfig
 from ofa_tf.training.schedule import check_out_dir
 from ofa_tf.training.schedule import initial_weights
