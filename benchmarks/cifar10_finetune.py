@@ -43,7 +43,7 @@ from cifar10_ps import load_cifar  # noqa: E402
 from cifar10_ps import sandwich_options  # noqa: E402
 from cifar10_ps import table_subnets  # noqa: E402
 
-from ofa_tf.run_folder import weights_path  # noqa: E402
+from ofa_tf.run_folder import RunFolder  # noqa: E402
 
 TASKS = {"a": ("airplane", "automobile", "bird", "cat", "deer"), "b": ("dog", "frog", "horse", "ship", "truck")}
 EPOCHS = 14  # the supernet's and the networks trained alone (cifar10_ps.py)
@@ -120,7 +120,7 @@ def supernet(obj, seed, train_images):
                              **COMMON, **sandwich_options(EPOCHS, LR, LABEL_RATIO))
     top1 = _evaluate_table(result.supernet, data)
     _save(obj["out"], seed, "supernet", dict(seconds=seconds, top1=top1, train_images=train_images,
-                                             weights=str(weights_path(folder)), load_before=obj["load_before"]))
+                                             weights=str(RunFolder(folder).weights_path()), load_before=obj["load_before"]))
 
 
 def _finetune_part(name: str, teacher: str) -> str:
@@ -158,7 +158,7 @@ def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
     data = load_cifar(obj["data_dir"], obj["validation_images"])
     config = dict(table_subnets(data.num_classes))[name]
     net = build_net(data.num_classes)
-    ofa_tf.load_weights(net, weights_path(obj["out"] / f"seed{seed}" / "supernet"))
+    ofa_tf.load_weights(net, RunFolder(obj["out"] / f"seed{seed}" / "supernet").weights_path())
     part = _finetune_part(name, teacher)
     folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
@@ -240,7 +240,7 @@ def transfer(obj, seed, epochs, train_images):
     from ofa_tf.training import train
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
-    body = weights_path(obj["out"] / f"seed{seed}" / "source")
+    body = RunFolder(obj["out"] / f"seed{seed}" / "source").weights_path()
     folder = obj["out"] / f"seed{seed}" / f"transfer_{epochs}"
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
                              init_weights=str(body), new_classifier=True, **COMMON,

@@ -31,7 +31,7 @@ import click  # noqa: E402
 from ofa_tf.shared_data import ENV_VAR  # noqa: E402
 from ofa_tf.shared_data import shared_dir  # noqa: E402
 from ofa_tf.data import load_dataset  # noqa: E402
-from ofa_tf.run_folder import weights_path  # noqa: E402
+from ofa_tf.run_folder import RunFolder  # noqa: E402
 from ofa_tf.families.mobilenet_v3.supernet import OFAMobileNetV3  # noqa: E402
 from ofa_tf.training import evaluate  # noqa: E402
 from ofa_tf.training import train  # noqa: E402
@@ -127,7 +127,7 @@ def main(data_dir, out, train_images, validation_images, batch_size, phase_epoch
         supernet = run(recipe, **options)
         columns[recipe] = [r.top1 for r in evaluate(supernet, data, configs, calibrate_bn=calibrate_bn)]
     full_only = run("full_only", task="full", epochs=total_epochs - phase_epochs["full"], lr=lr,
-                    init_weights=str(weights_path(out / "sandwich_phased", "full")))
+                    init_weights=str(RunFolder(out / "sandwich_phased").weights_path("full")))
     columns["full_only"] = [r.top1 for r in evaluate(full_only, data, configs, calibrate_bn=calibrate_bn)]
     alone = {}
     for (name, _), config in zip(subnets, configs):

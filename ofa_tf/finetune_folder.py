@@ -10,9 +10,16 @@ one of its artifacts carries: which supernet (net id, weights), subnet, classes 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import zipfile
 from pathlib import Path
+
+from ofa_tf.files import atomic_path
+from ofa_tf.files import write_atomic
+from ofa_tf.run_folder import RunFolder
+from ofa_tf.run_folder import append_jsonl
 
 RECORD_FILE = "finetune.json"
 METRICS_FILE = "metrics.jsonl"
@@ -24,11 +31,91 @@ RECORD_ATTRIBUTE = "ofa_tf_finetune"  # on the .weights.h5 root
 FORMAT = "ofa_tf.finetune/1"
 
 
-def outputs(out: str | Path) -> dict[str, Path]:
-    """The files a finished run leaves in `out`, by role."""
-    out = Path(out)
-    return {"model": out / MODEL_FILE, "weights": out / WEIGHTS_FILE, "record": out / RECORD_FILE,
-            "metrics": out / METRICS_FILE}
+@dataclasses.dataclass(frozen=True)
+class FinetuneFolder:
+    """The folder a fine-tuning run writes (layout in the module docstring): its paths, what it holds, and its writes.
+
+    `chief`: whether this process writes the files (in a multi-worker run only the chief does).
+    """
+
+    root: Path
+    chief: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    # === Paths ===
+    @property
+    def model_path(self) -> Path:
+        return self.root / MODEL_FILE
+
+    @property
+    def weights_path(self) -> Path:
+        return self.root / WEIGHTS_FILE
+
+    @property
+    def record_path(self) -> Path:
+        return self.root / RECORD_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / METRICS_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.root / CHECKPOINT_DIR
+
+    # === Reading ===
+    def holds_training_run(self) -> bool:
+        """Whether a supernet training run (`ofa_tf.run_folder`) wrote into this folder."""
+        return bool(RunFolder(self.root).config_paths())
+
+    def latest_checkpoint(self) -> str | None:
+        import tensorflow as tf
+
+        return tf.train.latest_checkpoint(str(self.checkpoint_dir))
+
+    def finished(self) -> list[Path]:
+        """The fine-tuned model files this folder holds."""
+        return [p for p in (self.model_path, self.weights_path) if p.is_file()]
+
+    def read_record(self) -> dict | None:
+        """The run's record (`finetune.json`), or None when there is none."""
+        return read_record(self.root)
+
+    def read_metrics(self) -> list[dict]:
+        """The records of metrics.jsonl ([] before the first epoch)."""
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+
+    # === Writing (the chief only) ===
+    def clear(self) -> None:
+        """Removes the checkpoints and metrics of an earlier run (its model files stay until replaced)."""
+        if self.chief:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+            self.metrics_path.unlink(missing_ok=True)
+
+    def write_record(self, record: dict) -> None:
+        """`finetune.json`, written whole (a temporary file renamed)."""
+        if self.chief:
+            write_atomic(self.record_path, json.dumps(record, indent=2) + "\n")
+
+    def append_metrics(self, record: dict) -> None:
+        append_jsonl(self.metrics_path, record, self.chief)
+
+    def save_model(self, model, record: dict) -> None:
+        """`finetuned.keras` and `finetuned.weights.h5` of `model`, each written whole with `record` inside, then the
+        record file."""
+        if not self.chief:
+            return
+        with atomic_path(self.model_path) as tmp:
+            model.save(tmp)
+            attach_record(tmp, record)
+        with atomic_path(self.weights_path) as tmp:
+            model.save_weights(tmp)
+            attach_record(tmp, record)
+        self.write_record(record)
 
 
 def attach_record(path: str | Path, record: dict) -> None:

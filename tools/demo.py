@@ -30,10 +30,10 @@ from ofa_tf.nas import build_accuracy_dataset
 from ofa_tf.nas import cross_validate
 from ofa_tf.nas import evaluation_noise
 from ofa_tf.nas.arch_encoding import FEATURES
+from ofa_tf.run_folder import RunFolder
 from ofa_tf.run_folder import infer_n_classes
 from ofa_tf.run_folder import load_supernet
 from ofa_tf.run_folder import resolve_weights
-from ofa_tf.run_folder import weights_path
 
 from .demo_budgets import DemoBudget
 from .demo_budgets import demo_budgets
@@ -168,7 +168,7 @@ def _load_supernet(settings: DemoSettings, data, out: Path, host_dir: Path, seco
     from ofa_tf.training import train
 
     train_dir = out / "train"
-    final = weights_path(train_dir)
+    final = RunFolder(train_dir).weights_path()
     if not final.is_file():
         start = time.perf_counter()
         # Training keeps about one of two cores busy (small ops, one at a time): the host table's models are

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf.files import atomic_path
-from ofa_tf.run_folder import checkpoint_dir
+from ofa_tf.run_folder import RunFolder
 
 
 class TrainingState(tf.Module):
@@ -46,7 +46,7 @@ class TrainingState(tf.Module):
 
 
 def latest_checkpoint(out_dir: str | Path, run_name: str) -> str | None:
-    return tf.train.latest_checkpoint(str(checkpoint_dir(out_dir, run_name)))
+    return tf.train.latest_checkpoint(str(RunFolder(out_dir).checkpoint_dir(run_name)))
 
 
 def read_state(path: str) -> TrainingState:
@@ -75,7 +75,7 @@ def model_variables(model) -> dict:
 
 
 class Checkpointer:
-    """A `tf.train.CheckpointManager` over model, optimizer and `TrainingState` in `checkpoint_dir(...)`.
+    """A `tf.train.CheckpointManager` over model, optimizer and `TrainingState` in `RunFolder.checkpoint_dir(run)`.
 
     TensorFlow writes the shards under a temporary name and only then updates the `checkpoint` index
     file, so an interrupted save never becomes the latest checkpoint. Non-chief workers of a

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -201,6 +203,28 @@ def resumed_options(recorded: dict, given: dict, source: str) -> dict:
             f"{'' if len(changed) == 1 else 's'}, or start a new run (another output folder, or --overwrite)."
         )
     return {**settled, **given}
+
+
+def check_recorded_run(path: Path, resolved: dict, out) -> None:
+    """Raises naming both values when a resumed run (`resolved`, as `config_<run>.json` would hold it) differs from the
+    run recorded in `path` (other data, another supernet, other settings than `RESUMABLE_OPTIONS`)."""
+    recorded = json.loads(path.read_text())
+    for record in (resolved, recorded):  # a supernet object's layer name is Keras's counter, not the network
+        if isinstance(record.get("net"), dict):
+            record["net"] = {**record["net"], "config": {k: v for k, v in record["net"].get("config", {}).items()
+                                                         if k != "name"}}
+    free = ("options", "strategy", "replicas")
+    changed = [(key, resolved[key], recorded[key]) for key in resolved
+               if key in recorded and key not in free and resolved[key] != recorded[key]]
+    options, recorded_options = resolved["options"], recorded.get("options", {})
+    changed += [(key, options[key], recorded_options[key]) for key in options
+                if key in recorded_options and key not in RESUMABLE_OPTIONS
+                and options[key] != recorded_options[key]]
+    if changed:
+        detail = ", ".join(f"{key} {mine!r} (recorded: {theirs!r})" for key, mine, theirs in changed[:4])
+        raise ValueError(f"{out} holds a run recorded in {path.name} that this resumed run does not match: "
+                         f"{detail}. Resume with the recorded data and settings, or start a new run (another "
+                         "output folder, or --overwrite).")
 
 
 def _comparable(name: str, value):

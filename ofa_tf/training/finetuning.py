@@ -14,17 +14,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from ofa_tf import finetune_folder as folder_layout
-from ofa_tf.files import atomic_path
-from ofa_tf.files import write_atomic
-from ofa_tf.run_folder import CONFIG_FILE
+from ofa_tf.finetune_folder import FORMAT
+from ofa_tf.finetune_folder import FinetuneFolder
 from ofa_tf.training import checkpoint as ckpt
 from ofa_tf.training.distribute import STRATEGIES
 from ofa_tf.training.distribute import is_chief
@@ -180,10 +177,9 @@ class FinetuningModel(keras.Model):
 class _EpochCheckpoint(keras.callbacks.Callback):
     """Saves the checkpoint and appends the epoch's record to metrics.jsonl after every epoch."""
 
-    def __init__(self, checkpointer, state, metrics_path, schedule, chief):
+    def __init__(self, checkpointer, state, folder: FinetuneFolder, schedule):
         super().__init__()
-        self.checkpointer, self.state, self.metrics_path = checkpointer, state, metrics_path
-        self.schedule, self.chief = schedule, chief
+        self.checkpointer, self.state, self.folder, self.schedule = checkpointer, state, folder, schedule
         self.start = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -199,13 +195,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
                   "seconds": time.perf_counter() - self.start}
         if "val_top1" in logs:
             record.update(val_loss=logs.get("val_loss"), val_top1=logs["val_top1"], val_top5=logs.get("val_top5"))
-        _append(self.metrics_path, record, self.chief)
-
-
-def _append(path: Path, record: dict, chief: bool = True) -> None:
-    if chief:
-        with open(path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        self.folder.append_metrics(record)
 
 
 def _differences(stored: dict, mine: dict, prefix: str = "") -> list[str]:
@@ -295,9 +285,9 @@ class Finetuner:
         warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
-        self.paths = folder_layout.outputs(self.out)
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
+        self.folder = FinetuneFolder(self.out, chief=self.chief)
         if config.batch_size % self.strategy.num_replicas_in_sync:
             raise ValueError(f"batch_size={config.batch_size} must be divisible by the "
                              f"{self.strategy.num_replicas_in_sync} replicas of the strategy.")
@@ -326,7 +316,7 @@ class Finetuner:
         self.schedule = WarmupCosine(init_lr, config.epochs * self.steps_per_epoch,
                                      config.warmup_epochs * self.steps_per_epoch)
         self.record = {
-            "format": folder_layout.FORMAT,
+            "format": FORMAT,
             "supernet": _supernet_record(self.supernet),
             "subnet": self.subnet.to_dict(),
             "subnet_name": _subnet_name(self.subnet),
@@ -361,15 +351,15 @@ class Finetuner:
         c, out = self.config, self.out
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(f"Output folder {out} is a file; pass a folder (--out).")
-        if any(out.glob(CONFIG_FILE.format(run="*"))):
+        if self.folder.holds_training_run():
             raise FileExistsError(f"{out} holds a supernet training run: fine-tune into another folder (--out).")
-        latest = tf.train.latest_checkpoint(str(out / folder_layout.CHECKPOINT_DIR))
-        finished = [p for p in (self.paths["model"], self.paths["weights"]) if p.is_file()]
+        latest = self.folder.latest_checkpoint()
+        finished = self.folder.finished()
         if c.overwrite:
             return
-        if c.resume and self.paths["record"].is_file():
-            differs = _differences(self._identity(json.loads(self.paths["record"].read_text())),
-                                   self._identity(self.record))
+        recorded = self.folder.read_record() if c.resume else None
+        if recorded is not None:
+            differs = _differences(self._identity(recorded), self._identity(self.record))
             if differs:
                 raise ValueError(f"{out} holds the fine-tuning of another run ({'; '.join(differs)}): resume it with "
                                  "the same supernet, subnet, data and schedule, or choose another folder.")
@@ -379,12 +369,6 @@ class Finetuner:
         if latest and not c.resume:
             raise FileExistsError(f"{out} already holds a fine-tuning checkpoint ({latest}); pass --resume "
                                   "(resume=True) to continue it, --overwrite to start again, or choose another folder.")
-
-    def _clear(self) -> None:
-        """`overwrite`: the old run's checkpoints and metrics go; its model files stay until the new ones replace them
-        (written whole, `atomic_path`), as `train --overwrite` keeps a finished phase until it is retrained."""
-        shutil.rmtree(self.out / folder_layout.CHECKPOINT_DIR, ignore_errors=True)
-        self.paths["metrics"].unlink(missing_ok=True)
 
     # === Models ===
     def _calibrated_subnet(self, net, config, name: str, training_data=None) -> keras.Model:
@@ -432,19 +416,27 @@ class Finetuner:
         return model
 
     # === Run ===
-    def run(self) -> FinetuneResult:
+    def _prepare_folder(self) -> str | None:
+        """The checkpoint to resume (None: a fresh start, without an earlier run's checkpoints and metrics); the
+        record written with status "running"."""
         c = self.config
-        latest = tf.train.latest_checkpoint(str(self.out / folder_layout.CHECKPOINT_DIR))
+        latest = self.folder.latest_checkpoint()
         if c.overwrite and self.chief:
-            self._clear()
+            # the old run's checkpoints and metrics go; its model files stay until the new ones replace them
+            # (written whole), as `train --overwrite` keeps a finished phase until it is retrained
+            self.folder.clear()
             latest = None
         if c.resume and not latest:
             logger.info("No fine-tuning checkpoint in %s: starting from the beginning.", self.out)
         self.out.mkdir(parents=True, exist_ok=True)
         if not latest and self.chief:
-            self.paths["metrics"].unlink(missing_ok=True)
-        if self.chief:
-            write_atomic(self.paths["record"], json.dumps({**self.record, "status": "running"}, indent=2) + "\n")
+            self.folder.metrics_path.unlink(missing_ok=True)
+        self.folder.write_record({**self.record, "status": "running"})
+        return latest
+
+    def run(self) -> FinetuneResult:
+        c = self.config
+        latest = self._prepare_folder()
         keras.utils.set_random_seed(c.seed)
         working = self._with_dropout(self.supernet, c.dropout_rate)
         with model_scope(self.strategy):
@@ -459,8 +451,7 @@ class Finetuner:
                 keras.metrics.SparseTopKCategoricalAccuracy(k=k, name="top5")])
         del working
         state = ckpt.TrainingState()
-        checkpointer = ckpt.Checkpointer(self.out / folder_layout.CHECKPOINT_DIR, student, optimizer, state,
-                                         chief=self.chief)
+        checkpointer = ckpt.Checkpointer(self.folder.checkpoint_dir, student, optimizer, state, chief=self.chief)
         initial_epoch = 0
         if latest:
             checkpointer.restore(latest)
@@ -477,36 +468,27 @@ class Finetuner:
                 start = evaluate_model(student, self.data, policy=c.policy)
                 logger.info("Extracted subnet: top-1 %.4f, top-5 %.4f on %d validation images.", start.top1,
                             start.top5, start.n_images)
-                _append(self.paths["metrics"], {"event": "extracted", "epoch": 0, "val_top1": start.top1,
-                                                "val_top5": start.top5}, self.chief)
+                self.folder.append_metrics({"event": "extracted", "epoch": 0, "val_top1": start.top1,
+                                            "val_top5": start.top5})
         if initial_epoch < c.epochs:
             epochs = [self.data.train(c.batch_size, self.resolution, policy=c.policy, seed=c.seed, epoch=e)
                       .take(self.steps_per_epoch) for e in range(initial_epoch, c.epochs)]
             batches = epochs[0]
             for more in epochs[1:]:
                 batches = batches.concatenate(more)
-            callbacks = [_EpochCheckpoint(checkpointer, state, self.paths["metrics"], self.schedule, self.chief),
-                         *c.callbacks]
+            callbacks = [_EpochCheckpoint(checkpointer, state, self.folder, self.schedule), *c.callbacks]
             model.fit(batches, epochs=c.epochs, initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch,
                       validation_data=validation, callbacks=callbacks, verbose=c.verbose, shuffle=False)
         return self._finish(student)
 
     def _finish(self, student) -> FinetuneResult:
-        history = []
-        if self.paths["metrics"].is_file():
-            history = [json.loads(line) for line in self.paths["metrics"].read_text().splitlines() if line.strip()]
+        history = self.folder.read_metrics()
         epochs = [r for r in history if r.get("event") == "epoch"]
         record = {**self.record, "status": "finished", "final": epochs[-1] if epochs else None}
-        if self.chief:
-            with atomic_path(self.paths["model"]) as tmp:
-                student.save(tmp)
-                folder_layout.attach_record(tmp, record)
-            with atomic_path(self.paths["weights"]) as tmp:
-                student.save_weights(tmp)
-                folder_layout.attach_record(tmp, record)
-            write_atomic(self.paths["record"], json.dumps(record, indent=2) + "\n")
-        return FinetuneResult(student, history, self.out, self.paths["model"], self.paths["weights"],
-                              self.paths["record"], self.paths["metrics"], record)
+        self.folder.save_model(student, record)
+        f = self.folder
+        return FinetuneResult(student, history, self.out, f.model_path, f.weights_path, f.record_path, f.metrics_path,
+                              record)
 
 
 def finetune(supernet, subnet, data, out, **options) -> FinetuneResult:

@@ -5,7 +5,6 @@ import dataclasses
 import json
 import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -14,17 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from ofa_tf import registry
-from ofa_tf.files import write_atomic
 from ofa_tf.progress import progress_bar
-from ofa_tf.run_folder import CONFIG_FILE
-from ofa_tf.run_folder import METRICS_FILE
-from ofa_tf.run_folder import TENSORBOARD_DIR
-from ofa_tf.run_folder import checkpoint_dir
-from ofa_tf.run_folder import config_path
-from ofa_tf.run_folder import weights_path
+from ofa_tf.run_folder import RunFolder
 from ofa_tf.training import checkpoint as ckpt
-from ofa_tf.training.config import RESUMABLE_OPTIONS
 from ofa_tf.training.config import TrainConfig
+from ofa_tf.training.config import check_recorded_run
 from ofa_tf.training.config import resumed_options
 from ofa_tf.training.distribute import is_chief
 from ofa_tf.training.distribute import make_strategy
@@ -33,12 +26,14 @@ from ofa_tf.training.evaluation import evaluate
 from ofa_tf.training.optimizer import WarmupCosine
 from ofa_tf.training.optimizer import build_optimizer
 from ofa_tf.training.optimizer import reset_optimizer
-from ofa_tf.training.phases import REFERENCE_BATCH_PER_GPU
 from ofa_tf.training.phases import Phase
-from ofa_tf.training.phases import drop_phases
-from ofa_tf.training.phases import recipe_phases
-from ofa_tf.training.phases import select_phases
 from ofa_tf.training.runtime import warn_if_onednn_unsafe
+from ofa_tf.training.schedule import check_out_dir
+from ofa_tf.training.schedule import initial_weights
+from ofa_tf.training.schedule import learning_rate
+from ofa_tf.training.schedule import recipe_rows
+from ofa_tf.training.schedule import resolve_phases
+from ofa_tf.training.schedule import teacher_weights
 from ofa_tf.training.sorting import sort_channels
 from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
@@ -122,6 +117,30 @@ def _schedule_space(net):
         return getattr(net, "search_space", None)
     return registry.PRESETS[net].search_space() if net in registry.PRESETS else None
 
+@dataclasses.dataclass
+class _PhaseRun:
+    """What the epochs of one phase share: its schedule, optimizer, checkpoints, subnet sampler and step function."""
+
+    index: int
+    phase: Phase
+    schedule: WarmupCosine
+    optimizer: keras.optimizers.Optimizer
+    checkpointer: ckpt.Checkpointer
+    rng: np.random.Generator
+    teacher: keras.Model | None
+    start: tuple[int, int]  # (epoch, step in epoch) to start at
+    step_fn: object = None
+    traces_before: int = 0
+
+    def __post_init__(self):
+        self.kd_ratio = tf.constant(self.phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
+        self.label_ratio = tf.constant(self.phase.label_ratio, tf.float32)
+
+    def traces(self) -> int:
+        """Traces of the step function during this phase."""
+        return self.step_fn.experimental_get_tracing_count() - self.traces_before
+
+
 class Trainer:
     """Runs the selected phases of the schedule on `data` into `out` (see `train`)."""
 
@@ -129,11 +148,13 @@ class Trainer:
         warn_if_onednn_unsafe()
         self.config = config
         self.out = Path(out)
+        self.folder = RunFolder(self.out)
         self.net_id = net if isinstance(net, str) else getattr(net, "net_id", None)
         self._schedule_space = _schedule_space(net)
-        self._check_out_dir()
+        check_out_dir(self.folder, config, self.net_id, self._schedule_space)
         self.strategy = make_strategy(config.strategy, config.tpu)
         self.chief = is_chief(self.strategy)
+        self.folder = dataclasses.replace(self.folder, chief=self.chief)
         n_replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % n_replicas:
             raise ValueError(
@@ -147,7 +168,7 @@ class Trainer:
         if config.subnet is not None:
             self.space.validate(config.subnet)
         self.resolutions = tuple(config.image_sizes or self.space.resolutions)
-        self.phases = self._resolve_phases()
+        self.phases = resolve_phases(config, self.space, type(self.supernet).__name__)
         self.state = ckpt.TrainingState()
         self.history: list[dict] = []
         self.trace_counts: dict[str, int] = {}
@@ -159,115 +180,20 @@ class Trainer:
         if steps < 1:
             raise ValueError(f"batch_size={config.batch_size} exceeds the {self.data.num_train} training images.")
         self.steps_per_epoch = min(steps, config.steps_per_epoch or steps)
-        writer_dir = self.out / TENSORBOARD_DIR
-        self.writer = tf.summary.create_file_writer(str(writer_dir)) if self.chief else tf.summary.create_noop_writer()
+        self.writer = (tf.summary.create_file_writer(str(self.folder.tensorboard_dir)) if self.chief
+                       else tf.summary.create_noop_writer())
 
     # === Schedule ===
     def _recipe_rows(self) -> list[Phase]:
-        """The recipe's rows for this supernet, without those `phase_epochs` gives 0 epochs."""
-        c = self.config
-        rows = recipe_phases(c.recipe, self.space)
-        names = [p.name for p in rows]
-        unknown = sorted(set(c.phase_epochs or {}) - set(names))
-        if unknown:
-            raise ValueError(f"Unknown phase names in `phase_epochs` for {type(self.supernet).__name__} and recipe "
-                             f"{c.recipe!r}: {unknown}; its phases are {names}.")
-        return drop_phases(rows, c.phase_epochs)
-
-    def _resolve_phases(self) -> list[Phase]:
-        c = self.config
-        phases = select_phases(self._recipe_rows(), c.task, c.phase)
-        if c.task == "all" and c.teacher is not None:
-            phases = [p for p in phases if p.task != "full"]
-        out = []
-        for p in phases:
-            if c.epochs is not None:
-                p = p.with_total_epochs(c.epochs)
-            elif c.epoch_scale is not None:
-                p = p.scaled(c.epoch_scale)
-            if c.phase_epochs and p.name in c.phase_epochs:
-                p = p.with_total_epochs(c.phase_epochs[p.name])
-            if c.warmup_epochs is not None:
-                total = p.total_epochs
-                if not 0 <= c.warmup_epochs < total:
-                    raise ValueError(f"warmup_epochs={c.warmup_epochs} must be in [0, {total}) for phase {p.name}.")
-                p = dataclasses.replace(p, warmup_epochs=c.warmup_epochs, epochs=total - c.warmup_epochs)
-            if c.n_subnets is not None:
-                p = dataclasses.replace(p, n_subnets=c.n_subnets)
-            if c.kd_ratio is not None and p.task != "full":
-                p = dataclasses.replace(p, kd_ratio=c.kd_ratio)
-            if c.label_ratio is not None:
-                p = dataclasses.replace(p, label_ratio=c.label_ratio)
-            out.append(p)
-        return out
+        return recipe_rows(self.config, self.space, type(self.supernet).__name__)
 
     def learning_rate(self, phase: Phase) -> WarmupCosine:
-        total = phase.total_epochs * self.steps_per_epoch
-        warmup = min(int(round(phase.warmup_epochs * self.steps_per_epoch)), total - 1)
-        scaled = phase.base_lr * self.config.batch_size / REFERENCE_BATCH_PER_GPU
-        init_lr = self.config.lr or scaled
-        return WarmupCosine(init_lr, total, warmup, warmup_lr=min(phase.base_lr, init_lr))
+        return learning_rate(phase, self.config, self.steps_per_epoch)
 
     # === Files ===
-    def _check_out_dir(self) -> None:
-        """Refuses, before any work, to retrain a phase whose weights `out` already holds (a finished run) unless
-        `overwrite`; `resume` continues only this task's own checkpoint."""
-        c = self.config
-        if self.out.exists() and not self.out.is_dir():
-            raise NotADirectoryError(f"Output folder {self.out} is a file; pass a folder (--out).")
-        self._check_inputs_not_written()
-        for path in sorted(self.out.glob(CONFIG_FILE.format(run="*"))):
-            other = json.loads(path.read_text()).get("net")
-            if isinstance(other, str) and self.net_id and other != self.net_id:
-                raise ValueError(f"{self.out} holds a training run of {other} ({path.name}), not of {self.net_id}: "
-                                 "choose another output folder (--out) or --net " + other + ".")
-        latest = ckpt.latest_checkpoint(self.out, c.run_name)
-        if c.overwrite and latest and not c.resume:
-            shutil.rmtree(checkpoint_dir(self.out, c.run_name))
-            return
-        if c.overwrite:
-            return
-        if latest and not c.resume:
-            raise FileExistsError(
-                f"{self.out} already holds a checkpoint of task {c.run_name!r} ({latest}); pass --resume "
-                "(resume=True) to continue it, --overwrite to start it again, or choose another output folder."
-            )
-        phases = [p.name for p in select_phases(recipe_phases(c.recipe, self._schedule_space), c.task, c.phase)]
-        if c.task == "all" and c.teacher is not None:
-            phases = [name for name in phases if name != "full"]
-        if latest:  # phases before the checkpoint's, and a finished one at it, are not retrained
-            index, epoch, _ = ckpt.read_state(latest).position()
-            finished_at_index = index < len(phases) and self._weights_path(phases[index]).is_file()
-            phases = phases[index + int(finished_at_index):]
-        done = [name for name in phases if self._weights_path(name).is_file()]
-        if done:
-            raise FileExistsError(
-                f"{self.out} already holds the finished phase(s) {', '.join(done)} "
-                f"({', '.join(str(self._weights_path(n).relative_to(self.out)) for n in done)}, {METRICS_FILE}); "
-                "pass --overwrite (overwrite=True) to train them again, or choose another output folder."
-            )
-
-    def _check_inputs_not_written(self) -> None:
-        """Refuses starting weights or a teacher that are weights this run writes (`out/weights/<phase>` of a phase
-        it trains): the run would replace its own input."""
-        c = self.config
-        phases = select_phases(recipe_phases(c.recipe, self._schedule_space), c.task, c.phase)
-        written = {self._weights_path(p.name).resolve(): p.name for p in phases}
-        teacher = c.teacher and (weights_path(c.teacher, "full") if Path(c.teacher).is_dir() else Path(c.teacher))
-        for name, option, path in (("init_weights", "--init", c.init_weights), ("teacher", "--teacher", teacher)):
-            phase = written.get(Path(path).resolve()) if path else None
-            if phase is not None:
-                raise ValueError(f"{name}={str(path)!r} ({option}) are the weights of phase {phase}, which this run "
-                                 f"writes into {self.out}: copy them elsewhere first, or choose another output folder.")
-
-    def _weights_path(self, phase_name: str) -> Path:
-        return weights_path(self.out, phase_name)
-
     def _log(self, record: dict) -> None:
         self.history.append(record)
-        if self.chief:
-            with open(self.out / METRICS_FILE, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        self.folder.append_metrics(record)
 
     def _write_config(self, resumed: bool) -> None:
         if not self.chief:
@@ -293,54 +219,17 @@ class Trainer:
         }
         if isinstance(self.data_source, (str, Path)):
             resolved["data"] = str(self.data_source)
-        path = config_path(self.out, c.run_name)
+        path = self.folder.config_path(c.run_name)
         if resumed and path.is_file():  # the record stays as written; the resumed run must match it
-            self._check_record(path, json.loads(json.dumps(resolved)))
+            check_recorded_run(path, json.loads(json.dumps(resolved)), self.out)
             return
-        write_atomic(path, json.dumps(resolved, indent=2) + "\n")
-
-    def _check_record(self, path: Path, resolved: dict) -> None:
-        """Raises naming both values when a resumed run differs from the run recorded in `path` (other data, another
-        supernet, other settings)."""
-        recorded = json.loads(path.read_text())
-        for record in (resolved, recorded):  # a supernet object's layer name is Keras's counter, not the network
-            if isinstance(record.get("net"), dict):
-                record["net"] = {**record["net"], "config": {k: v for k, v in record["net"].get("config", {}).items()
-                                                             if k != "name"}}
-        free = ("options", "strategy", "replicas")
-        changed = [(key, resolved[key], recorded[key]) for key in resolved
-                   if key in recorded and key not in free and resolved[key] != recorded[key]]
-        options, recorded_options = resolved["options"], recorded.get("options", {})
-        changed += [(key, options[key], recorded_options[key]) for key in options
-                    if key in recorded_options and key not in RESUMABLE_OPTIONS
-                    and options[key] != recorded_options[key]]
-        if changed:
-            detail = ", ".join(f"{key} {mine!r} (recorded: {theirs!r})" for key, mine, theirs in changed[:4])
-            raise ValueError(f"{self.out} holds a run recorded in {path.name} that this resumed run does not match: "
-                             f"{detail}. Resume with the recorded data and settings, or start a new run (another "
-                             "output folder, or --overwrite).")
+        self.folder.write_config(c.run_name, resolved)
 
     # === Weights ===
-    def _teacher_weights(self) -> Path:
-        if self.config.teacher is not None:
-            path = Path(self.config.teacher)
-            if path.is_dir():
-                path = weights_path(path, "full")
-            if not path.is_file():
-                raise FileNotFoundError(f"Teacher weights not found: {path}")
-            return path
-        path = self._weights_path("full")
-        if not path.is_file():
-            raise ValueError(
-                "Distillation needs the full network as teacher: run the `full` task into the same output "
-                f"folder first ({path} is missing) or pass `teacher` (--teacher CKPT)."
-            )
-        return path
-
     def teacher(self) -> keras.Model:
         """The frozen full network as a stock Keras model (faster than the elastic path)."""
         if self._teacher is None:
-            path = self._teacher_weights()
+            path = teacher_weights(self.folder, self.config)
             with model_scope(self.strategy):
                 full = type(self.supernet).from_config({**self.supernet.get_config(), "dropout_rate": 0.0})
                 load_weights(full, path)
@@ -373,23 +262,10 @@ class Trainer:
     def _initialize(self, first: Phase) -> None:
         """Starting weights of a fresh run (not resumed)."""
         c = self.config
-        rows = self._recipe_rows()
-        index = [p.name for p in rows].index(first.name)
-        previous = rows[index - 1].name if index > 0 else None
-        if c.init_weights is not None:
-            source = Path(c.init_weights)
-        elif previous is not None and self._weights_path(previous).is_file():
-            source = self._weights_path(previous)
-        elif index == 1 and (c.teacher is not None or self._weights_path("full").is_file()):
-            source = self._teacher_weights()
-        elif index == 0:  # the recipe's first row (e.g. `sandwich` with `phase_epochs={"full": 0}`)
+        source = initial_weights(self.folder, c, self._recipe_rows(), first)
+        if source is None:
             logger.info("Initial weights: random (%s is the recipe's first phase).", first.name)
             return
-        else:
-            raise ValueError(
-                f"Phase {first.name} starts from the weights of phase {previous}: run it into the same output "
-                f"folder first, or pass `init_weights` (--init WEIGHTS)."
-            )
         if not source.is_file():
             raise FileNotFoundError(f"Initial weights not found: {source}")
         if c.new_classifier and c.init_weights is not None:
@@ -429,35 +305,56 @@ class Trainer:
 
     def _run_phase(self, index: int, resume) -> bool:
         """Trains phase `index`; False when stopped by `max_steps`."""
-        c = self.config
         phase = self.phases[index]
-        schedule = self.learning_rate(phase)
+        run = self._start_phase(index, phase, resume)
+        if run is None:  # the checkpoint was at the end of this phase
+            return True
+        self._log_phase_start(phase, run.schedule)
+        start_epoch, start_step = run.start
+        for epoch in range(start_epoch, phase.total_epochs):
+            record = self._train_epoch(run, epoch, start_step if epoch == start_epoch else 0)
+            if record is None:
+                return False
+            self._end_epoch(run, epoch, record)
+        self._finish_phase(index, phase)
+        return True
+
+    def _start_phase(self, index: int, phase: Phase, resume) -> _PhaseRun | None:
+        """A fresh phase (optimizer reset, channels sorted, first checkpoint) or the resumed one; None when the
+        checkpoint `resume` is at the phase's end (finished then: its weights are saved and it is validated)."""
+        c = self.config
         optimizer = self.optimizer()
-        directory = ckpt.checkpoint_dir(self.out, c.run_name)
-        checkpointer = ckpt.Checkpointer(directory, self.supernet, optimizer, self.state, chief=self.chief)
+        checkpointer = ckpt.Checkpointer(self.folder.checkpoint_dir(c.run_name), self.supernet, optimizer, self.state,
+                                         chief=self.chief)
         rng = np.random.default_rng([c.seed, index])
-        start_epoch = start_step = 0
+        start = (0, 0)
         if resume is not None:
             path, (_, epoch, step) = resume
             if epoch >= phase.total_epochs:  # this phase had finished; the next one starts fresh
                 ckpt.restore_model(path, self.supernet, self.state)
                 self._finish_phase(index, phase)
-                return True
+                return None
             checkpointer.restore(path)
             self.state.restore_rng(rng)
-            start_epoch, start_step = epoch, step
+            start = (epoch, step)
         else:
             reset_optimizer(optimizer)
-            if phase.sort_channels is not None:
-                sort_channels(self.supernet, phase.sort_channels)
-                logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
-            if phase.sort_widths is not None:
-                sort_widths(self.supernet, phase.sort_widths)
-                logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
+            self._sort(phase)
             self.state.set(index, 0, 0, rng)
             checkpointer.save()
-
         teacher = self.teacher() if phase.kd_ratio > 0 else None
+        return _PhaseRun(index, phase, self.learning_rate(phase), optimizer, checkpointer, rng, teacher, start)
+
+    def _sort(self, phase: Phase) -> None:
+        """Channel sorting at the start of an expand (or width) phase (Cai et al., Sec. 3.2)."""
+        if phase.sort_channels is not None:
+            sort_channels(self.supernet, phase.sort_channels)
+            logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
+        if phase.sort_widths is not None:
+            sort_widths(self.supernet, phase.sort_widths)
+            logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
+
+    def _log_phase_start(self, phase: Phase, schedule: WarmupCosine) -> None:
         logger.info(
             "Phase %s: %d epochs x %d steps, lr %.4g (warmup %d steps from %.4g), %s%d subnet(s)/step, kd %.2f, "
             "ks %s e %s d %s%s.", phase.name, phase.total_epochs, self.steps_per_epoch, schedule.init_lr,
@@ -467,64 +364,71 @@ class Trainer:
             list(phase.expand_list), list(phase.depth_list),
             "" if phase.width_list is None else f" w {list(phase.width_list)}",
         )
-        if c.subnet is not None:
-            logger.info("Training only the subnet %s (a network trained alone).", c.subnet.to_dict())
-        kd_ratio = tf.constant(phase.kd_ratio, tf.float32)  # the teacher exists exactly when it is > 0
-        label_ratio = tf.constant(phase.label_ratio, tf.float32)
-        step_fn = None
-        for epoch in range(start_epoch, phase.total_epochs):
-            skip = start_step if epoch == start_epoch else 0
-            ds = self.data.train(
-                c.batch_size, self.resolutions, policy=c.policy, seed=c.seed + 7919 * index, epoch=epoch
-            ).take(self.steps_per_epoch)
-            if skip:
-                ds = ds.skip(skip)
-            dist = self.strategy.experimental_distribute_dataset(ds)
-            if step_fn is None:
-                step_fn = self.train_step(dist.element_spec, teacher, phase.sandwich)
-                traces_before = step_fn.experimental_get_tracing_count()
-            progbar = progress_bar(self.steps_per_epoch, c.verbose if self.chief else 0, stateful_metrics=["lr"])
-            if skip:
-                progbar.update(skip)
-            losses, t0 = [], time.perf_counter()
-            for i, (images, labels) in enumerate(dist, start=skip):
-                configs = [c.subnet] if c.subnet is not None else phase.step_configs(self.space, rng)
-                lr = schedule.value(int(optimizer.iterations.numpy()))
-                optimizer.learning_rate = lr
-                loss = float(step_fn(images, labels, *stack_configs(configs, self.supernet), kd_ratio,
-                                     label_ratio))
-                if not math.isfinite(loss):
-                    self._diverged(phase, schedule, epoch, f"the loss was {loss} at step {i + 1} of epoch {epoch + 1}")
-                losses.append(loss)
-                global_step = int(self.state.global_step.assign_add(1).numpy())
-                progbar.update(i + 1, [("loss", loss), ("lr", lr)])
-                if global_step % c.log_every == 0:
-                    with self.writer.as_default():
-                        write_scalar("train/loss", loss, global_step)
-                        write_scalar("train/lr", lr, global_step)
-                self._steps_this_call += 1
-                if c.max_steps is not None and self._steps_this_call >= c.max_steps:
-                    self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count() - traces_before
-                    logger.info("Stopping after max_steps=%d steps (not saved).", c.max_steps)
-                    return False
-            seconds = time.perf_counter() - t0
-            self.trace_counts[phase.name] = step_fn.experimental_get_tracing_count() - traces_before
-            if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.supernet.trainable_variables):
-                self._diverged(phase, schedule, epoch, f"the weights were no longer finite after epoch {epoch + 1}")
-            self.state.set(index, epoch + 1, 0, rng)
-            checkpointer.save()
-            record = {
-                "event": "epoch", "phase": phase.name, "epoch": epoch + 1, "global_step": global_step,
-                "loss": float(np.mean(losses)) if losses else None, "lr": lr,
-                "images_per_sec": len(losses) * c.batch_size / seconds if seconds > 0 else None,
-                "seconds": seconds,
-            }
-            self._log(record)
+        if self.config.subnet is not None:
+            logger.info("Training only the subnet %s (a network trained alone).", self.config.subnet.to_dict())
+
+    def _train_epoch(self, run: _PhaseRun, epoch: int, skip: int) -> dict | None:
+        """One epoch of `run`'s phase after its first `skip` steps: its record, or None when stopped by `max_steps`."""
+        c = self.config
+        ds = self.data.train(
+            c.batch_size, self.resolutions, policy=c.policy, seed=c.seed + 7919 * run.index, epoch=epoch
+        ).take(self.steps_per_epoch)
+        if skip:
+            ds = ds.skip(skip)
+        dist = self.strategy.experimental_distribute_dataset(ds)
+        if run.step_fn is None:  # one step function for the whole phase: traced once (see `train_step`)
+            run.step_fn = self.train_step(dist.element_spec, run.teacher, run.phase.sandwich)
+            run.traces_before = run.step_fn.experimental_get_tracing_count()
+        progbar = progress_bar(self.steps_per_epoch, c.verbose if self.chief else 0, stateful_metrics=["lr"])
+        if skip:
+            progbar.update(skip)
+        losses, t0 = [], time.perf_counter()
+        for i, (images, labels) in enumerate(dist, start=skip):
+            loss, lr, global_step = self._train_step(run, images, labels, epoch, i)
+            losses.append(loss)
+            progbar.update(i + 1, [("loss", loss), ("lr", lr)])
+            self._steps_this_call += 1
+            if c.max_steps is not None and self._steps_this_call >= c.max_steps:
+                self.trace_counts[run.phase.name] = run.traces()
+                logger.info("Stopping after max_steps=%d steps (not saved).", c.max_steps)
+                return None
+        seconds = time.perf_counter() - t0
+        self.trace_counts[run.phase.name] = run.traces()
+        return {
+            "event": "epoch", "phase": run.phase.name, "epoch": epoch + 1, "global_step": global_step,
+            "loss": float(np.mean(losses)) if losses else None, "lr": lr,
+            "images_per_sec": len(losses) * c.batch_size / seconds if seconds > 0 else None,
+            "seconds": seconds,
+        }
+
+    def _train_step(self, run: _PhaseRun, images, labels, epoch: int, i: int) -> tuple[float, float, int]:
+        """Step `i` of `epoch` on the subnets it samples: (loss, learning rate, global step)."""
+        c = self.config
+        configs = [c.subnet] if c.subnet is not None else run.phase.step_configs(self.space, run.rng)
+        lr = run.schedule.value(int(run.optimizer.iterations.numpy()))
+        run.optimizer.learning_rate = lr
+        loss = float(run.step_fn(images, labels, *stack_configs(configs, self.supernet), run.kd_ratio,
+                                 run.label_ratio))
+        if not math.isfinite(loss):
+            self._diverged(run.phase, run.schedule, epoch, f"the loss was {loss} at step {i + 1} of epoch {epoch + 1}")
+        global_step = int(self.state.global_step.assign_add(1).numpy())
+        if global_step % c.log_every == 0:
             with self.writer.as_default():
-                write_scalar("epoch/loss", record["loss"], global_step)
-                write_scalar("epoch/images_per_sec", record["images_per_sec"], global_step)
-        self._finish_phase(index, phase)
-        return True
+                write_scalar("train/loss", loss, global_step)
+                write_scalar("train/lr", lr, global_step)
+        return loss, lr, global_step
+
+    def _end_epoch(self, run: _PhaseRun, epoch: int, record: dict) -> None:
+        """Checks the weights are finite, saves the checkpoint, then logs the epoch's record (metrics.jsonl and
+        TensorBoard)."""
+        if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.supernet.trainable_variables):
+            self._diverged(run.phase, run.schedule, epoch, f"the weights were no longer finite after epoch {epoch + 1}")
+        self.state.set(run.index, epoch + 1, 0, run.rng)
+        run.checkpointer.save()
+        self._log(record)
+        with self.writer.as_default():
+            write_scalar("epoch/loss", record["loss"], record["global_step"])
+            write_scalar("epoch/images_per_sec", record["images_per_sec"], record["global_step"])
 
     def _diverged(self, phase: Phase, schedule: WarmupCosine, epoch: int, what: str) -> None:
         """Stops the run: nothing of the diverged epoch is saved, so the latest checkpoint is the last finite one."""
@@ -539,11 +443,17 @@ class Trainer:
         )
 
     def _finish_phase(self, index: int, phase: Phase) -> None:
-        ckpt.save_weights_atomic(self.supernet, self._weights_path(phase.name), write=self.chief)
+        ckpt.save_weights_atomic(self.supernet, self.folder.weights_path(phase.name), write=self.chief)
         c = self.config
         multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
         if not c.validate or self.data.num_validation == 0 or multiworker:
             return
+        self._validate_phase(phase)
+
+    def _validate_phase(self, phase: Phase) -> None:
+        """Top-1/top-5 of the phase's largest and smallest subnet (or the one trained alone) at the smallest and
+        largest training size, each after BN recalibration: into metrics.jsonl and TensorBoard."""
+        c = self.config
         sizes = sorted({max(self.resolutions), min(self.resolutions)})
         space = phase.search_space(self.space)
         ends = (("subnet", c.subnet),) if c.subnet is not None else (
@@ -587,7 +497,7 @@ def _resumed_options(out, options: dict) -> dict:
     """A resume continues with the options recorded in `out/config_<run>.json` when there is a checkpoint to resume
     (`resumed_options`: a different given value is refused, naming both)."""
     run = TrainConfig(task=options.get("task", "all"), phase=options.get("phase")).run_name
-    path = config_path(out, run)
+    path = RunFolder(out).config_path(run)
     if not (path.is_file() and ckpt.latest_checkpoint(out, run)):
         return options
     try:

@@ -47,14 +47,62 @@ def test_training_lowers_loss_with_one_trace(tmp_path, digits):
     assert result.completed and result.phases == ["full"]
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert {r["event"] for r in lines} == {"epoch", "validation"}
-    val = [r for r in lines if r["event"] == "validation" and r["subnet"] == "max" and r["resolution"] == 24]
-    assert 0 <= val[0]["top1"] <= val[0]["top5"] <= 1
     config = json.loads((tmp_path / "config_full.json").read_text())
     assert config["phases"][0]["name"] == "full" and config["steps_per_epoch"] == 15
     assert (tmp_path / "weights" / "full.weights.h5").is_file()
-    assert list((tmp_path / "tensorboard").iterdir())
+    _assert_validation_records(lines, tmp_path / "weights" / "full.weights.h5", digits)
+    _assert_tensorboard_scalars(tmp_path / "tensorboard", lines, n_train_points=60 // 10)
     with pytest.raises(FileExistsError, match="resume"):
         train(tiny_supernet(ks_list=(3,)), digits, tmp_path, task="full", epochs=1, verbose=0)
+
+
+def _assert_validation_records(lines, weights, digits):
+    """After `full` (ks 3 only, so max and min are one subnet): max and min at the smallest and largest training size,
+    each record the top-1/top-5 that an independent `evaluate` of the saved phase weights gives."""
+    from ofa_tf.training import evaluate
+    from ofa_tf.zoo import load_weights
+
+    val = {(r["subnet"], r["resolution"]): r for r in lines if r["event"] == "validation"}
+    assert set(val) == {("max", 16), ("min", 16), ("max", 24), ("min", 24)}
+    assert all(r["phase"] == "full" for r in val.values())
+    for r in (16, 24):
+        assert val["max", r]["top1"] == val["min", r]["top1"] and val["max", r]["top5"] == val["min", r]["top5"]
+    net = tiny_supernet(ks_list=(3,), dropout_rate=0.0)
+    load_weights(net, weights)
+    space = net.search_space
+    configs = [space.max_config().with_resolution(r) for r in (16, 24)]
+    expected = evaluate(net, digits, configs, calibrate_bn=64)
+    for res in expected:
+        record = val["max", res.resolution]
+        assert (record["top1"], record["top5"]) == (res.top1, res.top5)
+        count = record["top1"] * digits.num_validation  # a count of validation images
+        assert count == pytest.approx(round(count), abs=1e-6)
+
+
+def _assert_tensorboard_scalars(folder, lines, n_train_points):
+    """The event file holds the run's scalars: per-step loss and lr every `log_every` steps, per-epoch loss and speed,
+    and the validation top-1 of each (subnet, resolution), with the values of metrics.jsonl."""
+    import tensorflow as tf
+
+    (events,) = folder.iterdir()
+    scalars = {}
+    for event in tf.compat.v1.train.summary_iterator(str(events)):
+        for value in event.summary.value:
+            scalars.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+    val = [r for r in lines if r["event"] == "validation"]
+    assert set(scalars) == {"train/loss", "train/lr", "epoch/loss", "epoch/images_per_sec",
+                            *(f"val/full/{r['subnet']}_{r['resolution']}/top1" for r in val)}
+    assert len(val) == 4
+    epochs = [r for r in lines if r["event"] == "epoch"]
+    assert [step for step, _ in scalars["epoch/loss"]] == [r["global_step"] for r in epochs] == [15, 30, 45, 60]
+    assert [v for _, v in scalars["epoch/loss"]] == pytest.approx([r["loss"] for r in epochs], rel=1e-6)
+    assert [v for _, v in scalars["epoch/images_per_sec"]] == pytest.approx([r["images_per_sec"] for r in epochs],
+                                                                            rel=1e-6)
+    assert [step for step, _ in scalars["train/loss"]] == [10 * (i + 1) for i in range(n_train_points)]
+    assert len(scalars["train/lr"]) == n_train_points
+    for r in val:
+        ((step, top1),) = scalars[f"val/full/{r['subnet']}_{r['resolution']}/top1"]
+        assert step == 60 and top1 == pytest.approx(r["top1"], rel=1e-6)
 
 
 @pytest.mark.slow
