@@ -11,7 +11,6 @@ from ofa_tf.nas.candidates import Objective
 from ofa_tf.nas.candidates import SamplingConfig
 from ofa_tf.nas.candidates import ScoreCache
 from ofa_tf.nas.candidates import one_blas_thread
-from ofa_tf.nas.candidates import score
 from ofa_tf.nas.resolutions import narrowed
 from ofa_tf.nas.resolutions import search_resolutions
 from ofa_tf.families.mbconv.space import SearchSpace
