@@ -1,5 +1,6 @@
 import json
 
+import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -37,6 +38,13 @@ def test_schedule_shrinks_depth_then_expand_then_width():
     assert final_phase(NET) == final_phase("ofa_resnet50") == "width_2"  # a run folder's finished supernet
 
 
+def _assert_same_logits(after, before):
+    """Sorting permutes channels, so float32 sums change order: the difference scales with the logits (up to
+    1.6e-6 of the largest |logit| over 12 initialisations), not with each logit (a near-zero one missed an
+    element-wise 1e-4 under one unseeded initialisation)."""
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-5 * np.abs(before).max())
+
+
 def _randomize_bn(net, seed=0):
     rng = np.random.default_rng(seed)
     for v in net.variables:
@@ -48,13 +56,14 @@ def _randomize_bn(net, seed=0):
 
 
 def test_sorting_keeps_the_full_network_and_orders_by_importance():
+    keras.utils.set_random_seed(0)
     net = OFAResNets(n_classes=10, width_mult_list=(0.15, 0.25), expand_list=(0.25, 0.35), depth_list=(0, 1))
     _randomize_bn(net)
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     before = net(x, training=False).numpy()
     block = net.blocks[4]
     sort_channels(net, 0)
-    np.testing.assert_allclose(net(x, training=False).numpy(), before, rtol=1e-4, atol=1e-5)
+    _assert_same_logits(net(x, training=False).numpy(), before)
     importance = np.abs(block.conv3.kernel.numpy()).sum(axis=(0, 1, 3))
     assert np.all(np.diff(importance) <= 0)
     importance = np.abs(block.conv2.kernel.numpy()).sum(axis=(0, 1, 3))
@@ -68,6 +77,7 @@ def test_sorting_keeps_the_full_network_and_orders_by_importance():
 
 
 def test_width_sorting_keeps_the_full_network_and_orders_stage_channels():
+    keras.utils.set_random_seed(0)
     net = OFAResNets(n_classes=10, width_mult_list=(0.15, 0.25), expand_list=(0.25, 0.35), depth_list=(0, 1))
     _randomize_bn(net)
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
@@ -77,7 +87,7 @@ def test_width_sorting_keeps_the_full_network_and_orders_stage_channels():
     orders = sort_widths(net, 0)
     assert len(orders) == 6  # stem mid, stem out, 4 stages
     assert any(not np.array_equal(o, np.arange(len(o))) for o in orders)
-    np.testing.assert_allclose(net(x, training=False).numpy(), before, rtol=1e-4, atol=1e-5)
+    _assert_same_logits(net(x, training=False).numpy(), before)
     last = net.blocks[net.block_group_info[2][-1]]
     readers = np.abs(net.blocks[net.block_group_info[3][0]].conv1.kernel.numpy()).sum(axis=(0, 1, 3))
     readers += np.abs(net.blocks[net.block_group_info[3][0]].downsample_conv.kernel.numpy()).sum(axis=(0, 1, 3))
