@@ -34,8 +34,6 @@ from ofa_tf.training.schedule import learning_rate
 from ofa_tf.training.schedule import recipe_rows
 from ofa_tf.training.schedule import resolve_phases
 from ofa_tf.training.schedule import teacher_weights
-from ofa_tf.training.sorting import sort_channels
-from ofa_tf.training.sorting import sort_widths
 from ofa_tf.training.step import make_train_step
 from ofa_tf.training.step import stack_configs
 from ofa_tf.training.tensorboard import write_scalar
@@ -348,10 +346,10 @@ class Trainer:
     def _sort(self, phase: Phase) -> None:
         """Channel sorting at the start of an expand (or width) phase (Cai et al., Sec. 3.2)."""
         if phase.sort_channels is not None:
-            sort_channels(self.supernet, phase.sort_channels)
+            self.supernet.sort_channels(phase.sort_channels)
             logger.info("Sorted middle channels by importance (expand_ratio_stage=%d).", phase.sort_channels)
         if phase.sort_widths is not None:
-            sort_widths(self.supernet, phase.sort_widths)
+            self.supernet.sort_widths(phase.sort_widths)
             logger.info("Sorted stem and stage channels by importance (width_stage=%d).", phase.sort_widths)
 
     def _log_phase_start(self, phase: Phase, schedule: WarmupCosine) -> None:
