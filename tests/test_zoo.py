@@ -47,7 +47,7 @@ def test_new_classifier_still_refuses_another_network(tiny_weights):
 
 def test_load_body_of_the_reference_imagenet_checkpoint(shared):
     """The reference's 1000-class .pth (random weights, `shared/reference/ofa_mbv3_w1.0`) on 10 classes."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="reading .pth needs the torch extra")
     path = shared / "reference" / "ofa_mbv3_w1.0" / "ofa_mbv3_w1.0.pth"
     net_id = "ofa_mbv3_d234_e346_k357_w1.0"
     imagenet = ofa_net(net_id, weights=path)
