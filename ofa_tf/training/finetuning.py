@@ -211,11 +211,8 @@ def _differences(stored: dict, mine: dict, prefix: str = "") -> list[str]:
 
 
 def _sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _load_supernet(supernet):
