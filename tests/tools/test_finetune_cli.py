@@ -81,7 +81,9 @@ def test_export_model_equals_keras_and_names_the_run(finetuned, tmp_path, digits
     expected = model(images, training=False).numpy()
     error = np.abs(predict(tflite, images) - expected).max() / np.abs(expected).max()
     print(f"fine-tuned .tflite vs Keras: max relative error {error:.2e}")
-    assert error <= 1e-5
+    # the fine-tuned weights differ from run to run (threaded training), and so does this error: measured 5.5e-6 to
+    # 1.7e-5 over repeated runs; 1e-4 of the largest logit, the bound of the ImageNet export test
+    assert error <= 1e-4
 
 
 def test_finetune_refuses_to_replace_a_fine_tuned_model(finetuned, tiny_weights, subnet_json):
