@@ -48,6 +48,7 @@ from ofa_tf.run_folder import RunFolder  # noqa: E402
 TASKS = {"a": ("airplane", "automobile", "bird", "cat", "deer"), "b": ("dog", "frog", "horse", "ship", "truck")}
 EPOCHS = 14  # the supernet's and the networks trained alone (cifar10_ps.py)
 LR, LABEL_RATIO = 0.03, 1.0  # cifar10_ps.py's best sandwich setting (docs/training.md, "Recipes on CIFAR-10")
+TUNED_LR = 0.06  # labels-only fine-tuning: the best of 0.015/0.03/0.06/0.1 for the min subnet on seed 0's tuning split
 COMMON = dict(batch_size=64, image_sizes=(24, 28, 32), validate=False, verbose=2)
 CALIBRATE_BN = 1000
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -123,8 +124,13 @@ def supernet(obj, seed, train_images):
                                              weights=str(RunFolder(folder).weights_path()), load_before=obj["load_before"]))
 
 
-def _finetune_part(name: str, teacher: str) -> str:
-    return f"finetune_{name}" + ("" if teacher == "max" else "_labels")
+def _lr_suffix(lr: float) -> str:
+    """Parts run at another learning rate than `LR` are saved beside those at `LR` (e.g. `finetune_min_labels_lr0.06`)."""
+    return "" if lr == LR else f"_lr{lr:g}"
+
+
+def _finetune_part(name: str, teacher: str, lr: float = LR) -> str:
+    return f"finetune_{name}" + ("" if teacher == "max" else "_labels") + _lr_suffix(lr)
 
 
 def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
@@ -159,7 +165,7 @@ def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
     config = dict(table_subnets(data.num_classes))[name]
     net = build_net(data.num_classes)
     ofa_tf.load_weights(net, RunFolder(obj["out"] / f"seed{seed}" / "supernet").weights_path())
-    part = _finetune_part(name, teacher)
+    part = _finetune_part(name, teacher, lr)
     folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
                              teacher=None if teacher == "none" else teacher, batch_size=COMMON["batch_size"],
@@ -191,6 +197,27 @@ def tuning(obj, seed, train_images):
                 top1[_finetune_part(name, teacher)] = ofa_tf.evaluate_model(ofa_tf.load_finetuned(model)[0],
                                                                              tune).top1
     _save(obj["out"], seed, "tuning", dict(top1=top1, n_images=len(tune.validation_indices)))
+
+
+@main.command("tuning-transfer")
+@_seed_option
+@click.option("--train-images", default=3000, show_default=True)
+@click.pass_obj
+def tuning_transfer(obj, seed, train_images):
+    """Part 2: the saved transfer and scratch supernets' 12 subnets on the second task's tuning split (for runs saved
+    before it was recorded)."""
+    import ofa_tf
+
+    data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
+    tune = tuning_data(data, seed, train_images)
+    top1 = {}
+    for part in ("transfer_4", "scratch_4", "scratch_14"):
+        weights = RunFolder(obj["out"] / f"seed{seed}" / part).weights_path()
+        if weights.is_file():
+            net = build_net(data.num_classes)
+            ofa_tf.load_weights(net, weights)
+            top1[part] = _evaluate_table(net, tune)
+    _save(obj["out"], seed, "tuning_transfer", dict(top1=top1, n_images=len(tune.validation_indices)))
 
 
 @main.command()
@@ -233,39 +260,45 @@ def source(obj, seed, train_images):
 @main.command()
 @_seed_option
 @click.option("--epochs", default=4, show_default=True)
+@click.option("--lr", default=LR, show_default=True, help="Learning rate of the 4 epochs on the new classes.")
 @click.option("--train-images", default=3000, show_default=True)
 @click.pass_obj
-def transfer(obj, seed, epochs, train_images):
+def transfer(obj, seed, epochs, lr, train_images):
     """Part 2: the first task's supernet moved to the other 5 classes (new classifier), sandwich for `epochs`."""
     from ofa_tf.training import train
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
     body = RunFolder(obj["out"] / f"seed{seed}" / "source").weights_path()
-    folder = obj["out"] / f"seed{seed}" / f"transfer_{epochs}"
+    part = f"transfer_{epochs}{_lr_suffix(lr)}"
+    folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
                              init_weights=str(body), new_classifier=True, **COMMON,
-                             **sandwich_options(epochs, LR, LABEL_RATIO))
+                             **sandwich_options(epochs, lr, LABEL_RATIO))
     top1 = _evaluate_table(result.supernet, data)
-    _save(obj["out"], seed, f"transfer_{epochs}", dict(seconds=seconds, top1=top1, epochs=epochs,
-                                                       classes=data.class_names, train_images=train_images,
-                                                       load_before=obj["load_before"]))
+    tuning = _evaluate_table(result.supernet, tuning_data(data, seed, train_images))
+    _save(obj["out"], seed, part, dict(seconds=seconds, top1=top1, tuning_top1=tuning, epochs=epochs, lr=lr,
+                                       classes=data.class_names, train_images=train_images,
+                                       load_before=obj["load_before"]))
 
 
 @main.command()
 @_seed_option
 @click.option("--epochs", required=True, type=int)
+@click.option("--lr", default=LR, show_default=True)
 @click.option("--train-images", default=3000, show_default=True)
 @click.pass_obj
-def scratch(obj, seed, epochs, train_images):
+def scratch(obj, seed, epochs, lr, train_images):
     """Part 2: a sandwich supernet trained on the other 5 classes from random weights for `epochs`."""
     from ofa_tf.training import train
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
-    folder = obj["out"] / f"seed{seed}" / f"scratch_{epochs}"
+    part = f"scratch_{epochs}{_lr_suffix(lr)}"
+    folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
-                             **COMMON, **sandwich_options(epochs, LR, LABEL_RATIO))
+                             **COMMON, **sandwich_options(epochs, lr, LABEL_RATIO))
     top1 = _evaluate_table(result.supernet, data)
-    _save(obj["out"], seed, f"scratch_{epochs}", dict(seconds=seconds, top1=top1, epochs=epochs,
+    tuning = _evaluate_table(result.supernet, tuning_data(data, seed, train_images))
+    _save(obj["out"], seed, part, dict(seconds=seconds, top1=top1, tuning_top1=tuning, epochs=epochs, lr=lr,
                                                       classes=data.class_names, train_images=train_images,
                                                       load_before=obj["load_before"]))
 
@@ -292,55 +325,71 @@ def _sum(records) -> float | None:
 
 def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
     raw = parts.get("supernet")
+    tuned = f"_lr{TUNED_LR:g}"
     lines = [f"### Fine-tuning, seed {seed}", "",
-             "| subnet | architecture | supernet, extracted | fine-tuned (max subnet teaches) | fine-tuned (labels "
-             "only) | trained alone | teacher − alone | labels − alone |", "|---|---|---|---|---|---|---|---|"]
+             f"| subnet | architecture | supernet, extracted | fine-tuned, max subnet teaches (lr {LR:g}) | fine-tuned, "
+             f"labels only (lr {LR:g}) | fine-tuned, labels only (lr {TUNED_LR:g}) | trained alone | teacher − alone | "
+             f"labels − alone | labels (lr {TUNED_LR:g}) − alone |", "|---|---|---|---|---|---|---|---|---|---|"]
     for index, (name, config) in enumerate(subnets[: len(ALONE)]):
-        taught, labels, alone_run = (_get(parts.get(k)) for k in (f"finetune_{name}", f"finetune_{name}_labels",
-                                                                   f"alone_{name}"))
+        taught, labels, labels_tuned, alone_run = (_get(parts.get(k)) for k in (
+            f"finetune_{name}", f"finetune_{name}_labels", f"finetune_{name}_labels{tuned}", f"alone_{name}"))
         lines.append(f"| {name} | {describe(config)} | {_cell(raw['top1'][index] if raw else None)} | "
-                     f"{_cell(taught)} | {_cell(labels)} | {_cell(alone_run)} | {_diff(taught, alone_run)} | "
-                     f"{_diff(labels, alone_run)} |")
+                     f"{_cell(taught)} | {_cell(labels)} | {_cell(labels_tuned)} | {_cell(alone_run)} | "
+                     f"{_diff(taught, alone_run)} | {_diff(labels, alone_run)} | {_diff(labels_tuned, alone_run)} |")
     tuning = parts.get("tuning", {}).get("top1", {})
-    tuned = {name: (tuning.get(f"finetune_{name}") or _get(parts.get(f"finetune_{name}"), "tuning_top1"),
-                    _get(parts.get(f"finetune_{name}_labels"), "tuning_top1")) for name in ALONE}
+    scores = {name: (tuning.get(f"finetune_{name}") or _get(parts.get(f"finetune_{name}"), "tuning_top1"),
+                     _get(parts.get(f"finetune_{name}_labels"), "tuning_top1"),
+                     _get(parts.get(f"finetune_{name}_labels{tuned}"), "tuning_top1")) for name in ALONE}
     lines += ["", "Tuning split (5,000 training images no run of this seed trains on; settings are chosen here): "
-              "teacher / labels only " + ", ".join(f"{n} {_cell(a)} / {_cell(b)}" for n, (a, b) in tuned.items())
-              + ".", ""]
-    costs = {kind: [parts.get(f"{kind}_{n}") for n in ALONE] for kind in ("finetune", "alone")}
-    labels_runs = [parts.get(f"finetune_{n}_labels") for n in ALONE]
+              f"teacher / labels only / labels only at lr {TUNED_LR:g}: "
+              + ", ".join(f"{n} {' / '.join(_cell(v) for v in values)}" for n, values in scores.items()) + ".", ""]
+    kinds = {"max teaches": "finetune_{}", "labels only": "finetune_{}_labels",
+             f"labels only at lr {TUNED_LR:g}": "finetune_{}_labels" + tuned, "alone": "alone_{}"}
+    runs = {kind: [parts.get(pattern.format(n)) for n in ALONE] for kind, pattern in kinds.items()}
     lines.append("Wall time (min), " + ", ".join(
-        f"{n}: fine-tune {_minutes(_get(t, 'seconds'))} / labels only {_minutes(_get(lab, 'seconds'))} / alone "
-        f"{_minutes(_get(a, 'seconds'))}" for n, t, lab, a in zip(ALONE, costs["finetune"], labels_runs,
-                                                                    costs["alone"])) + ".")
+        f"{n}: " + " / ".join(f"{kind} {_minutes(_get(runs[kind][i], 'seconds'))}" for kind in kinds)
+        for i, n in enumerate(ALONE)) + ".")
     supernet_s = _get(raw, "seconds")
-    total = None if supernet_s is None or _sum(costs["finetune"]) is None else supernet_s + _sum(costs["finetune"])
-    total_labels = None if supernet_s is None or _sum(labels_runs) is None else supernet_s + _sum(labels_runs)
-    lines += [f"Supernet once {_minutes(supernet_s)} min; supernet + the four fine-tunes {_minutes(total)} min "
-              f"(labels only: {_minutes(total_labels)}); the four fine-tunes alone {_minutes(_sum(costs['finetune']))}"
-              f" / {_minutes(_sum(labels_runs))} min; the four networks trained alone {_minutes(_sum(costs['alone']))}"
-              " min.", ""]
+    totals = {kind: _sum(runs[kind]) for kind in kinds}
+    lines += [f"Supernet once {_minutes(supernet_s)} min; the four fine-tunes " + ", ".join(
+        f"{kind} {_minutes(totals[kind])}" for kind in list(kinds)[:-1]) + " min (with the supernet: " + ", ".join(
+        f"{kind} {_minutes(None if supernet_s is None or totals[kind] is None else supernet_s + totals[kind])}"
+        for kind in list(kinds)[:-1]) + f" min); the four networks trained alone {_minutes(totals['alone'])} min.", ""]
     return lines
 
 
 def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
-    columns = [parts.get(k) for k in ("transfer_4", "scratch_4", "scratch_14")]
+    def runs(prefix):  # the parts of one kind, lr 0.03 first
+        return sorted((k for k in parts if k == prefix or k.startswith(prefix + "_lr")), key=lambda k: (k != prefix, k))
+
+    transfers, scratch_4 = runs("transfer_4"), runs("scratch_4")
+    names = [*transfers, *scratch_4, "scratch_14"]
+    columns = [parts.get(k) for k in names]
+    titles = [f"{'transferred' if k.startswith('transfer') else 'scratch'}, {k.split('_')[1]} epochs, lr "
+              f"{(parts.get(k) or {}).get('lr', LR):g}" for k in names]
     lines = [f"### Transfer to dog, frog, horse, ship, truck, seed {seed}", "",
-             "| subnet | architecture | transferred, 4 epochs | scratch, 4 epochs | scratch, 14 epochs |",
-             "|---|---|---|---|---|"]
+             f"| subnet | architecture | {' | '.join(titles)} |", "|---|---|" + "---|" * len(titles)]
     for index, (name, config) in enumerate(subnets):
         cells = [_cell(c["top1"][index] if c else None) for c in columns]
         lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
-    means = [None if c is None else sum(c["top1"]) / len(c["top1"]) for c in columns]
-    lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means)} |")
+    means = {k: None if c is None else sum(c["top1"]) / len(c["top1"]) for k, c in zip(names, columns)}
+    lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means.values())} |")
+    lines.append("")
+    for k, title in zip(transfers, titles):
+        lines.append(f"Transferred at lr {title.rsplit(' ', 1)[1]} minus scratch (mean of {len(subnets)}): " + ", ".join(
+            f"{_diff(means[k], means[s])} against {t.split(', ', 1)[1]}" for s, t in zip(names, titles)
+            if s.startswith("scratch")) + ".")
+    tuning = {**parts.get("tuning_transfer", {}).get("top1", {}),
+              **{k: parts[k]["tuning_top1"] for k in names if (parts.get(k) or {}).get("tuning_top1")}}
     source_run = parts.get("source")
-    lines += ["", f"Transferred minus scratch (mean of {len(subnets)}): {_diff(means[0], means[1])} points at 4 epochs, "
-              f"{_diff(means[0], means[2])} against 14 epochs. Source supernet (airplane, automobile, bird, cat, deer; "
-              f"its own 5,000 held-out images: mean of 12 "
-              f"{_cell(sum(source_run['top1']) / len(source_run['top1']) if source_run else None)}).",
-              f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, transfer "
-              f"{_minutes(_get(columns[0], 'seconds'))}, scratch 4 epochs {_minutes(_get(columns[1], 'seconds'))}, "
-              f"scratch 14 epochs {_minutes(_get(columns[2], 'seconds'))}.", ""]
+    if tuning:
+        lines.append(f"Tuning split of the new classes (5,000 images no run of this seed trains on; mean of "
+                     f"{len(subnets)}): " + ", ".join(f"{t} {_cell(sum(tuning[k]) / len(tuning[k]))}"
+                                                      for k, t in zip(names, titles) if k in tuning) + ".")
+    lines += ["Source supernet (airplane, automobile, bird, cat, deer; its own 5,000 held-out images): mean of 12 "
+              f"{_cell(sum(source_run['top1']) / len(source_run['top1']) if source_run else None)}.",
+              f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, " + ", ".join(
+                  f"{t} {_minutes(_get(c, 'seconds'))}" for t, c in zip(titles, columns)) + ".", ""]
     return lines
 
 
