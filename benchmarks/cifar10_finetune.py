@@ -393,6 +393,41 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
     return lines
 
 
+def _mean(record) -> float | None:
+    return None if record is None else sum(record["top1"]) / len(record["top1"])
+
+
+def goal_lines(runs: dict[int, dict]) -> list[str]:
+    """The issue's two goals per seed and run, MET / NOT MET / incomplete: every fine-tuned subnet at or above the same
+    network trained alone; the transferred mean of 12 at least 5 points above every 4-epoch scratch run and at or above
+    the 14-epoch one."""
+    lines = ["### Goals", ""]
+    kinds = {"fine-tuned, max subnet teaches (lr 0.03)": "finetune_{}",
+             "fine-tuned, labels only (lr 0.03)": "finetune_{}_labels",
+             f"fine-tuned, labels only (lr {TUNED_LR:g})": "finetune_{}_labels" + _lr_suffix(TUNED_LR)}
+    for seed, parts in runs.items():
+        for kind, pattern in kinds.items():
+            pairs = [(_get(parts.get(pattern.format(n))), _get(parts.get(f"alone_{n}"))) for n in ALONE]
+            if any(None in pair for pair in pairs):
+                lines.append(f"- seed {seed}, {kind}: incomplete")
+                continue
+            short = [f"{n} {_diff(a, b)}" for n, (a, b) in zip(ALONE, pairs)]
+            met = all(a >= b for a, b in pairs)
+            lines.append(f"- seed {seed}, {kind} vs alone: {'MET' if met else 'NOT MET'} ({', '.join(short)})")
+        scratch_4 = [_mean(parts[k]) for k in parts if k == "scratch_4" or k.startswith("scratch_4_lr")]
+        scratch_14 = _mean(parts.get("scratch_14"))
+        for name in sorted(k for k in parts if k == "transfer_4" or k.startswith("transfer_4_lr")):
+            mean = _mean(parts[name])
+            if not scratch_4 or scratch_14 is None:
+                lines.append(f"- seed {seed}, {name}: incomplete")
+                continue
+            above_4, above_14 = mean - max(scratch_4), mean - scratch_14
+            lines.append(f"- seed {seed}, transferred at lr {parts[name].get('lr', LR):g}: "
+                         f"{'MET' if above_4 >= 0.05 and above_14 >= 0 else 'NOT MET'} ({100 * above_4:+.1f} against "
+                         f"the best 4-epoch scratch run, goal +5; {100 * above_14:+.1f} against 14 epochs, goal +0)")
+    return [*lines, ""]
+
+
 @main.command()
 @click.option("--seeds", default="0,1", show_default=True, help="Runs to tabulate.")
 @click.option("--results", default=str(RESULTS), show_default=True, type=click.Path(file_okay=False))
@@ -401,9 +436,9 @@ def table(obj, seeds, results):
     """Both parts' tables for every seed, from the saved parts: docs/results/cifar10_finetune.{md,json}."""
     out, seeds = obj["out"], [int(s) for s in seeds.split(",")]
     subnets = table_subnets(10)
-    lines, runs = [], {}
-    for seed in seeds:
-        runs[seed] = {p.stem: json.loads(p.read_text()) for p in sorted((out / f"seed{seed}").glob("*.json"))}
+    runs = {seed: {p.stem: json.loads(p.read_text()) for p in sorted((out / f"seed{seed}").glob("*.json"))}
+            for seed in seeds}
+    lines = goal_lines(runs)
     for seed in seeds:
         lines += _finetune_lines(runs[seed], seed, subnets)
     for seed in seeds:
