@@ -325,6 +325,15 @@ def _sum(records) -> float | None:
     return None if not records or None in records else sum(r["seconds"] for r in records)
 
 
+def _rate_variants(parts: dict, part: str) -> list[str]:
+    """`part` and its runs at other learning rates (`<part>_lr<rate>`), the lr-`LR` one first."""
+    return sorted((k for k in parts if k == part or k.startswith(part + "_lr")), key=lambda k: (k != part, k))
+
+
+def _mean(record) -> float | None:
+    return None if record is None else sum(record["top1"]) / len(record["top1"])
+
+
 def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
     raw = parts.get("supernet")
     tuned = f"_lr{TUNED_LR:g}"
@@ -366,10 +375,7 @@ def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
 
 
 def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
-    def runs(prefix):  # the parts of one kind, lr 0.03 first
-        return sorted((k for k in parts if k == prefix or k.startswith(prefix + "_lr")), key=lambda k: (k != prefix, k))
-
-    transfers, scratch_4 = runs("transfer_4"), runs("scratch_4")
+    transfers, scratch_4 = _rate_variants(parts, "transfer_4"), _rate_variants(parts, "scratch_4")
     names = [*transfers, *scratch_4, "scratch_14"]
     columns = [parts.get(k) for k in names]
     titles = [f"{'transferred' if k.startswith('transfer') else 'scratch'}, {k.split('_')[1]} epochs, lr "
@@ -379,7 +385,7 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
     for index, (name, config) in enumerate(subnets):
         cells = [_cell(c["top1"][index] if c else None) for c in columns]
         lines.append(f"| {name} | {describe(config)} | {' | '.join(cells)} |")
-    means = {k: None if c is None else sum(c["top1"]) / len(c["top1"]) for k, c in zip(names, columns)}
+    means = {k: _mean(c) for k, c in zip(names, columns)}
     lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means.values())} |")
     lines.append("")
     for k, title in zip(transfers, titles):
@@ -394,21 +400,17 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
                      f"{len(subnets)}): " + ", ".join(f"{t} {_cell(sum(tuning[k]) / len(tuning[k]))}"
                                                       for k, t in zip(names, titles) if k in tuning) + ".")
     lines += ["Source supernet (airplane, automobile, bird, cat, deer; its own 5,000 held-out images): mean of 12 "
-              f"{_cell(sum(source_run['top1']) / len(source_run['top1']) if source_run else None)}.",
+              f"{_cell(_mean(source_run))}.",
               f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, " + ", ".join(
                   f"{t} {_minutes(_get(c, 'seconds'))}" for t, c in zip(titles, columns)) + ".", ""]
     return lines
-
-
-def _mean(record) -> float | None:
-    return None if record is None else sum(record["top1"]) / len(record["top1"])
 
 
 def _best_alone(parts: dict, name: str) -> float | None:
     """The same network trained alone: its best run over the learning rates tried (None before the lr-0.03 run)."""
     if "alone_" + name not in parts:
         return None
-    return max(r["top1"] for k, r in parts.items() if k == f"alone_{name}" or k.startswith(f"alone_{name}_lr"))
+    return max(parts[k]["top1"] for k in _rate_variants(parts, f"alone_{name}"))
 
 
 def goal_lines(runs: dict[int, dict]) -> list[str]:
@@ -416,8 +418,8 @@ def goal_lines(runs: dict[int, dict]) -> list[str]:
     network trained alone (its best learning rate); the transferred mean of 12 at least 5 points above every 4-epoch scratch run and at or above
     the 14-epoch one."""
     lines = ["### Goals", ""]
-    kinds = {"fine-tuned, max subnet teaches (lr 0.03)": "finetune_{}",
-             "fine-tuned, labels only (lr 0.03)": "finetune_{}_labels",
+    kinds = {f"fine-tuned, max subnet teaches (lr {LR:g})": "finetune_{}",
+             f"fine-tuned, labels only (lr {LR:g})": "finetune_{}_labels",
              f"fine-tuned, labels only (lr {TUNED_LR:g})": "finetune_{}_labels" + _lr_suffix(TUNED_LR)}
     for seed, parts in runs.items():
         for kind, pattern in kinds.items():
@@ -428,9 +430,9 @@ def goal_lines(runs: dict[int, dict]) -> list[str]:
             short = [f"{n} {_diff(a, b)}" for n, (a, b) in zip(ALONE, pairs)]
             met = all(a >= b for a, b in pairs)
             lines.append(f"- seed {seed}, {kind} vs alone: {'MET' if met else 'NOT MET'} ({', '.join(short)})")
-        scratch_4 = [_mean(parts[k]) for k in parts if k == "scratch_4" or k.startswith("scratch_4_lr")]
+        scratch_4 = [_mean(parts[k]) for k in _rate_variants(parts, "scratch_4")]
         scratch_14 = _mean(parts.get("scratch_14"))
-        for name in sorted(k for k in parts if k == "transfer_4" or k.startswith("transfer_4_lr")):
+        for name in _rate_variants(parts, "transfer_4"):
             mean = _mean(parts[name])
             if not scratch_4 or scratch_14 is None:
                 lines.append(f"- seed {seed}, {name}: incomplete")
