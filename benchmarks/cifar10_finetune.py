@@ -124,13 +124,16 @@ def supernet(obj, seed, train_images):
                                              weights=str(RunFolder(folder).weights_path()), load_before=obj["load_before"]))
 
 
-def _lr_suffix(lr: float) -> str:
-    """Parts run at another learning rate than `LR` are saved beside those at `LR` (e.g. `finetune_min_labels_lr0.06`)."""
-    return "" if lr == LR else f"_lr{lr:g}"
+def _lr_suffix(lr: float, warmup: float = 0, batch: int = COMMON["batch_size"]) -> str:
+    """Parts run at another learning rate than `LR` are saved beside those at `LR` (e.g. `finetune_min_labels_lr0.06`),
+    with a warmup or another batch size named after it (`..._lr0.06_warmup1_batch32`)."""
+    return (("" if lr == LR else f"_lr{lr:g}") + (f"_warmup{warmup:g}" if warmup else "")
+            + ("" if batch == COMMON["batch_size"] else f"_batch{batch}"))
 
 
-def _finetune_part(name: str, teacher: str, lr: float = LR) -> str:
-    return f"finetune_{name}" + ("" if teacher == "max" else "_labels") + _lr_suffix(lr)
+def _finetune_part(name: str, teacher: str, lr: float = LR, warmup: int = 0, batch: int = COMMON["batch_size"]) -> str:
+    kind = {"max": "", "none": "_labels", "finetuned": "_kd_finetuned_max"}[teacher]
+    return f"finetune_{name}{kind}" + _lr_suffix(lr, warmup, batch)
 
 
 def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
@@ -153,11 +156,14 @@ def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
 @click.option("--subnet", "name", type=click.Choice(ALONE), required=True)
 @click.option("--finetune-epochs", default=4, show_default=True)
 @click.option("--lr", default=LR, show_default=True, help="Fine-tuning learning rate (cosine to 0).")
-@click.option("--teacher", type=click.Choice(["max", "none"]), default="max", show_default=True,
-              help="max: distilled from the max subnet (finetune's default); none: the labels only.")
+@click.option("--teacher", type=click.Choice(["max", "none", "finetuned"]), default="max", show_default=True,
+              help="max: distilled from the max subnet (finetune's default); none: the labels only; finetuned: "
+                   "distilled from the max subnet's labels-only fine-tune at the same rate (run it first).")
+@click.option("--warmup-epochs", default=0, show_default=True, help="Linear warmup before the cosine.")
+@click.option("--batch-size", default=COMMON["batch_size"], show_default=True)
 @click.option("--train-images", default=6000, show_default=True)
 @click.pass_obj
-def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
+def finetune(obj, seed, name, finetune_epochs, lr, teacher, warmup_epochs, batch_size, train_images):
     """Part 1: one subnet of the supernet fine-tuned."""
     import ofa_tf
 
@@ -165,10 +171,13 @@ def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
     config = dict(table_subnets(data.num_classes))[name]
     net = build_net(data.num_classes)
     ofa_tf.load_weights(net, RunFolder(obj["out"] / f"seed{seed}" / "supernet").weights_path())
-    part = _finetune_part(name, teacher, lr)
+    part = _finetune_part(name, teacher, lr, warmup_epochs, batch_size)
     folder = obj["out"] / f"seed{seed}" / part
+    teacher_model = {"none": None, "max": "max",
+                     "finetuned": str(obj["out"] / f"seed{seed}" / _finetune_part("max", "none", lr) / "finetuned.keras")}
     result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
-                             teacher=None if teacher == "none" else teacher, batch_size=COMMON["batch_size"],
+                             teacher=teacher_model[teacher], batch_size=batch_size,
+                             warmup_epochs=warmup_epochs,
                              train_images=train_images, seed=seed, calibrate_bn=CALIBRATE_BN, validate=False,
                              verbose=2, data_name=obj["data_dir"], validation_split=obj["validation_images"],
                              split_seed=0)
@@ -176,7 +185,8 @@ def finetune(obj, seed, name, finetune_epochs, lr, teacher, train_images):
     tuning = ofa_tf.evaluate_model(result.model, tuning_data(data, seed, train_images))
     _save(obj["out"], seed, part, dict(
         seconds=seconds, top1=accuracy.top1, top5=accuracy.top5, tuning_top1=tuning.top1, epochs=finetune_epochs,
-        lr=lr, teacher=teacher, config=config.to_dict(), load_before=obj["load_before"]))
+        lr=lr, warmup_epochs=warmup_epochs, batch_size=batch_size, teacher=teacher, config=config.to_dict(),
+        load_before=obj["load_before"]))
 
 
 @main.command()
@@ -263,24 +273,27 @@ def source(obj, seed, train_images):
 @_seed_option
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--lr", default=LR, show_default=True, help="Learning rate of the 4 epochs on the new classes.")
+@click.option("--warmup-epochs", default=0.0, show_default=True,
+              help="Linear warmup (0: the sandwich row's, 5 of its 175 epochs scaled to `--epochs`).")
 @click.option("--train-images", default=3000, show_default=True)
 @click.pass_obj
-def transfer(obj, seed, epochs, lr, train_images):
+def transfer(obj, seed, epochs, lr, warmup_epochs, train_images):
     """Part 2: the first task's supernet moved to the other 5 classes (new classifier), sandwich for `epochs`."""
     from ofa_tf.training import train
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
     body = RunFolder(obj["out"] / f"seed{seed}" / "source").weights_path()
-    part = f"transfer_{epochs}{_lr_suffix(lr)}"
+    part = f"transfer_{epochs}{_lr_suffix(lr, warmup_epochs)}_zero_head"  # runs before load_body's zero start: random
     folder = obj["out"] / f"seed{seed}" / part
+    warmup = dict(warmup_epochs=warmup_epochs) if warmup_epochs else {}
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
-                             init_weights=str(body), new_classifier=True, **COMMON,
+                             init_weights=str(body), new_classifier=True, **COMMON, **warmup,
                              **sandwich_options(epochs, lr, LABEL_RATIO))
     top1 = _evaluate_table(result.supernet, data)
     tuning = _evaluate_table(result.supernet, tuning_data(data, seed, train_images))
     _save(obj["out"], seed, part, dict(seconds=seconds, top1=top1, tuning_top1=tuning, epochs=epochs, lr=lr,
-                                       classes=data.class_names, train_images=train_images,
-                                       load_before=obj["load_before"]))
+                                       warmup_epochs=warmup_epochs, classifier="zeros", classes=data.class_names,
+                                       train_images=train_images, load_before=obj["load_before"]))
 
 
 @main.command()
