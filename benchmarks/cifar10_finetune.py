@@ -49,6 +49,9 @@ TASKS = {"a": ("airplane", "automobile", "bird", "cat", "deer"), "b": ("dog", "f
 EPOCHS = 14  # the supernet's and the networks trained alone (cifar10_ps.py)
 LR, LABEL_RATIO = 0.03, 1.0  # cifar10_ps.py's best sandwich setting (docs/training.md, "Recipes on CIFAR-10")
 TUNED_LR = 0.06  # labels-only fine-tuning: the best of 0.015/0.03/0.06/0.1 for the min subnet on seed 0's tuning split
+TRANSFER_RUNS = ("transfer_4", "transfer_4_lr0.06", "transfer_4_lr0.1_warmup1_zero_head")
+"""The transfer runs made on every seed, in the order they were chosen on seed 0's tuning split; the last is the recipe
+(docs/finetune.md). Other settings tried on seed 0 appear in its tuning-split line."""
 COMMON = dict(batch_size=64, image_sizes=(24, 28, 32), validate=False, verbose=2)
 CALIBRATE_BN = 1000
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -343,6 +346,31 @@ def _rate_variants(parts: dict, part: str) -> list[str]:
     return sorted((k for k in parts if k == part or k.startswith(part + "_lr")), key=lambda k: (k != part, k))
 
 
+def _finetune_title(record: dict) -> str:
+    """How a fine-tune was set: who taught it, its rate, warmup and batch."""
+    teacher = {"max": "max subnet teaches", "none": "labels only",
+               "finetuned": "the max subnet's fine-tune teaches"}[record.get("teacher", "max")]
+    warmup, batch = record.get("warmup_epochs") or 0, record.get("batch_size", COMMON["batch_size"])
+    return (f"({teacher}, lr {record.get('lr', LR):g}" + (f", {warmup:g} warmup epoch" if warmup else "")
+            + ("" if batch == COMMON["batch_size"] else f", batch {batch}") + ")")
+
+
+def _transfer_title(record: dict) -> str:
+    """How a transfer run was set: its rate, warmup and how its new classifier started (runs saved before
+    `load_body` started it at zero have no `classifier`: random)."""
+    warmup = record.get("warmup_epochs") or 0
+    return (f"lr {record.get('lr', LR):g}" + (f", {warmup:g} warmup epoch" if warmup else "")
+            + f", {dict(zeros='zero').get(record.get('classifier'), 'random')} classifier")
+
+
+def _run_title(part: str, record: dict | None) -> str:
+    """A transfer or scratch run's column title, e.g. `transferred, 4 epochs, lr 0.06, random classifier`."""
+    epochs, lr = part.split("_")[1], (record or {}).get("lr", LR)
+    if part.startswith("transfer_"):
+        return f"transferred, {epochs} epochs, {_transfer_title(record or {})}"
+    return f"scratch, {epochs} epochs, lr {lr:g}"
+
+
 def _mean(record) -> float | None:
     return None if record is None else sum(record["top1"]) / len(record["top1"])
 
@@ -371,7 +399,14 @@ def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
                      _get(parts.get(f"finetune_{name}_labels{tuned}"), "tuning_top1")) for name in ALONE}
     lines += ["", "Tuning split (5,000 training images no run of this seed trains on; settings are chosen here): "
               f"teacher / labels only / labels only at lr {TUNED_LR:g}: "
-              + ", ".join(f"{n} {' / '.join(_cell(v) for v in values)}" for n, values in scores.items()) + ".", ""]
+              + ", ".join(f"{n} {' / '.join(_cell(v) for v in values)}" for n, values in scores.items()) + "."]
+    tried = [k for k in parts if k.startswith("finetune_") and k not in
+             {_finetune_part(n, t, r) for n in ALONE for t in ("max", "none") for r in (LR, TUNED_LR)}]
+    if tried:
+        lines.append("Other fine-tunes (tuning split / validation): " + ", ".join(
+            f"{next(n for n in ALONE if k.startswith(f'finetune_{n}_'))} {_finetune_title(parts[k])} "
+            f"{_cell(_get(parts[k], 'tuning_top1'))} / {_cell(_get(parts[k]))}" for k in sorted(tried)) + ".")
+    lines.append("")
     kinds = {"max teaches": "finetune_{}", "labels only": "finetune_{}_labels",
              f"labels only at lr {TUNED_LR:g}": "finetune_{}_labels" + tuned, "alone": "alone_{}"}
     runs = {kind: [parts.get(pattern.format(n)) for n in ALONE] for kind, pattern in kinds.items()}
@@ -388,11 +423,10 @@ def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
 
 
 def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
-    transfers, scratch_4 = _rate_variants(parts, "transfer_4"), _rate_variants(parts, "scratch_4")
+    transfers, scratch_4 = [k for k in TRANSFER_RUNS if k in parts], _rate_variants(parts, "scratch_4")
     names = [*transfers, *scratch_4, "scratch_14"]
     columns = [parts.get(k) for k in names]
-    titles = [f"{'transferred' if k.startswith('transfer') else 'scratch'}, {k.split('_')[1]} epochs, lr "
-              f"{(parts.get(k) or {}).get('lr', LR):g}" for k in names]
+    titles = [_run_title(k, parts.get(k)) for k in names]
     lines = [f"### Transfer to dog, frog, horse, ship, truck, seed {seed}", "",
              f"| subnet | architecture | {' | '.join(titles)} |", "|---|---|" + "---|" * len(titles)]
     for index, (name, config) in enumerate(subnets):
@@ -401,17 +435,19 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
     means = {k: _mean(c) for k, c in zip(names, columns)}
     lines.append(f"| mean of {len(subnets)} | | {' | '.join(_cell(m) for m in means.values())} |")
     lines.append("")
-    for k, title in zip(transfers, titles):
-        lines.append(f"Transferred at lr {title.rsplit(' ', 1)[1]} minus scratch (mean of {len(subnets)}): " + ", ".join(
+    for k in transfers:
+        lines.append(f"Transferred at {_transfer_title(parts[k])} minus scratch (mean of {len(subnets)}): " + ", ".join(
             f"{_diff(means[k], means[s])} against {t.split(', ', 1)[1]}" for s, t in zip(names, titles)
             if s.startswith("scratch")) + ".")
     tuning = {**parts.get("tuning_transfer", {}).get("top1", {}),
-              **{k: parts[k]["tuning_top1"] for k in names if (parts.get(k) or {}).get("tuning_top1")}}
+              **{k: r["tuning_top1"] for k, r in parts.items() if k.split("_")[0] in ("transfer", "scratch")
+                 and r.get("tuning_top1")}}
+    every = sorted(k for k in tuning if k.startswith("transfer_")) + [k for k in names[len(transfers):] if k in tuning]
     source_run = parts.get("source")
     if tuning:
         lines.append(f"Tuning split of the new classes (5,000 images no run of this seed trains on; mean of "
-                     f"{len(subnets)}): " + ", ".join(f"{t} {_cell(sum(tuning[k]) / len(tuning[k]))}"
-                                                      for k, t in zip(names, titles) if k in tuning) + ".")
+                     f"{len(subnets)}): " + ", ".join(f"{_run_title(k, parts.get(k))} {_cell(sum(tuning[k]) / len(tuning[k]))}"
+                                                      for k in every) + ".")
     lines += ["Source supernet (airplane, automobile, bird, cat, deer; its own 5,000 held-out images): mean of 12 "
               f"{_cell(_mean(source_run))}.",
               f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, " + ", ".join(
@@ -445,13 +481,13 @@ def goal_lines(runs: dict[int, dict]) -> list[str]:
             lines.append(f"- seed {seed}, {kind} vs alone: {'MET' if met else 'NOT MET'} ({', '.join(short)})")
         scratch_4 = [_mean(parts[k]) for k in _rate_variants(parts, "scratch_4")]
         scratch_14 = _mean(parts.get("scratch_14"))
-        for name in _rate_variants(parts, "transfer_4"):
+        for name in (k for k in TRANSFER_RUNS if k in parts):
             mean = _mean(parts[name])
             if not scratch_4 or scratch_14 is None:
                 lines.append(f"- seed {seed}, {name}: incomplete")
                 continue
             above_4, above_14 = mean - max(scratch_4), mean - scratch_14
-            lines.append(f"- seed {seed}, transferred at lr {parts[name].get('lr', LR):g}: "
+            lines.append(f"- seed {seed}, transferred at {_transfer_title(parts[name])}: "
                          f"{'MET' if above_4 >= 0.05 and above_14 >= 0 else 'NOT MET'} ({100 * above_4:+.1f} against "
                          f"the best 4-epoch scratch run, goal +5; {100 * above_14:+.1f} against 14 epochs, goal +0)")
     return [*lines, ""]

@@ -38,6 +38,8 @@ def test_part_names_carry_a_learning_rate_other_than_the_default(bench):
     assert bench._finetune_part("min", "none") == "finetune_min_labels"
     assert bench._finetune_part("min", "max", 0.03) == "finetune_min"
     assert bench._finetune_part("min", "none", 0.06) == "finetune_min_labels_lr0.06"
+    assert bench._finetune_part("min", "none", 0.1, 1, 32) == "finetune_min_labels_lr0.1_warmup1_batch32"
+    assert bench._finetune_part("min", "finetuned", 0.06) == "finetune_min_kd_finetuned_max_lr0.06"
 
 
 def test_fine_tuning_goal_needs_every_subnet_at_or_above_alone(bench):
@@ -57,15 +59,21 @@ def test_fine_tuning_goal_needs_every_subnet_at_or_above_alone(bench):
 
 
 def test_transfer_goal_is_five_points_over_the_best_4_epoch_scratch_and_level_with_14(bench):
-    assert "- seed 0, transferred at lr 0.06: MET (+6.0 against the best 4-epoch scratch run, goal +5; +0.0 against " \
+    assert "- seed 0, transferred at lr 0.06, random classifier: MET (+6.0 against the best 4-epoch scratch run, goal +5; +0.0 against " \
            "14 epochs, goal +0)" in bench.goal_lines({0: _parts()})
     parts = _parts()
     parts["scratch_4_lr0.06"] = {"top1": [0.62] * 12, "seconds": 1.0, "lr": 0.06}  # the better scratch run counts
-    assert "- seed 0, transferred at lr 0.06: NOT MET (+4.0 against the best 4-epoch scratch run, goal +5; +0.0 " \
+    assert "- seed 0, transferred at lr 0.06, random classifier: NOT MET (+4.0 against the best 4-epoch scratch run, goal +5; +0.0 " \
            "against 14 epochs, goal +0)" in bench.goal_lines({0: parts})
     below = bench.goal_lines({0: _parts(scratch_14=0.67)})
-    assert any(line.startswith("- seed 0, transferred at lr 0.06: NOT MET") and "-1.0 against 14 epochs" in line
+    assert any(line.startswith("- seed 0, transferred at lr 0.06, random classifier: NOT MET") and "-1.0 against 14 epochs" in line
                for line in below)
+    parts["transfer_4_lr0.1_warmup1_zero_head"] = {"top1": [0.68] * 12, "lr": 0.1, "warmup_epochs": 1.0,
+                                                   "classifier": "zeros"}  # the recipe's run counts too
+    assert "- seed 0, transferred at lr 0.1, 1 warmup epoch, zero classifier: MET (+6.0 against the best 4-epoch " \
+           "scratch run, goal +5; +2.0 against 14 epochs, goal +0)" in bench.goal_lines({0: parts})
+    parts["transfer_4_lr0.2_zero_head"] = {"top1": [0.9] * 12, "lr": 0.2, "classifier": "zeros"}  # tried on seed 0 only
+    assert not any("lr 0.2" in line for line in bench.goal_lines({0: parts}))
     del parts["scratch_14"]
     assert "- seed 0, transfer_4_lr0.06: incomplete" in bench.goal_lines({0: parts})
 
@@ -74,7 +82,10 @@ def test_table_assembles_the_saved_parts_of_every_seed(bench, tmp_path):
     for seed, labels in ((0, 0.52), (1, 0.49)):
         folder = tmp_path / "out" / f"seed{seed}"
         folder.mkdir(parents=True)
-        for name, record in _parts(labels=labels).items():
+        parts = _parts(labels=labels)
+        parts["finetune_min_labels_lr0.1_warmup1"] = {"top1": 0.525, "tuning_top1": 0.53, "seconds": 1.0, "lr": 0.1,
+                                                      "warmup_epochs": 1, "teacher": "none"}
+        for name, record in parts.items():
             (folder / f"{name}.json").write_text(json.dumps({**record, "load_before": [1.0], "load_after": [2.0]}))
     result = CliRunner().invoke(bench.main, ["--out", str(tmp_path / "out"), "table", "--seeds", "0,1",
                                              "--results", str(tmp_path / "results")])
@@ -85,6 +96,8 @@ def test_table_assembles_the_saved_parts_of_every_seed(bench, tmp_path):
     assert "| min | d=22222 mean e=3.0 mean k=3.0 |  |  |  | 52.0 | 50.0 |  |  | +2.0 |" in text
     assert "| mean of 12 | | 66.0 | 60.0 | 66.0 |" in text
     assert "seed 1 scratch_14 1.0 -> 2.0" in text
+    assert "Other fine-tunes (tuning split / validation): min (labels only, lr 0.1, 1 warmup epoch) 53.0 / 52.5." \
+           in text
     saved = json.loads((tmp_path / "results" / "cifar10_finetune.json").read_text())
     assert [s["name"] for s in saved["subnets"]][:4] == ["max", "min", "random_0", "random_1"]
     assert saved["runs"]["1"]["finetune_min_labels_lr0.06"]["top1"] == 0.49
