@@ -93,8 +93,8 @@ def load_body(net: keras.Model, path: str | Path) -> int:
 
     A zero classifier, as BiT (Kolesnikov et al., ECCV 2020) starts its new heads: the body's gradient is the
     classifier's weights times the loss's, so the first steps train the classifier alone and a random one does not
-    scramble the body learned on the old classes (docs/finetune.md, "Measured on CIFAR-10": +1.0 point on the
-    tuning split of the transfer)."""
+    scramble the body learned on the old classes (docs/finetune.md, "Measured on CIFAR-10": level with a random one at
+    lr 0.06, +0.7 points mean of 12 on both seeds at lr 0.1 with a warmup epoch)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Weights file not found: {path}")
