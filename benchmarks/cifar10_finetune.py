@@ -177,8 +177,8 @@ def finetune(obj, seed, name, finetune_epochs, lr, teacher, warmup_epochs, batch
     ofa_tf.load_weights(net, RunFolder(obj["out"] / f"seed{seed}" / "supernet").weights_path())
     part = _finetune_part(name, teacher, lr, warmup_epochs, batch_size)
     folder = obj["out"] / f"seed{seed}" / part
-    teacher_model = {"none": None, "max": "max",
-                     "finetuned": str(obj["out"] / f"seed{seed}" / _finetune_part("max", "none", lr) / "finetuned.keras")}
+    finetuned_max = obj["out"] / f"seed{seed}" / _finetune_part("max", "none", lr) / "finetuned.keras"
+    teacher_model = {"none": None, "max": "max", "finetuned": str(finetuned_max)}
     result, seconds = _timed(ofa_tf.finetune, net, config, data, folder, epochs=finetune_epochs, lr=lr,
                              teacher=teacher_model[teacher], batch_size=batch_size,
                              warmup_epochs=warmup_epochs,
@@ -347,21 +347,24 @@ def _rate_variants(parts: dict, part: str) -> list[str]:
     return sorted((k for k in parts if k == part or k.startswith(part + "_lr")), key=lambda k: (k != part, k))
 
 
+def _schedule(record: dict) -> str:
+    """A run's rate and warmup, e.g. `lr 0.1, 1 warmup epoch`."""
+    warmup = record.get("warmup_epochs") or 0
+    return f"lr {record.get('lr', LR):g}" + (f", {warmup:g} warmup epoch" if warmup else "")
+
+
 def _finetune_title(record: dict) -> str:
-    """How a fine-tune was set: who taught it, its rate, warmup and batch."""
+    """How a fine-tune was set: who taught it, its schedule and batch."""
     teacher = {"max": "max subnet teaches", "none": "labels only",
                "finetuned": "the max subnet's fine-tune teaches"}[record.get("teacher", "max")]
-    warmup, batch = record.get("warmup_epochs") or 0, record.get("batch_size", COMMON["batch_size"])
-    return (f"({teacher}, lr {record.get('lr', LR):g}" + (f", {warmup:g} warmup epoch" if warmup else "")
-            + ("" if batch == COMMON["batch_size"] else f", batch {batch}") + ")")
+    batch = record.get("batch_size", COMMON["batch_size"])
+    return f"({teacher}, {_schedule(record)}" + ("" if batch == COMMON["batch_size"] else f", batch {batch}") + ")"
 
 
 def _transfer_title(record: dict) -> str:
-    """How a transfer run was set: its rate, warmup and how its new classifier started (runs saved before
-    `load_body` started it at zero have no `classifier`: random)."""
-    warmup = record.get("warmup_epochs") or 0
-    return (f"lr {record.get('lr', LR):g}" + (f", {warmup:g} warmup epoch" if warmup else "")
-            + f", {dict(zeros='zero').get(record.get('classifier'), 'random')} classifier")
+    """How a transfer run was set: its schedule and how its new classifier started (runs saved before `load_body`
+    started it at zero have no `classifier`: random)."""
+    return f"{_schedule(record)}, {dict(zeros='zero').get(record.get('classifier'), 'random')} classifier"
 
 
 def _run_title(part: str, record: dict | None) -> str:
@@ -447,8 +450,8 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
     source_run = parts.get("source")
     if tuning:
         lines.append(f"Tuning split of the new classes (5,000 images no run of this seed trains on; mean of "
-                     f"{len(subnets)}): " + ", ".join(f"{_run_title(k, parts.get(k))} {_cell(sum(tuning[k]) / len(tuning[k]))}"
-                                                      for k in every) + ".")
+                     f"{len(subnets)}): " + ", ".join(f"{_run_title(k, parts.get(k))} "
+                                                      f"{_cell(sum(tuning[k]) / len(tuning[k]))}" for k in every) + ".")
     lines += ["Source supernet (airplane, automobile, bird, cat, deer; its own 5,000 held-out images): mean of 12 "
               f"{_cell(_mean(source_run))}.",
               f"Wall time (min): source supernet {_minutes(_get(source_run, 'seconds'))}, " + ", ".join(

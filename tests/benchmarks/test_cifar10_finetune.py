@@ -59,17 +59,18 @@ def test_fine_tuning_goal_needs_every_subnet_at_or_above_alone(bench):
 
 
 def test_transfer_goal_is_five_points_over_the_best_4_epoch_scratch_and_level_with_14(bench):
-    assert "- seed 0, transferred at lr 0.06, random classifier: MET (+6.0 against the best 4-epoch scratch run, goal +5; +0.0 against " \
-           "14 epochs, goal +0)" in bench.goal_lines({0: _parts()})
+    assert "- seed 0, transferred at lr 0.06, random classifier: MET (+6.0 against the best 4-epoch scratch run, " \
+           "goal +5; +0.0 against 14 epochs, goal +0)" in bench.goal_lines({0: _parts()})
     parts = _parts()
     parts["scratch_4_lr0.06"] = {"top1": [0.62] * 12, "seconds": 1.0, "lr": 0.06}  # the better scratch run counts
-    assert "- seed 0, transferred at lr 0.06, random classifier: NOT MET (+4.0 against the best 4-epoch scratch run, goal +5; +0.0 " \
-           "against 14 epochs, goal +0)" in bench.goal_lines({0: parts})
+    assert "- seed 0, transferred at lr 0.06, random classifier: NOT MET (+4.0 against the best 4-epoch scratch " \
+           "run, goal +5; +0.0 against 14 epochs, goal +0)" in bench.goal_lines({0: parts})
     below = bench.goal_lines({0: _parts(scratch_14=0.67)})
-    assert any(line.startswith("- seed 0, transferred at lr 0.06, random classifier: NOT MET") and "-1.0 against 14 epochs" in line
+    assert any(line.startswith("- seed 0, transferred at lr 0.06, random classifier: NOT MET")
+               and "-1.0 against 14 epochs" in line
                for line in below)
     parts["transfer_4_lr0.1_warmup1_zero_head"] = {"top1": [0.68] * 12, "lr": 0.1, "warmup_epochs": 1.0,
-                                                   "classifier": "zeros"}  # the recipe's run counts too
+                                                   "classifier": "zeros"}  # each run of TRANSFER_RUNS is judged
     assert "- seed 0, transferred at lr 0.1, 1 warmup epoch, zero classifier: MET (+6.0 against the best 4-epoch " \
            "scratch run, goal +5; +2.0 against 14 epochs, goal +0)" in bench.goal_lines({0: parts})
     parts["transfer_4_lr0.2_zero_head"] = {"top1": [0.9] * 12, "lr": 0.2, "classifier": "zeros"}  # tried on seed 0 only
