@@ -128,16 +128,16 @@ def supernet(obj, seed, train_images):
                                              weights=str(RunFolder(folder).weights_path()), load_before=obj["load_before"]))
 
 
-def _lr_suffix(lr: float, warmup: float = 0, batch: int = COMMON["batch_size"]) -> str:
-    """Parts run at another learning rate than `LR` are saved beside those at `LR` (e.g. `finetune_min_labels_lr0.06`),
-    with a warmup or another batch size named after it (`..._lr0.06_warmup1_batch32`)."""
+def _variant_suffix(lr: float, warmup: float = 0, batch: int = COMMON["batch_size"]) -> str:
+    """Parts run at another learning rate than `LR`, with a warmup or another batch size are saved beside the default
+    ones, named after what differs (`finetune_min_labels_lr0.06`, `..._lr0.06_warmup1_batch32`)."""
     return (("" if lr == LR else f"_lr{lr:g}") + (f"_warmup{warmup:g}" if warmup else "")
             + ("" if batch == COMMON["batch_size"] else f"_batch{batch}"))
 
 
 def _finetune_part(name: str, teacher: str, lr: float = LR, warmup: int = 0, batch: int = COMMON["batch_size"]) -> str:
     kind = {"max": "", "none": "_labels", "finetuned": "_kd_finetuned_max"}[teacher]
-    return f"finetune_{name}{kind}" + _lr_suffix(lr, warmup, batch)
+    return f"finetune_{name}{kind}" + _variant_suffix(lr, warmup, batch)
 
 
 def tuning_data(data, seed: int, train_images: int, n_images: int = 5000):
@@ -247,7 +247,7 @@ def alone(obj, seed, name, lr, train_images):
 
     data = load_cifar(obj["data_dir"], obj["validation_images"])
     config = dict(table_subnets(data.num_classes))[name]
-    part = f"alone_{name}{_lr_suffix(lr)}"
+    part = f"alone_{name}{_variant_suffix(lr)}"
     folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, task="full", epochs=EPOCHS, lr=lr,
                              subnet=config.with_resolution(None), train_images=train_images, seed=seed, **COMMON)
@@ -287,11 +287,12 @@ def transfer(obj, seed, epochs, lr, warmup_epochs, train_images):
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
     body = RunFolder(obj["out"] / f"seed{seed}" / "source").weights_path()
-    part = f"transfer_{epochs}{_lr_suffix(lr, warmup_epochs)}_zero_head"  # runs before load_body's zero start: random
+    # `_zero_head`: the classifier starts at zero (`load_body`); parts saved before it started at random
+    part = f"transfer_{epochs}{_variant_suffix(lr, warmup_epochs)}_zero_head"
     folder = obj["out"] / f"seed{seed}" / part
-    warmup = dict(warmup_epochs=warmup_epochs) if warmup_epochs else {}
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
-                             init_weights=str(body), new_classifier=True, **COMMON, **warmup,
+                             init_weights=str(body), new_classifier=True, **COMMON,
+                             warmup_epochs=warmup_epochs or None,
                              **sandwich_options(epochs, lr, LABEL_RATIO))
     top1 = _evaluate_table(result.supernet, data)
     tuning = _evaluate_table(result.supernet, tuning_data(data, seed, train_images))
@@ -311,7 +312,7 @@ def scratch(obj, seed, epochs, lr, train_images):
     from ofa_tf.training import train
 
     data = _task_data(obj["out"], "b", obj["validation_images"] // 2, obj["data_dir"])
-    part = f"scratch_{epochs}{_lr_suffix(lr)}"
+    part = f"scratch_{epochs}{_variant_suffix(lr)}"
     folder = obj["out"] / f"seed{seed}" / part
     result, seconds = _timed(train, build_net(data.num_classes), data, folder, train_images=train_images, seed=seed,
                              **COMMON, **sandwich_options(epochs, lr, LABEL_RATIO))
@@ -392,8 +393,8 @@ def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
         lines.append(f"| {name} | {describe(config)} | {_cell(raw['top1'][index] if raw else None)} | "
                      f"{_cell(taught)} | {_cell(labels)} | {_cell(labels_tuned)} | {_cell(alone_run)} | "
                      f"{_diff(taught, alone_run)} | {_diff(labels, alone_run)} | {_diff(labels_tuned, alone_run)} |")
-    others = [f"{k.split('_lr')[0][len('alone_'):]} {_cell(r['top1'])} at lr {r['lr']:g}" for k, r in parts.items()
-              if k.startswith("alone_") and "_lr" in k]
+    others = [f"{n} {_cell(parts[k]['top1'])} at lr {parts[k]['lr']:g}" for n in ALONE
+              for k in _rate_variants(parts, f"alone_{n}") if k != f"alone_{n}"]
     if others:
         lines += ["", "Trained alone at another learning rate (the goals count each network's best): "
                   + ", ".join(others) + "."]
@@ -404,15 +405,15 @@ def _finetune_lines(parts: dict, seed: int, subnets) -> list[str]:
     lines += ["", "Tuning split (5,000 training images no run of this seed trains on; settings are chosen here): "
               f"teacher / labels only / labels only at lr {TUNED_LR:g}: "
               + ", ".join(f"{n} {' / '.join(_cell(v) for v in values)}" for n, values in scores.items()) + "."]
+    kinds = {"max teaches": "finetune_{}", "labels only": "finetune_{}_labels",
+             f"labels only at lr {TUNED_LR:g}": "finetune_{}_labels" + tuned, "alone": "alone_{}"}
     tried = [k for k in parts if k.startswith("finetune_") and k not in
-             {_finetune_part(n, t, r) for n in ALONE for t in ("max", "none") for r in (LR, TUNED_LR)}]
+             {pattern.format(n) for pattern in kinds.values() for n in ALONE}]
     if tried:
         lines.append("Other fine-tunes (tuning split / validation): " + ", ".join(
             f"{next(n for n in ALONE if k.startswith(f'finetune_{n}_'))} {_finetune_title(parts[k])} "
             f"{_cell(_get(parts[k], 'tuning_top1'))} / {_cell(_get(parts[k]))}" for k in sorted(tried)) + ".")
     lines.append("")
-    kinds = {"max teaches": "finetune_{}", "labels only": "finetune_{}_labels",
-             f"labels only at lr {TUNED_LR:g}": "finetune_{}_labels" + tuned, "alone": "alone_{}"}
     runs = {kind: [parts.get(pattern.format(n)) for n in ALONE] for kind, pattern in kinds.items()}
     lines.append("Wall time (min), " + ", ".join(
         f"{n}: " + " / ".join(f"{kind} {_minutes(_get(runs[kind][i], 'seconds'))}" for kind in kinds)
@@ -446,7 +447,8 @@ def _transfer_lines(parts: dict, seed: int, subnets) -> list[str]:
     tuning = {**parts.get("tuning_transfer", {}).get("top1", {}),
               **{k: r["tuning_top1"] for k, r in parts.items() if k.split("_")[0] in ("transfer", "scratch")
                  and r.get("tuning_top1")}}
-    every = sorted(k for k in tuning if k.startswith("transfer_")) + [k for k in names[len(transfers):] if k in tuning]
+    every = [*sorted(k for k in tuning if k.startswith("transfer_")),
+             *(k for k in (*scratch_4, "scratch_14") if k in tuning)]
     source_run = parts.get("source")
     if tuning:
         lines.append(f"Tuning split of the new classes (5,000 images no run of this seed trains on; mean of "
@@ -473,7 +475,7 @@ def goal_lines(runs: dict[int, dict]) -> list[str]:
     lines = ["### Goals", ""]
     kinds = {f"fine-tuned, max subnet teaches (lr {LR:g})": "finetune_{}",
              f"fine-tuned, labels only (lr {LR:g})": "finetune_{}_labels",
-             f"fine-tuned, labels only (lr {TUNED_LR:g})": "finetune_{}_labels" + _lr_suffix(TUNED_LR)}
+             f"fine-tuned, labels only (lr {TUNED_LR:g})": "finetune_{}_labels" + _variant_suffix(TUNED_LR)}
     for seed, parts in runs.items():
         for kind, pattern in kinds.items():
             pairs = [(_get(parts.get(pattern.format(n))), _best_alone(parts, n)) for n in ALONE]
